@@ -1,0 +1,1 @@
+"""wva_ray.runtime."""
