@@ -1,0 +1,117 @@
+"""The input of `wva-ray plan`: one recorded cluster state (../shared/spec/snapshot-format.md). No I/O.
+
+Unknown keys are errors (the message names the key path). Optional keys marked "ours" extend the documented
+format; a snapshot without them means exactly what the documented format says.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from wva_ray.api.base import WireModel
+from wva_ray.api.va import VariantAutoscaling
+
+
+class NamespaceConfig(WireModel):
+    """Ours: the namespace-local ConfigMaps (same names, in the VA's namespace)."""
+
+    saturation: dict[str, Any] = Field(default_factory=dict)
+    scale_to_zero: dict[str, Any] = Field(default_factory=dict)
+
+
+class SnapshotConfig(WireModel):
+    """The data of the two global ConfigMaps; each value an object or a YAML string."""
+
+    saturation: dict[str, Any] = Field(default_factory=dict)
+    scale_to_zero: dict[str, Any] = Field(default_factory=dict)
+    # ours
+    namespaces: dict[str, NamespaceConfig] = Field(default_factory=dict)
+    scale_to_zero_fallback: bool = False  # env WVA_SCALE_TO_ZERO, read by the adapter, not by the core
+
+    @field_validator("saturation", "scale_to_zero")
+    @classmethod
+    def _values_are_yaml_or_objects(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, entry in value.items():
+            if not isinstance(entry, str | dict) and entry is not None:
+                raise ValueError(f"entry {key!r} must be a YAML string or an object, got {type(entry).__name__}")
+        return value
+
+
+class ScaleTarget(WireModel):
+    api_version: str = "apps/v1"
+    kind: str = "Deployment"
+    namespace: str
+    name: str
+    spec_replicas: int | None = None
+    status_replicas: int = 0
+    ready_replicas: int = 0
+    gpus_per_replica: int = 1
+    vllm_args: list[str] = Field(default_factory=list)
+    # ours
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    deleting: bool = False
+
+
+class Pod(WireModel):
+    namespace: str
+    name: str
+    target: str
+    ready: bool = True
+
+
+class PodMetrics(WireModel):
+    """One pod's signals over the last minute (kv and queue: 1 m peak) and, for analyzer V2, its KV geometry."""
+
+    namespace: str
+    model_name: str
+    pod: str
+    kv_cache_usage: float
+    queue_length: float
+    num_gpu_blocks: int | None = None
+    block_size: int | None = None
+    avg_input_tokens: float | None = None
+    avg_output_tokens: float | None = None
+    # ours: the collector marks samples older than its bound; a stale row is dropped like a missing one.
+    stale: bool = False
+    # ours (analyzer slo): request arrival rate (req/s) and running batch, when the collector has them.
+    arrival_rate: float | None = None
+    running: float | None = None
+
+
+class RequestCount(WireModel):
+    namespace: str
+    model_name: str
+    count: float
+
+
+class FlowControlQueue(WireModel):
+    """Ours: `inference_extension_flow_control_queue_size` per model (scale-from-zero)."""
+
+    namespace: str | None = None
+    model_name: str
+    size: float
+
+
+class DecisionState(WireModel):
+    """Ours: state carried from one cycle to the next (the V2 capacity history)."""
+
+    capacity_history: dict[str, list[float]] = Field(default_factory=dict)
+
+
+class Snapshot(WireModel):
+    now: datetime
+    config: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    variant_autoscalings: list[VariantAutoscaling] = Field(default_factory=list)
+    scale_targets: list[ScaleTarget] = Field(default_factory=list)
+    pods: list[Pod] = Field(default_factory=list)
+    metrics: list[PodMetrics] = Field(default_factory=list)
+    request_counts: list[RequestCount] = Field(default_factory=list)
+    gpu_available: dict[str, float] | None = None
+    # ours
+    metrics_error: str | None = None  # the metrics source failed this cycle (Prometheus down, ...)
+    gpu_inventory_error: str | None = None  # the GPU inventory could not be read
+    flow_control_queues: list[FlowControlQueue] = Field(default_factory=list)
+    state: DecisionState = Field(default_factory=DecisionState)

@@ -1,0 +1,71 @@
+"""The interfaces the core needs from the outside world, as Protocols. Adapters implement them; the core and the
+runtime depend only on these shapes. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from wva_ray.api.plan import Decision
+from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGroupRef:
+    """A model group: all VAs with one modelID in one namespace."""
+
+    namespace: str
+    model_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleToZeroQuery:
+    """Ask for the request count of one model group over its retention window."""
+
+    group: ModelGroupRef
+    retention_s: float
+
+
+class MetricsUnavailableError(Exception):
+    """The metrics source could not answer this cycle. Decisions hold; never read as zeros."""
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message names the key and the value."""
+
+
+class TransientApiError(Exception):
+    """A Kubernetes or Prometheus call failed in a way worth retrying with backoff."""
+
+
+class ConflictError(Exception):
+    """A write lost a resourceVersion race (HTTP 409): re-read and retry, never drop."""
+
+
+class MetricsSource(Protocol):
+    """Per-pod vLLM signals for many model groups at once (one query per signal, never one per model)."""
+
+    async def pod_metrics(self, groups: Sequence[ModelGroupRef]) -> list[PodMetrics]:
+        """Rows for every pod of the given groups; raises MetricsUnavailableError when the source fails."""
+        ...
+
+    async def request_counts(self, queries: Sequence[ScaleToZeroQuery]) -> list[RequestCount]:
+        """Requests served per group over its retention window; a missing row means unknown."""
+        ...
+
+    async def flow_control_queues(self, groups: Sequence[ModelGroupRef]) -> list[FlowControlQueue]:
+        """EPP flow-control queue size per model (scale-from-zero); empty when not available."""
+        ...
+
+
+class DecisionPublisher(Protocol):
+    """Where decisions go: CR status, gauges, direct scaling or Ray Serve targets."""
+
+    async def publish(self, decisions: Sequence[Decision], now: datetime) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
