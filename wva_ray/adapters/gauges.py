@@ -1,0 +1,185 @@
+"""Prometheus export of decisions and controller health, on a private CollectorRegistry. Does network I/O only in
+`GaugeExporter.serve` (an HTTP server thread); everything else updates in-memory metric families.
+
+Decision gauges keep upstream WVA's names and labels so that existing HPA, KEDA and prometheus-adapter rules
+work unchanged: `wva_desired_replicas`, `wva_current_replicas`, `wva_desired_ratio` with `variant_name`,
+`namespace`, `accelerator_type` (and `controller_instance` when the controller has one), and the counter
+`wva_replica_scaling_total{variant_name,namespace,direction,reason}`, which (unlike upstream) is incremented on
+every change of the desired count. Series of VAs that disappear from a publish (deleted, no longer owned, or not
+publishable) are removed. Health metrics: `wva_cycle_duration_seconds`, `wva_shard_lag_seconds`,
+`wva_errors_total`, `wva_metrics_missing_variants`, `wva_build_info`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+
+from wva_ray.api.plan import Decision
+
+CYCLE_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """The label values of one VA's decision gauges."""
+
+    variant_name: str
+    namespace: str
+    accelerator_type: str
+
+
+def _version() -> str:
+    try:
+        return metadata.version("wva-ray")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def scaling_reason(decision: Decision) -> str:
+    """A bounded label value for the scaling counter: the OptimizationReady reason, else the analyzer."""
+    for cond in decision.conditions:
+        if cond.type == "OptimizationReady":
+            return cond.reason
+    return decision.analyzer or "Unknown"
+
+
+class GaugeExporter:
+    """Decision gauges and health metrics of one controller instance (implements DecisionPublisher)."""
+
+    def __init__(
+        self, controller_instance: str | None = None, registry: CollectorRegistry | None = None
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self._instance = controller_instance or None
+        labels = ["variant_name", "namespace", "accelerator_type"]
+        counter_labels = ["variant_name", "namespace", "direction", "reason"]
+        if self._instance:
+            labels.append("controller_instance")
+            counter_labels.append("controller_instance")
+        reg = self.registry
+        self.desired = Gauge("wva_desired_replicas", "Desired replicas of the variant", labels, registry=reg)
+        self.current = Gauge("wva_current_replicas", "Current replicas of the variant", labels, registry=reg)
+        self.ratio = Gauge(
+            "wva_desired_ratio",
+            "Desired over current replicas (= desired when current is 0)",
+            labels,
+            registry=reg,
+        )
+        self.scaling = Counter(
+            "wva_replica_scaling", "Changes of the desired replica count", counter_labels, registry=reg
+        )
+        self.cycle_duration = Histogram(
+            "wva_cycle_duration_seconds",
+            "Duration of one decision cycle",
+            buckets=CYCLE_BUCKETS_S,
+            registry=reg,
+        )
+        self.shard_lag = Gauge(
+            "wva_shard_lag_seconds",
+            "Age of the newest proposal of a shard at publish time",
+            ["shard"],
+            registry=reg,
+        )
+        self.errors = Counter("wva_errors", "Errors by kind", ["kind"], registry=reg)
+        self.metrics_missing = Gauge(
+            "wva_metrics_missing_variants",
+            "Variants whose metrics were missing or stale this cycle",
+            registry=reg,
+        )
+        self.held = Gauge("wva_held_variants", "Variants whose decision was held this cycle", registry=reg)
+        self.build_info = Gauge("wva_build_info", "Build information", ["version"], registry=reg)
+        self.build_info.labels(version=_version()).set(1)
+        self._series: dict[str, SeriesKey] = {}
+        self._last_desired: dict[str, int] = {}
+        self._servers: list[Any] = []
+
+    def _labels(self, key: SeriesKey) -> tuple[str, ...]:
+        base = (key.variant_name, key.namespace, key.accelerator_type)
+        return (*base, self._instance) if self._instance else base
+
+    async def publish(self, decisions: Sequence[Decision], now: datetime) -> None:
+        """Set the gauges of every publishable decision and drop the series of all other VAs."""
+        self.apply(decisions)
+
+    def apply(self, decisions: Sequence[Decision]) -> None:
+        """Synchronous body of `publish`."""
+        seen: dict[str, SeriesKey] = {}
+        missing = 0
+        held = 0
+        for d in decisions:
+            if any(c.type == "MetricsAvailable" and c.status != "True" for c in d.conditions):
+                missing += 1
+            held += int(d.held)
+            if not d.publish or len(d.accelerator) < 2:
+                continue
+            key = SeriesKey(d.name, d.namespace, d.accelerator)
+            old = self._series.get(d.key)
+            if old is not None and old != key:
+                self._remove(old)
+            seen[d.key] = key
+            labels = self._labels(key)
+            self.desired.labels(*labels).set(d.desired_replicas)
+            self.current.labels(*labels).set(d.current_replicas)
+            ratio = (
+                d.desired_replicas / d.current_replicas if d.current_replicas else float(d.desired_replicas)
+            )
+            self.ratio.labels(*labels).set(ratio)
+            self._count_change(d)
+        for va_key, series in self._series.items():
+            if va_key not in seen:
+                self._remove(series)
+                self._last_desired.pop(va_key, None)
+        self._series = seen
+        self.metrics_missing.set(missing)
+        self.held.set(held)
+
+    def _count_change(self, d: Decision) -> None:
+        before = self._last_desired.get(d.key)
+        self._last_desired[d.key] = d.desired_replicas
+        if before is None or before == d.desired_replicas:
+            return
+        direction = "up" if d.desired_replicas > before else "down"
+        labels = [d.name, d.namespace, direction, scaling_reason(d)]
+        if self._instance:
+            labels.append(self._instance)
+        self.scaling.labels(*labels).inc()
+
+    def _remove(self, key: SeriesKey) -> None:
+        labels = self._labels(key)
+        for family in (self.desired, self.current, self.ratio):
+            try:
+                family.remove(*labels)
+            except KeyError:
+                pass
+
+    def observe_cycle(self, duration_s: float) -> None:
+        self.cycle_duration.observe(duration_s)
+
+    def set_shard_lag(self, shard: int, lag_s: float) -> None:
+        self.shard_lag.labels(shard=str(shard)).set(lag_s)
+
+    def count_error(self, kind: str) -> None:
+        self.errors.labels(kind=kind).inc()
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text format 0.0.4."""
+        return generate_latest(self.registry)
+
+    def serve(self, port: int, address: str = "0.0.0.0") -> int:
+        """Serve /metrics on a daemon thread; returns the bound port (useful when `port` is 0)."""
+        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        self._servers.append(server)
+        return int(server.server_port)
+
+    def close(self) -> None:
+        """Stop every server started by `serve`."""
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
