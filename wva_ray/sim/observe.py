@@ -1,0 +1,114 @@
+"""What every simulated policy sees: a scraped-metrics store and per-tick observations.
+
+Owns `Tsdb` (an in-memory Prometheus stand-in: one sample per pod per scrape, `max_over_time`,
+`avg_over_time`, `increase` over windows) and the frozen `Observation` values built from it. All
+policies read the same delayed signals through these types. Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from wva_ray.sim.profiles import Profile
+
+# Sample field order (per pod per scrape).
+KV, WAITING, RUNNING, SUCCESS, PROMPT_SUM, GEN_SUM = range(6)
+
+
+@dataclass
+class _Series:
+    times: list[float] = field(default_factory=list)
+    values: list[tuple[float, ...]] = field(default_factory=list)
+
+
+class Tsdb:
+    """Per-pod scraped samples; windows are (now - window, now] as in PromQL range selectors."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, _Series] = {}
+
+    def append(self, pod: str, t_s: float, sample: tuple[float, ...]) -> None:
+        series = self._series.setdefault(pod, _Series())
+        series.times.append(t_s)
+        series.values.append(sample)
+
+    def _window(self, pod: str, now_s: float, window_s: float) -> list[tuple[float, ...]]:
+        series = self._series.get(pod)
+        if series is None:
+            return []
+        hi = bisect_right(series.times, now_s)
+        lo = bisect_right(series.times, now_s - window_s, 0, hi)
+        return series.values[lo:hi]
+
+    def max_over_time(self, pod: str, idx: int, now_s: float, window_s: float) -> float | None:
+        rows = self._window(pod, now_s, window_s)
+        return max(r[idx] for r in rows) if rows else None
+
+    def avg_over_time(self, pod: str, idx: int, now_s: float, window_s: float) -> float | None:
+        rows = self._window(pod, now_s, window_s)
+        return sum(r[idx] for r in rows) / len(rows) if rows else None
+
+    def last(self, pod: str, idx: int, now_s: float, window_s: float = 300.0) -> float | None:
+        rows = self._window(pod, now_s, window_s)
+        return rows[-1][idx] if rows else None
+
+    def increase(self, pod: str, idx: int, now_s: float, window_s: float) -> float | None:
+        rows = self._window(pod, now_s, window_s)
+        return rows[-1][idx] - rows[0][idx] if len(rows) >= 2 else None
+
+    def forget(self, pod: str) -> None:
+        self._series.pop(pod, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    """One live (ready or draining) pod's signals, as PromQL would return them."""
+
+    name: str
+    ready: bool
+    draining: bool
+    kv_max_1m: float | None
+    queue_max_1m: float | None
+    kv_avg_30s: float | None
+    ongoing_avg_30s: float | None  # running + waiting, averaged (Ray Serve's signal)
+    running_last: float | None
+    waiting_last: float | None
+    avg_input_tokens_5m: float | None
+    avg_output_tokens_5m: float | None
+    arrival_rate_1m: float | None  # completed requests per second (rate of request_success_total)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantView:
+    """One variant (= one VA + its Deployment) at decision time."""
+
+    name: str
+    model: str
+    profile: Profile
+    cost_per_replica: float
+    current: int  # starting + ready (not draining)
+    ready: int
+    pending: int
+    min_replicas: int
+    max_replicas: int
+    startup_s: float
+    pods: tuple[PodView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    name: str
+    priority: int
+    gateway_queue: int  # requests held because no pod of the model is ready
+    requests_10m: float  # completed requests over 10 minutes (scale-to-zero signal)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Everything a policy may read at `now_s`."""
+
+    now_s: float
+    variants: tuple[VariantView, ...]
+    models: tuple[ModelView, ...]
+    gpu_free: dict[str, int] | None  # free GPUs per accelerator type under the budget; None = unlimited

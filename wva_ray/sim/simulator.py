@@ -1,0 +1,476 @@
+"""Virtual-time cluster simulator: variants of replicas, a router, a scrape pipeline and one policy.
+
+Owns the event loop. Pods go Starting (billed, not routable, no metrics) -> Ready -> Draining (no new
+requests, billed until empty) -> Stopped. A least-loaded router (min running + waiting) sends each
+arrival to a ready pod of its model; with no ready pod the request waits in a gateway queue (EPP flow
+control). Every `scrape_interval_s` each live pod's gauges and counters go into a `Tsdb`, and every
+policy tick builds the same delayed `Observation` from it. A GPU budget per accelerator type, when
+set, refuses pods beyond it (counted). Pure computation, no I/O.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wva_ray.sim.observe import (
+    GEN_SUM,
+    KV,
+    PROMPT_SUM,
+    RUNNING,
+    SUCCESS,
+    WAITING,
+    ModelView,
+    Observation,
+    PodView,
+    Tsdb,
+    VariantView,
+)
+from wva_ray.sim.policies.base import Policy
+from wva_ray.sim.profiles import Profile
+from wva_ray.sim.replica import Completed, ReplicaModel
+from wva_ray.sim.traces import FloatArray, Trace
+
+STARTING, READY, DRAINING, STOPPED = range(4)
+DRAIN_GRACE_S = 900.0
+
+
+@dataclass(frozen=True)
+class SimVariant:
+    name: str
+    model: str
+    profile: Profile
+    startup_s: float
+    cost_per_replica: float
+    min_replicas: int
+    max_replicas: int
+    initial_replicas: int
+
+
+@dataclass(frozen=True)
+class SimModel:
+    name: str
+    priority: int
+    trace: Trace
+
+
+@dataclass(frozen=True)
+class PodRecord:
+    variant: str
+    gpus: int
+    cost_per_hour: float
+    created_s: float
+    ready_s: float | None
+    stopped_s: float
+
+
+@dataclass(frozen=True)
+class ScaleAction:
+    t_s: float
+    variant: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    """Per request of one model (index = trace order); NaN latencies for requests never completed."""
+
+    arrival_s: FloatArray
+    ttft_s: FloatArray
+    itl_s: FloatArray
+    e2e_s: FloatArray
+
+
+@dataclass(frozen=True)
+class SimResult:
+    policy: str
+    seed: int
+    duration_s: float
+    requests: dict[str, RequestLog]
+    pods: list[PodRecord]
+    actions: list[ScaleAction]
+    timeline_s: FloatArray
+    ready: dict[str, FloatArray]
+    current: dict[str, FloatArray]
+    budget_denied: int
+    wall_s: float
+    policy_calls: int
+    policy_wall_s: float
+
+
+@dataclass(eq=False)
+class _Pod:
+    name: str
+    variant: SimVariant
+    replica: ReplicaModel
+    created_s: float
+    ready_s: float
+    state: int = STARTING
+    stopped_s: float = math.inf
+    last_finish_s: float = 0.0
+    prompt_done: float = 0.0
+    gen_done: float = 0.0
+    done: int = 0
+
+
+@dataclass
+class _Stats:
+    budget_denied: int = 0
+    policy_calls: int = 0
+    policy_wall_s: float = 0.0
+    actions: list[ScaleAction] = field(default_factory=list)
+
+
+class Simulation:
+    """One run of one policy over one scenario instance (fixed traces and seed)."""
+
+    def __init__(
+        self,
+        models: list[SimModel],
+        variants: list[SimVariant],
+        policy: Policy,
+        duration_s: float,
+        seed: int = 0,
+        scrape_interval_s: float = 15.0,
+        record_interval_s: float = 10.0,
+        gpu_budget: Mapping[str, int] | None = None,
+    ) -> None:
+        self.models = {m.name: m for m in models}
+        self.variants = {v.name: v for v in variants}
+        self.policy = policy
+        self.duration_s = duration_s
+        self.seed = seed
+        self.scrape_s = scrape_interval_s
+        self.record_s = record_interval_s
+        self.budget = dict(gpu_budget) if gpu_budget is not None else None
+        self.tsdb = Tsdb()
+        self._pods: dict[str, list[_Pod]] = {v: [] for v in self.variants}
+        self._all: list[_Pod] = []
+        self._ready_heap: list[tuple[float, int, _Pod]] = []
+        self._counter = 0
+        self._stats = _Stats()
+        self._gateway: dict[str, deque[int]] = {m: deque() for m in self.models}
+        # global request arrays (all models merged)
+        self._arrival: FloatArray = np.zeros(0)
+        self._prompt: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._out: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._req_model: list[str] = []
+        self._ttft: FloatArray = np.zeros(0)
+        self._itl: FloatArray = np.zeros(0)
+        self._e2e: FloatArray = np.zeros(0)
+
+    # ---- pods -----------------------------------------------------------------------------------
+    def _gpus_in_use(self, accelerator: str) -> int:
+        return sum(
+            p.variant.profile.gpus
+            for p in self._all
+            if p.state != STOPPED and p.variant.profile.accelerator == accelerator
+        )
+
+    def _create_pod(self, var: SimVariant, now_s: float, ready_now: bool = False) -> bool:
+        acc = var.profile.accelerator
+        budget = self.budget
+        if budget is not None and acc in budget and self._gpus_in_use(acc) + var.profile.gpus > budget[acc]:
+            self._stats.budget_denied += 1
+            return False
+        self._counter += 1
+        ready_s = now_s if ready_now else now_s + var.startup_s
+        pod = _Pod(
+            name=f"{var.name}-{self._counter}",
+            variant=var,
+            replica=ReplicaModel(var.profile, seed=self.seed * 100003 + self._counter, start_s=now_s),
+            created_s=now_s,
+            ready_s=ready_s,
+        )
+        self._pods[var.name].append(pod)
+        self._all.append(pod)
+        if ready_now:
+            pod.state = READY
+        else:
+            heapq.heappush(self._ready_heap, (ready_s, self._counter, pod))
+        return True
+
+    def _counts(self, var: str) -> tuple[int, int]:
+        pods = self._pods[var]
+        ready = sum(1 for p in pods if p.state == READY)
+        starting = sum(1 for p in pods if p.state == STARTING)
+        return ready, starting
+
+    def _scale(self, var_name: str, desired: int, now_s: float) -> None:
+        var = self.variants[var_name]
+        desired = max(var.min_replicas, min(var.max_replicas, desired))
+        ready, starting = self._counts(var_name)
+        current = ready + starting
+        if desired == current:
+            return
+        if desired > current:
+            made = 0
+            for _ in range(desired - current):
+                if not self._create_pod(var, now_s):
+                    break
+                made += 1
+            if made:
+                self._stats.actions.append(ScaleAction(now_s, var_name, current, current + made))
+            return
+        remove = current - desired
+        pods = self._pods[var_name]
+        for pod in sorted((p for p in pods if p.state == STARTING), key=lambda p: -p.created_s):
+            if remove == 0:
+                break
+            pod.state = STOPPED
+            pod.stopped_s = now_s
+            remove -= 1
+        if remove:
+            live = sorted((p for p in pods if p.state == READY), key=lambda p: (p.replica.load, p.name))
+            for pod in live[:remove]:
+                pod.state = DRAINING
+        self._stats.actions.append(ScaleAction(now_s, var_name, current, desired))
+
+    # ---- requests -------------------------------------------------------------------------------
+    def _collect(self, pod: _Pod, done: list[Completed]) -> None:
+        if not done:
+            return
+        arrival = self._arrival
+        for c in done:
+            idx = c.request_id
+            assert isinstance(idx, int)
+            offset = c.arrival_s - arrival[idx]
+            self._ttft[idx] = c.ttft_s + offset
+            self._itl[idx] = c.itl_s
+            self._e2e[idx] = c.e2e_s + offset
+            pod.prompt_done += c.prompt_tokens
+            pod.gen_done += c.output_tokens
+            pod.done += 1
+            pod.last_finish_s = c.finish_s
+
+    def _route(self, idx: int, model: str, prompt: int, out: int, now_s: float, ready: list[_Pod]) -> None:
+        best: _Pod | None = None
+        best_load = 1 << 60
+        for pod in ready:
+            self._collect(pod, pod.replica.advance(now_s))
+            load = pod.replica.load
+            if load < best_load:
+                best, best_load = pod, load
+        if best is None:
+            self._gateway[model].append(idx)
+            return
+        best.replica.submit(idx, prompt, out, now_s)
+
+    # ---- observation ----------------------------------------------------------------------------
+    def _pod_view(self, pod: _Pod, now_s: float) -> PodView:
+        db, name = self.tsdb, pod.name
+        run = db.avg_over_time(name, RUNNING, now_s, 30.0)
+        wait = db.avg_over_time(name, WAITING, now_s, 30.0)
+        d_prompt = db.increase(name, PROMPT_SUM, now_s, 300.0)
+        d_gen = db.increase(name, GEN_SUM, now_s, 300.0)
+        d_ok = db.increase(name, SUCCESS, now_s, 300.0)
+        d_ok_1m = db.increase(name, SUCCESS, now_s, 75.0)
+        return PodView(
+            name=name,
+            ready=pod.state == READY,
+            draining=pod.state == DRAINING,
+            kv_max_1m=db.max_over_time(name, KV, now_s, 60.0),
+            queue_max_1m=db.max_over_time(name, WAITING, now_s, 60.0),
+            kv_avg_30s=db.avg_over_time(name, KV, now_s, 30.0),
+            ongoing_avg_30s=None if run is None or wait is None else run + wait,
+            running_last=db.last(name, RUNNING, now_s),
+            waiting_last=db.last(name, WAITING, now_s),
+            avg_input_tokens_5m=d_prompt / d_ok if d_prompt is not None and d_ok else None,
+            avg_output_tokens_5m=d_gen / d_ok if d_gen is not None and d_ok else None,
+            arrival_rate_1m=d_ok_1m / 60.0 if d_ok_1m is not None else None,
+        )
+
+    def _observe(self, now_s: float) -> Observation:
+        views: list[VariantView] = []
+        for var in self.variants.values():
+            pods = self._pods[var.name]
+            ready, starting = self._counts(var.name)
+            views.append(
+                VariantView(
+                    name=var.name,
+                    model=var.model,
+                    profile=var.profile,
+                    cost_per_replica=var.cost_per_replica,
+                    current=ready + starting,
+                    ready=ready,
+                    pending=starting,
+                    min_replicas=var.min_replicas,
+                    max_replicas=var.max_replicas,
+                    startup_s=var.startup_s,
+                    pods=tuple(self._pod_view(p, now_s) for p in pods if p.state in (READY, DRAINING)),
+                )
+            )
+        models = []
+        for m in self.models.values():
+            ok = 0.0
+            for var in self.variants.values():
+                if var.model != m.name:
+                    continue
+                for p in self._pods[var.name]:
+                    inc = self.tsdb.increase(p.name, SUCCESS, now_s, 600.0)
+                    ok += inc or 0.0
+            models.append(ModelView(m.name, m.priority, len(self._gateway[m.name]), ok))
+        gpu_free = None
+        if self.budget is not None:
+            gpu_free = {acc: cap - self._gpus_in_use(acc) for acc, cap in self.budget.items()}
+        return Observation(now_s, tuple(views), tuple(models), gpu_free)
+
+    # ---- main loop ------------------------------------------------------------------------------
+    def _scrape(self, now_s: float) -> None:
+        for pod in self._all:
+            if pod.state not in (READY, DRAINING):
+                continue
+            self._collect(pod, pod.replica.advance(now_s))
+            st = pod.replica.state()
+            self.tsdb.append(
+                pod.name,
+                now_s,
+                (st.kv_usage_ratio, st.waiting, st.running, pod.done, pod.prompt_done, pod.gen_done),
+            )
+
+    def _housekeeping(self, now_s: float) -> None:
+        while self._ready_heap and self._ready_heap[0][0] <= now_s:
+            _, _, pod = heapq.heappop(self._ready_heap)
+            if pod.state == STARTING:
+                pod.state = READY
+                pod.replica.advance(now_s)
+                self._flush_gateway(pod.variant.model, now_s)
+        for pod in self._all:
+            if pod.state == DRAINING:
+                self._collect(pod, pod.replica.advance(now_s))
+                if pod.replica.load == 0:
+                    pod.state = STOPPED
+                    pod.stopped_s = max(pod.last_finish_s, now_s - self.record_s)
+                    self.tsdb.forget(pod.name)
+
+    def _ready_pods(self, model: str) -> list[_Pod]:
+        variants = [v for v in self.variants.values() if v.model == model]
+        return [p for v in variants for p in self._pods[v.name] if p.state == READY]
+
+    def _flush_gateway(self, model: str, now_s: float) -> None:
+        queue = self._gateway[model]
+        ready = self._ready_pods(model)
+        if not ready:
+            return
+        trace_of = self._req_model
+        while queue:
+            idx = queue.popleft()
+            self._route(idx, trace_of[idx], int(self._prompt[idx]), int(self._out[idx]), now_s, ready)
+
+    def run(self) -> SimResult:
+        wall0 = time.perf_counter()
+        names = list(self.models)
+        arr = [self.models[n].trace for n in names]
+        self._arrival = np.concatenate([t.arrival_s for t in arr]) if arr else np.zeros(0)
+        self._prompt = np.concatenate([t.prompt_tokens for t in arr])
+        self._out = np.concatenate([t.output_tokens for t in arr])
+        owner = np.concatenate([np.full(len(t), i) for i, t in enumerate(arr)])
+        order = np.argsort(self._arrival, kind="stable")
+        n = len(order)
+        self._ttft = np.full(n, np.nan)
+        self._itl = np.full(n, np.nan)
+        self._e2e = np.full(n, np.nan)
+        self._req_model = [names[i] for i in owner]
+        for var in self.variants.values():
+            for _ in range(var.initial_replicas):
+                self._create_pod(var, 0.0, ready_now=True)
+        ready_cache: dict[str, list[_Pod]] = {m: self._ready_pods(m) for m in names}
+
+        interval = self.policy.interval_s
+        next_scrape, next_policy, next_record = 0.0, interval, 0.0
+        rec_t: list[float] = []
+        rec_ready: dict[str, list[float]] = {v: [] for v in self.variants}
+        rec_cur: dict[str, list[float]] = {v: [] for v in self.variants}
+        i = 0
+        arrival, prompt, out = self._arrival, self._prompt, self._out
+        end = self.duration_s
+        while True:
+            next_ready = self._ready_heap[0][0] if self._ready_heap else math.inf
+            t_timer = min(next_scrape, next_policy, next_record, next_ready, end)
+            while i < n:
+                idx = int(order[i])
+                t_arr = float(arrival[idx])
+                if t_arr >= t_timer:
+                    break
+                model = self._req_model[idx]
+                self._route(idx, model, int(prompt[idx]), int(out[idx]), t_arr, ready_cache[model])
+                i += 1
+            if t_timer >= end:
+                break
+            now = t_timer
+            self._housekeeping(now)
+            if now >= next_scrape:
+                self._scrape(now)
+                next_scrape += self.scrape_s
+            if now >= next_policy:
+                p0 = time.perf_counter()
+                desired = self.policy.decide(self._observe(now))
+                self._stats.policy_wall_s += time.perf_counter() - p0
+                self._stats.policy_calls += 1
+                for var_name, want in desired.items():
+                    if var_name in self.variants:
+                        self._scale(var_name, int(want), now)
+                self._housekeeping(now)
+                next_policy += interval
+            if now >= next_record:
+                rec_t.append(now)
+                for v in self.variants:
+                    r, s = self._counts(v)
+                    rec_ready[v].append(r)
+                    rec_cur[v].append(r + s)
+                next_record += self.record_s
+            ready_cache = {m: self._ready_pods(m) for m in names}
+        return self._finish(names, owner, rec_t, rec_ready, rec_cur, wall0)
+
+    def _finish(
+        self,
+        names: list[str],
+        owner: np.ndarray,
+        rec_t: list[float],
+        rec_ready: dict[str, list[float]],
+        rec_cur: dict[str, list[float]],
+        wall0: float,
+    ) -> SimResult:
+        end = self.duration_s
+        for pod in self._all:  # let in-flight requests finish (latencies count; billing stops at `end`)
+            if pod.state in (READY, DRAINING):
+                self._collect(pod, pod.replica.advance(end + DRAIN_GRACE_S))
+        records = [
+            PodRecord(
+                variant=p.variant.name,
+                gpus=p.variant.profile.gpus,
+                cost_per_hour=p.variant.cost_per_replica,
+                created_s=p.created_s,
+                ready_s=p.ready_s if p.ready_s <= min(p.stopped_s, end) else None,
+                stopped_s=min(p.stopped_s, end),
+            )
+            for p in self._all
+        ]
+        requests = {}
+        for k, name in enumerate(names):
+            mask = owner == k
+            requests[name] = RequestLog(
+                self._arrival[mask], self._ttft[mask], self._itl[mask], self._e2e[mask]
+            )
+        return SimResult(
+            policy=self.policy.name,
+            seed=self.seed,
+            duration_s=end,
+            requests=requests,
+            pods=records,
+            actions=self._stats.actions,
+            timeline_s=np.array(rec_t),
+            ready={v: np.array(x) for v, x in rec_ready.items()},
+            current={v: np.array(x) for v, x in rec_cur.items()},
+            budget_denied=self._stats.budget_denied,
+            wall_s=time.perf_counter() - wall0,
+            policy_calls=self._stats.policy_calls,
+            policy_wall_s=self._stats.policy_wall_s,
+        )
