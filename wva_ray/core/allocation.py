@@ -1,0 +1,142 @@
+"""Global allocation (the coordinator's step; wva-behaviour.md 3.5). Pure.
+
+Fits every model's scale-ups into the free GPUs per accelerator type, the optional GPU budget per type and the
+optional power budget. Scale-downs are never limited. Grants are whole replicas. Order: priority ascending, then
+least spare capacity, then cost per unit of capacity, then name. A variant whose accelerator is exhausted offers
+its unmet replicas to the other variants of the same model, cheapest first (spillover).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """One variant's proposal as the coordinator sees it (plain data: it crosses actor boundaries)."""
+
+    key: str
+    group: str  # "namespace/modelID"
+    name: str
+    accelerator: str
+    gpus_per_replica: int
+    current: int
+    desired: int
+    priority: int = 100
+    spare_ratio: float = 0.0
+    cost_per_capacity: float = 0.0
+    cost: float = 10.0
+    max_replicas: int | None = None
+    actable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    free_gpus: Mapping[str, float] | None  # None = inventory unlimited / unknown
+    gpu_budget: Mapping[str, int] = field(default_factory=dict)
+    power_budget_watts: float | None = None
+    accelerator_watts: Mapping[str, float] = field(default_factory=dict)
+    block_scale_ups: bool = False  # limiterFailureMode closed and the inventory could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    desired: int
+    limited: bool
+    shortfall: int
+    note: str
+
+
+def _watts(acc: str, table: Mapping[str, float]) -> float:
+    if acc in table:
+        return table[acc]
+    return max(table.values()) if table else 0.0
+
+
+class _Pool:
+    """GPUs and watts left to grant this cycle."""
+
+    def __init__(self, proposals: Sequence[Proposal], budget: Budget) -> None:
+        self.free: dict[str, float] = {}
+        used: dict[str, float] = defaultdict(float)
+        watts_used = 0.0
+        for p in proposals:
+            used[p.accelerator] += p.current * p.gpus_per_replica
+            watts_used += p.current * p.gpus_per_replica * _watts(p.accelerator, budget.accelerator_watts)
+        types = {p.accelerator for p in proposals}
+        for acc in types:
+            limit = math.inf
+            if budget.free_gpus is not None:
+                limit = min(limit, max(0.0, float(budget.free_gpus.get(acc, 0.0))))
+            if acc in budget.gpu_budget:
+                limit = min(limit, max(0.0, budget.gpu_budget[acc] - used[acc]))
+            self.free[acc] = limit
+        self.watts_left = (
+            max(0.0, budget.power_budget_watts - watts_used) if budget.power_budget_watts is not None else math.inf
+        )
+        self.watts = budget.accelerator_watts
+
+    def take(self, acc: str, gpr: int, want: int) -> int:
+        per_replica_w = gpr * _watts(acc, self.watts)
+        fit = self.free.get(acc, 0.0) / gpr
+        if per_replica_w > 0:
+            fit = min(fit, self.watts_left / per_replica_w)
+        n = max(0, min(want, math.floor(fit + 1e-9)))
+        self.free[acc] = self.free.get(acc, 0.0) - n * gpr
+        self.watts_left -= n * per_replica_w
+        return n
+
+
+def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
+    """Final desired count per proposal key."""
+    pool = _Pool(proposals, budget)
+    desired = {p.key: p.desired for p in proposals}
+    grants: dict[str, Grant] = {}
+    ups = sorted(
+        (p for p in proposals if p.actable and p.desired > p.current),
+        key=lambda p: (p.priority, p.spare_ratio, p.cost_per_capacity, p.key),
+    )
+    by_group: dict[str, list[Proposal]] = defaultdict(list)
+    for p in proposals:
+        if p.actable:
+            by_group[p.group].append(p)
+    spilled_in: dict[str, int] = defaultdict(int)
+    for p in ups:
+        want = p.desired - p.current
+        got = 0 if budget.block_scale_ups else pool.take(p.accelerator, p.gpus_per_replica, want)
+        desired[p.key] = p.current + got + spilled_in[p.key]
+        unmet = want - got
+        notes: list[str] = []
+        if unmet > 0 and not budget.block_scale_ups:
+            for other in sorted(by_group[p.group], key=lambda o: (o.cost, o.key)):
+                if unmet <= 0:
+                    break
+                if other.key == p.key or other.accelerator == p.accelerator:
+                    continue
+                room = unmet if other.max_replicas is None else max(0, other.max_replicas - desired[other.key])
+                extra = pool.take(other.accelerator, other.gpus_per_replica, min(unmet, room))
+                if extra > 0:
+                    desired[other.key] += extra
+                    spilled_in[other.key] += extra
+                    unmet -= extra
+                    notes.append(f"{extra} spilled over to {other.name} ({other.accelerator})")
+                    if other.key in grants:  # already processed: refresh its grant
+                        g = grants[other.key]
+                        grants[other.key] = Grant(desired[other.key], g.limited, g.shortfall, g.note)
+        if unmet > 0:
+            why = (
+                "scale-ups blocked: GPU inventory unreadable (limiterFailureMode closed)"
+                if (budget.block_scale_ups)
+                else f"{p.accelerator} GPUs or power budget exhausted"
+            )
+            notes.append(f"short by {unmet} replicas: {why}")
+        grants[p.key] = Grant(desired[p.key], unmet > 0, max(unmet, 0), "; ".join(notes))
+    for p in proposals:
+        if p.key not in grants:
+            extra = spilled_in.get(p.key, 0)
+            note = f"received {extra} replicas spilled over from another variant" if extra else ""
+            grants[p.key] = Grant(desired[p.key], False, 0, note)
+    return grants

@@ -1,0 +1,204 @@
+"""Configuration resolution: merge the saturation and scale-to-zero ConfigMap entries for one model group. Pure.
+
+Merge order, field by field (wva-behaviour.md 3.1): built-in < global `default` < namespace-local `default` <
+global model override < namespace-local model override. An entry that fails validation, alone or merged onto the
+entries before it, is skipped whole and reported; the rest still applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from wva_ray.api.config import (
+    BUILTIN_SATURATION,
+    DEFAULT_RETENTION_S,
+    SATURATION_FIELDS,
+    SaturationEntry,
+    SaturationSettings,
+    ScaleToZeroEntry,
+    describe_validation_error,
+    load_entry_value,
+    parse_duration_s,
+)
+from wva_ray.api.snapshot import SnapshotConfig
+
+DEFAULT_KEY = "default"
+E = TypeVar("E", SaturationEntry, ScaleToZeroEntry)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry(Generic[E]):
+    key: str
+    entry: E
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedConfigMap(Generic[E]):
+    default: E | None
+    overrides: tuple[ParsedEntry[E], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedConfig:
+    """Every ConfigMap of a snapshot, parsed once per cycle."""
+
+    saturation: ParsedConfigMap[SaturationEntry]
+    scale_to_zero: ParsedConfigMap[ScaleToZeroEntry]
+    ns_saturation: Mapping[str, ParsedConfigMap[SaturationEntry]]
+    ns_scale_to_zero: Mapping[str, ParsedConfigMap[ScaleToZeroEntry]]
+    scale_to_zero_fallback: bool
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _parse_map(data: Mapping[str, Any], cls: type[E], where: str, warnings: list[str]) -> ParsedConfigMap[E]:
+    default: E | None = None
+    overrides: list[ParsedEntry[E]] = []
+    for key in sorted(data):
+        path = f"{where}.{key}"
+        try:
+            entry = cls.model_validate(load_entry_value(data[key]))
+        except ValidationError as err:
+            warnings.append(f"{describe_validation_error(err, path)}; entry ignored")
+            continue
+        except ValueError as err:
+            warnings.append(f"{path}: {err}; entry ignored")
+            continue
+        for unknown in entry.unknown_keys():
+            warnings.append(f"{path}.{unknown}: unknown key ignored")
+        if key == DEFAULT_KEY:
+            default = entry
+        elif entry.model_id:
+            overrides.append(ParsedEntry(key, entry))
+        else:
+            warnings.append(f"{path}: override entry has no model_id; entry ignored")
+    return ParsedConfigMap(default, tuple(overrides))
+
+
+def parse_config(cfg: SnapshotConfig) -> ParsedConfig:
+    warnings: list[str] = []
+    sat = _parse_map(cfg.saturation, SaturationEntry, "config.saturation", warnings)
+    stz = _parse_map(cfg.scale_to_zero, ScaleToZeroEntry, "config.scaleToZero", warnings)
+    ns_sat = {
+        ns: _parse_map(c.saturation, SaturationEntry, f"config.namespaces.{ns}.saturation", warnings)
+        for ns, c in sorted(cfg.namespaces.items())
+    }
+    ns_stz = {
+        ns: _parse_map(c.scale_to_zero, ScaleToZeroEntry, f"config.namespaces.{ns}.scaleToZero", warnings)
+        for ns, c in sorted(cfg.namespaces.items())
+    }
+    return ParsedConfig(sat, stz, ns_sat, ns_stz, cfg.scale_to_zero_fallback, tuple(warnings))
+
+
+def validate_settings(s: SaturationSettings) -> str | None:
+    """The first rule a merged configuration breaks, naming both values; None when valid."""
+    if not 0.0 <= s.kv_cache_threshold <= 1.0:
+        return f"kvCacheThreshold must be in [0,1], got {s.kv_cache_threshold}"
+    if not 0.0 <= s.kv_spare_trigger <= 1.0:
+        return f"kvSpareTrigger must be in [0,1], got {s.kv_spare_trigger}"
+    if s.queue_length_threshold < 0:
+        return f"queueLengthThreshold must be >= 0, got {s.queue_length_threshold}"
+    if s.queue_spare_trigger < 0:
+        return f"queueSpareTrigger must be >= 0, got {s.queue_spare_trigger}"
+    if s.kv_cache_threshold < s.kv_spare_trigger:
+        return f"kvCacheThreshold ({s.kv_cache_threshold}) must be >= kvSpareTrigger ({s.kv_spare_trigger})"
+    if s.analyzer_name == "saturation":
+        if not 0.0 < s.scale_up_threshold <= 1.0:
+            return f"scaleUpThreshold must be in (0,1], got {s.scale_up_threshold}"
+        if not 0.0 < s.scale_down_boundary <= 1.0:
+            return f"scaleDownBoundary must be in (0,1], got {s.scale_down_boundary}"
+        if s.scale_up_threshold <= s.scale_down_boundary:
+            return f"scaleUpThreshold ({s.scale_up_threshold}) must be > scaleDownBoundary ({s.scale_down_boundary})"
+    if s.transition_timeout_seconds <= 0:
+        return f"transitionTimeoutSeconds must be > 0, got {s.transition_timeout_seconds}"
+    if any(v < 0 for v in s.gpu_budget.values()):
+        return f"gpuBudget values must be >= 0, got {s.gpu_budget}"
+    if s.power_budget_watts is not None and s.power_budget_watts < 0:
+        return f"powerBudgetWatts must be >= 0, got {s.power_budget_watts}"
+    return None
+
+
+def _apply(base: SaturationSettings, entry: SaturationEntry) -> SaturationSettings:
+    updates = {name: getattr(entry, name) for name in SATURATION_FIELDS if getattr(entry, name) is not None}
+    return base.model_copy(update=updates) if updates else base
+
+
+def _model_override(m: ParsedConfigMap[E] | None, namespace: str, model_id: str) -> E | None:
+    """The override for a model: an entry naming this namespace beats one naming none; ties: key order."""
+    if m is None:
+        return None
+    scoped = [p.entry for p in m.overrides if p.entry.model_id == model_id and p.entry.namespace == namespace]
+    unscoped = [p.entry for p in m.overrides if p.entry.model_id == model_id and not p.entry.namespace]
+    found = scoped or unscoped
+    return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSaturation:
+    settings: SaturationSettings
+    problems: tuple[str, ...]
+
+
+def resolve_saturation(cfg: ParsedConfig, namespace: str, model_id: str) -> ResolvedSaturation:
+    """The merged saturation settings of one model group, with the entries that were skipped and why."""
+    ns_map = cfg.ns_saturation.get(namespace)
+    layers: list[tuple[str, SaturationEntry | None]] = [
+        ("global default", cfg.saturation.default),
+        (f"namespace {namespace} default", ns_map.default if ns_map else None),
+        (f"global override for {model_id}", _model_override(cfg.saturation, namespace, model_id)),
+        (f"namespace {namespace} override for {model_id}", _model_override(ns_map, namespace, model_id)),
+    ]
+    settings = BUILTIN_SATURATION
+    problems: list[str] = []
+    for label, entry in layers:
+        if entry is None:
+            continue
+        candidate = _apply(settings, entry)
+        problem = validate_settings(candidate)
+        if problem is None:
+            settings = candidate
+        else:
+            problems.append(f"{label} ignored: {problem}")
+    return ResolvedSaturation(settings, tuple(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleToZeroSettings:
+    enabled: bool
+    retention_s: float
+    problems: tuple[str, ...] = ()
+
+
+def resolve_scale_to_zero(cfg: ParsedConfig, namespace: str, model_id: str) -> ScaleToZeroSettings:
+    """Model entry (namespace-local first) > default entry (namespace-local first) > env fallback > off."""
+    ns_map = cfg.ns_scale_to_zero.get(namespace)
+    chain = [
+        _model_override(ns_map, namespace, model_id),
+        _model_override(cfg.scale_to_zero, namespace, model_id),
+        ns_map.default if ns_map else None,
+        cfg.scale_to_zero.default,
+    ]
+    enabled = next((e.enable_scale_to_zero for e in chain if e and e.enable_scale_to_zero is not None), None)
+    problems: list[str] = []
+    retention_s = DEFAULT_RETENTION_S
+    for entry in chain:
+        if entry is None or entry.retention_period is None:
+            continue
+        try:
+            value = parse_duration_s(entry.retention_period)
+        except ValueError as err:
+            problems.append(f"retention_period: {err}")
+            continue
+        if value <= 0:
+            problems.append(f"retention_period must be > 0, got {entry.retention_period!r}")
+            continue
+        retention_s = value
+        break
+    return ScaleToZeroSettings(
+        enabled=cfg.scale_to_zero_fallback if enabled is None else enabled,
+        retention_s=retention_s,
+        problems=tuple(problems),
+    )

@@ -1,0 +1,388 @@
+"""The decision pipeline: `decide(snapshot, now) -> Plan` (wva-behaviour.md section 3). Pure.
+
+configuration merge -> variants (targets, conflicts, live-pod metrics) -> analyzer per model group (V1 or V2) ->
+enforcer -> global allocation -> one Decision per VA, each with its action, reason, steps and conditions.
+`propose` stops before global allocation (what a shard sends to the coordinator); `finalize` runs it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from wva_ray.api.config import SaturationSettings
+from wva_ray.api.plan import Action, Decision, Plan, PlanCondition
+from wva_ray.api.snapshot import DecisionState, Snapshot
+from wva_ray.api.va import ConditionReason, ConditionStatus, ConditionType
+from wva_ray.core.allocation import Budget, Proposal, allocate
+from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
+from wva_ray.core.enforcer import enforce
+from wva_ray.core.v1 import decide_v1, variant_spare_kv
+from wva_ray.core.v2 import decide_v2
+from wva_ray.core.variants import Variant, build_variants
+
+_BLOCKING = {
+    ConditionReason.TARGET_CONFLICT,
+    ConditionReason.INVALID_CONFIGURATION,
+    ConditionReason.TARGET_NOT_FOUND,
+    ConditionReason.MISSING_ACCELERATOR,
+}
+
+
+@dataclass(slots=True)
+class Draft:
+    """A variant's decision before global allocation."""
+
+    variant: Variant
+    desired: int
+    reason: str
+    steps: list[str]
+    analyzer: str
+    actable: bool
+    held: bool
+    timed_out: bool = False
+    woke_from_zero: bool = False
+    spare_ratio: float = 0.0
+    cost_per_capacity: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Proposals:
+    """What `propose` returns: drafts for every VA, the updated state, warnings."""
+
+    drafts: list[Draft]
+    state: DecisionState
+    warnings: list[str]
+    allocation_settings: SaturationSettings
+
+
+def _blocking(v: Variant) -> bool:
+    return any(h.reason in _BLOCKING for h in v.holds)
+
+
+def _decide_group(
+    variants: Sequence[Variant],
+    settings: SaturationSettings,
+    cfg: ParsedConfig,
+    snapshot: Snapshot,
+    counts: Mapping[tuple[str, str], float],
+    queues: Mapping[tuple[str, str], float],
+    history: dict[str, list[float]],
+    now: datetime,
+) -> list[Draft]:
+    namespace, model_id = variants[0].namespace, variants[0].model_id
+    analyzer = "saturation" if settings.analyzer_name == "saturation" else "v1"
+    group_steps = [f"model {namespace}/{model_id}: analyzer {analyzer}"]
+    if settings.analyzer_name == "slo":
+        group_steps.append("analyzer 'slo' is not available in this build; using V1")
+    blocked = [v for v in variants if _blocking(v)]
+    candidates = [v for v in variants if not _blocking(v)]
+    decidable = [v for v in candidates if v.metrics_count > 0]
+    missing = [v for v in candidates if v.metrics_count == 0]
+    drafts: dict[str, Draft] = {}
+    for v in blocked:
+        hold = next(h for h in v.holds if h.reason in _BLOCKING)
+        drafts[v.key] = Draft(v, v.held_value, f"held: {hold.message}", [], analyzer, False, True)
+    for v in missing:
+        why = "metrics source failed" if snapshot.metrics_error else "no live pod reports metrics"
+        drafts[v.key] = Draft(v, v.held_value, f"held: {why}", [], analyzer, True, True)
+
+    targets: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    timed_out: frozenset[str] = frozenset()
+    spare: dict[str, float] = {}
+    cpc: dict[str, float] = {}
+    if decidable:
+        if analyzer == "saturation":
+            r2 = decide_v2(decidable, settings, history)
+            history.clear()
+            history.update(r2.history)
+            targets, reasons = r2.targets, r2.reasons
+            group_steps += r2.steps
+            for v in decidable:
+                cap = r2.capacity.get(v.key, 0.0)
+                cpc[v.key] = v.cost / cap if cap > 0 else v.cost
+        else:
+            r1 = decide_v1(decidable, settings, now)
+            targets, reasons, timed_out = r1.targets, r1.reasons, r1.timed_out
+            group_steps += r1.steps
+            for v in decidable:
+                cpc[v.key] = v.cost
+        for v in decidable:
+            spare[v.key] = variant_spare_kv(v, settings)
+    else:
+        group_steps.append("no variant of this model has live metrics: every variant holds")
+
+    for v in missing:  # held variants enter the enforcer with their held value
+        targets[v.key] = v.held_value
+    actable = [*decidable, *missing]
+    stz = resolve_scale_to_zero(cfg, namespace, model_id)
+    fixed_total = sum(v.held_value for v in blocked)
+    enf = enforce(
+        actable,
+        targets,
+        fixed_total,
+        stz,
+        counts.get((namespace, model_id)),
+        queues.get((namespace, model_id), queues.get(("", model_id))),
+    )
+    group_steps += enf.steps
+    for v in decidable:
+        reason = reasons.get(v.key, "")
+        drafts[v.key] = Draft(
+            v,
+            enf.targets[v.key],
+            enf.notes.get(v.key, reason),
+            [],
+            analyzer,
+            True,
+            False,
+            timed_out=v.key in timed_out,
+            spare_ratio=spare.get(v.key, 0.0),
+            cost_per_capacity=cpc.get(v.key, v.cost),
+        )
+    for v in missing:
+        d = drafts[v.key]
+        if enf.targets[v.key] != v.held_value:
+            d.desired = enf.targets[v.key]
+            d.reason = enf.notes.get(v.key, d.reason)
+            d.held = False  # the enforcer acted on it: scale-to-zero, model minimum or scale-from-zero
+        d.woke_from_zero = v.key in enf.scaled_from_zero
+        d.cost_per_capacity = v.cost
+    out = []
+    for v in variants:
+        d = drafts[v.key]
+        d.steps = [*group_steps, *(f"{v.name}: {h.message}" for h in v.holds)]
+        out.append(d)
+    return out
+
+
+def propose(snapshot: Snapshot, now: datetime) -> Proposals:
+    """Everything up to (not including) global allocation: per-model-group drafts for every VA."""
+    cfg = parse_config(snapshot.config)
+    warnings = list(cfg.warnings)
+    variants = build_variants(snapshot)
+    groups: dict[tuple[str, str], list[Variant]] = defaultdict(list)
+    for v in variants:
+        groups[(v.namespace, v.model_id)].append(v)
+    counts = {(c.namespace, c.model_name): c.count for c in snapshot.request_counts}
+    queues: dict[tuple[str, str], float] = defaultdict(float)
+    for q in snapshot.flow_control_queues:
+        queues[(q.namespace or "", q.model_name)] += q.size
+    history = {k: list(v) for k, v in snapshot.state.capacity_history.items()}
+    drafts: list[Draft] = []
+    for (namespace, model_id), members in sorted(groups.items()):
+        resolved = resolve_saturation(cfg, namespace, model_id)
+        warnings += [f"{namespace}/{model_id}: {p}" for p in resolved.problems]
+        drafts += _decide_group(members, resolved.settings, cfg, snapshot, counts, queues, history, now)
+    drafts.sort(key=lambda d: (d.variant.namespace, d.variant.name))
+    # Allocation settings come from the global `default` entry only (built-in < global default).
+    global_cfg = ParsedConfig(cfg.saturation, cfg.scale_to_zero, {}, {}, cfg.scale_to_zero_fallback)
+    allocation = resolve_saturation(global_cfg, "", "").settings
+    return Proposals(drafts, DecisionState(capacity_history=history), warnings, allocation)
+
+
+def budget_for(snapshot: Snapshot, s: SaturationSettings) -> Budget | None:
+    """The allocation budget, or None when global allocation is off (no limiter, no budget)."""
+    if not (s.enable_limiter or s.gpu_budget or s.power_budget_watts is not None):
+        return None
+    inventory_failed = snapshot.gpu_inventory_error is not None
+    free = None if inventory_failed else snapshot.gpu_available
+    return Budget(
+        free_gpus=free if s.enable_limiter else None,
+        gpu_budget=s.gpu_budget,
+        power_budget_watts=s.power_budget_watts,
+        accelerator_watts=s.accelerator_watts,
+        block_scale_ups=inventory_failed and s.enable_limiter and s.limiter_failure_mode == "closed",
+    )
+
+
+def to_proposal(d: Draft) -> Proposal:
+    v = d.variant
+    return Proposal(
+        key=v.key,
+        group=f"{v.namespace}/{v.model_id}",
+        name=v.name,
+        accelerator=v.accelerator,
+        gpus_per_replica=v.gpus_per_replica,
+        current=v.current,
+        desired=d.desired,
+        priority=v.priority,
+        spare_ratio=d.spare_ratio,
+        cost_per_capacity=d.cost_per_capacity,
+        cost=v.cost,
+        max_replicas=v.max_replicas,
+        actable=d.actable and not d.held and v.target_found,
+    )
+
+
+def _conditions(d: Draft, metrics_error: str | None, limited_note: str | None) -> list[PlanCondition]:
+    v = d.variant
+    conds: list[PlanCondition] = []
+    T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
+    if v.target_found:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.TARGET_RESOLVED,
+                status=T,
+                reason=ConditionReason.TARGET_FOUND,
+                message=f"scale target {v.va.spec.scale_target_ref.kind}/{v.va.spec.scale_target_ref.name} found",
+            )
+        )
+    else:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.TARGET_RESOLVED,
+                status=F,
+                reason=ConditionReason.TARGET_NOT_FOUND,
+                message=next(h.message for h in v.holds if h.reason == ConditionReason.TARGET_NOT_FOUND),
+            )
+        )
+    if d.woke_from_zero:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.METRICS_AVAILABLE,
+                status=T,
+                reason=ConditionReason.SCALE_FROM_ZERO,
+                message=d.reason,
+            )
+        )
+    elif v.metrics_count > 0:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.METRICS_AVAILABLE,
+                status=T,
+                reason=ConditionReason.METRICS_FOUND,
+                message=f"{v.metrics_count} of {v.current} pods report saturation metrics",
+            )
+        )
+    elif metrics_error:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.METRICS_AVAILABLE,
+                status=F,
+                reason=ConditionReason.PROMETHEUS_ERROR,
+                message=f"metrics source failed: {metrics_error}; holding",
+            )
+        )
+    elif v.stale_pods:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.METRICS_AVAILABLE,
+                status=F,
+                reason=ConditionReason.METRICS_STALE,
+                message=f"{v.stale_pods} pods have only stale samples; holding",
+            )
+        )
+    else:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.METRICS_AVAILABLE,
+                status=F,
+                reason=ConditionReason.METRICS_MISSING,
+                message="no saturation metrics from live pods; holding",
+            )
+        )
+    blocking = [h for h in v.holds if h.condition_type == ConditionType.OPTIMIZATION_READY]
+    if blocking:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.OPTIMIZATION_READY,
+                status=F,
+                reason=blocking[0].reason,
+                message="; ".join(h.message for h in blocking),
+            )
+        )
+    elif limited_note is not None:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.OPTIMIZATION_READY,
+                status=F,
+                reason=ConditionReason.LIMITED,
+                message=limited_note,
+            )
+        )
+    elif d.timed_out:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.OPTIMIZATION_READY,
+                status=F,
+                reason=ConditionReason.TRANSITION_TIMED_OUT,
+                message="the previous decision was not realised in time; re-baselined at current",
+            )
+        )
+    else:
+        conds.append(
+            PlanCondition(
+                type=ConditionType.OPTIMIZATION_READY,
+                status=T,
+                reason=ConditionReason.OPTIMIZATION_SUCCEEDED,
+                message=d.reason,
+            )
+        )
+    conflict = next((h for h in v.holds if h.reason == ConditionReason.TARGET_CONFLICT), None)
+    conds.append(
+        PlanCondition(
+            type=ConditionType.TARGET_CONFLICT,
+            status=T if conflict else F,
+            reason=ConditionReason.TARGET_CONFLICT if conflict else ConditionReason.NO_CONFLICT,
+            message=conflict.message if conflict else "",
+        )
+    )
+    return conds
+
+
+def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | None = None) -> Plan:
+    """Global allocation over all drafts, then one Decision per VA (sorted by namespace, name)."""
+    drafts = proposals.drafts
+    grants = allocate([to_proposal(d) for d in drafts], budget) if budget is not None else {}
+    decisions: list[Decision] = []
+    for d in drafts:
+        v = d.variant
+        grant = grants.get(v.key)
+        desired = grant.desired if grant is not None else d.desired
+        steps = list(d.steps)
+        limited_note = None
+        reason = d.reason
+        if grant is not None and grant.note:
+            steps.append(f"global allocation: {grant.note}")
+        if grant is not None and grant.limited:
+            limited_note = f"limited to {desired} (wanted {d.desired}): {grant.note}"
+            reason = f"{reason}; {limited_note}"
+        elif grant is not None and desired != d.desired:
+            reason = f"{reason}; {grant.note}"
+        action = (
+            Action.SCALE_UP if desired > v.current else Action.SCALE_DOWN if desired < v.current else Action.NO_CHANGE
+        )
+        conflict = any(h.reason == ConditionReason.TARGET_CONFLICT for h in v.holds)
+        decisions.append(
+            Decision(
+                namespace=v.namespace,
+                name=v.name,
+                model_id=v.model_id,
+                accelerator=v.accelerator,
+                current_replicas=v.current,
+                desired_replicas=desired,
+                action=action,
+                reason=reason,
+                steps=steps,
+                conditions=_conditions(d, metrics_error, limited_note),
+                analyzer=d.analyzer,
+                priority=v.priority,
+                gpus_per_replica=v.gpus_per_replica,
+                limited=limited_note is not None,
+                held=d.held,
+                publish=bool(v.accelerator) and not conflict,
+            )
+        )
+    return Plan(decisions=decisions, warnings=proposals.warnings, state=proposals.state)
+
+
+def decide(snapshot: Snapshot, now: datetime | None = None) -> Plan:
+    """The whole pipeline on one snapshot. `now` defaults to the snapshot's own `now` (never the wall clock)."""
+    at = now if now is not None else snapshot.now
+    proposals = propose(snapshot, at)
+    return finalize(proposals, budget_for(snapshot, proposals.allocation_settings), snapshot.metrics_error)
