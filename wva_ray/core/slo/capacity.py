@@ -1,0 +1,62 @@
+"""The largest arrival rate one replica serves within a class's targets (its "SLO capacity"). Pure, no I/O.
+
+Both the TTFT and the ITL quantile grow with the arrival rate, so the feasible rates form an interval
+[0, rate*]; `max_rate` finds rate* by bisection in log space between a tiny rate and the replica's hard limit
+(prefill saturation or decode saturation at the admission cap), to a relative precision of `rel_tol`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from wva_ray.core.slo.perf_model import Latency, LatencyTargets, ReplicaModel
+
+Binding = Literal["itl", "ttft", "capacity", "infeasible"]
+DEFAULT_REL_TOL = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """rate* (req/s per replica), which target binds there, and the predicted latencies at rate*."""
+
+    rate_per_s: float
+    binding: Binding
+    at: Latency
+
+
+def _meets(lat: Latency, targets: LatencyTargets) -> bool:
+    return lat.stable and lat.itl_q_ms <= targets.itl_ms and lat.ttft_q_ms <= targets.ttft_ms
+
+
+def _binding(lat: Latency, targets: LatencyTargets) -> Binding:
+    if not lat.stable:
+        return "capacity"
+    itl_excess = lat.itl_q_ms / targets.itl_ms
+    ttft_excess = lat.ttft_q_ms / targets.ttft_ms
+    return "itl" if itl_excess >= ttft_excess else "ttft"
+
+
+def max_rate(model: ReplicaModel, targets: LatencyTargets, rel_tol: float = DEFAULT_REL_TOL) -> RateLimit:
+    """rate* for `model` under `targets` (0 with binding "infeasible" when even a trickle misses them)."""
+    if not 0 < rel_tol < 1:
+        raise ValueError(f"rel_tol must be in (0, 1), got {rel_tol!r}")
+    hard = 0.999 * min(model.prefill_capacity_per_s(), model.decode_capacity_per_s())
+    top = model.latency(hard, targets)
+    if _meets(top, targets):
+        return RateLimit(rate_per_s=hard, binding="capacity", at=top)
+    lo = hard * 1e-4
+    lo_lat = model.latency(lo, targets)
+    if not _meets(lo_lat, targets):
+        return RateLimit(rate_per_s=0.0, binding="infeasible", at=lo_lat)
+    hi, hi_lat = hard, top
+    log_tol = math.log1p(rel_tol)
+    while math.log(hi / lo) > log_tol:
+        mid = math.sqrt(lo * hi)
+        lat = model.latency(mid, targets)
+        if _meets(lat, targets):
+            lo, lo_lat = mid, lat
+        else:
+            hi, hi_lat = mid, lat
+    return RateLimit(rate_per_s=lo, binding=_binding(hi_lat, targets), at=lo_lat)

@@ -1,0 +1,292 @@
+"""Performance model of one vLLM replica of a (model, accelerator) pair, and the largest arrival rate it serves
+within a service class's targets. Pure (numpy + math), no I/O, no clock.
+
+Parameters are the alpha/beta/gamma form of ../shared/data/profiles (per engine step, milliseconds):
+`d(n) = alpha + beta*n + gamma*KV/1000`, KV = n * (I + O/2) tokens for a batch of n sequences with mean input I and
+output O tokens. Chunked prefill shares a step with decoding: while a prefill is pending, a step carries
+`c = (max_num_batched_tokens - n) / prefill_tokens_per_s` seconds of prefill on top of `d(n)`, so prefill runs at
+`P_eff = C / (d + c)` tokens/s and the prefill engine is busy a fraction `rho = rate * I / P_eff` of the time.
+
+Why this model (and not Inferno's single chain with prefill folded into the service time):
+- Decode with continuous batching is a (generalised) processor-sharing queue: every running sequence advances one
+  token per step of length `ITL(n)`. Its batch size is the birth-death chain of `queueing.chain_metrics` with
+  `mu(n) = n / (O * ITL(n))` up to the admission cap `N = min(max_num_seqs, 0.9*KV capacity / (I + O/2))`, then a
+  FIFO waiting room (`queue_limit` places). Processor-sharing queues are insensitive to the service-time
+  distribution, so the chain is right for any output-length distribution with mean O below the cap, not just the
+  exponential one the chain nominally assumes.
+- `ITL(n) = 1 / ((1 - rho) / d(n) + rho / (d(n) + c))`: the time-average step rate of a decoder that is slowed by
+  prefill chunks a fraction `rho` of the time (close to the spec's `d / (1 - rho)`, slightly more optimistic because
+  decode still advances during a mixed step). Mean ITL = time in decode / O = L_service / (throughput * O).
+- Prefill is served first come, first served by one engine: an M/G/1 queue with service `I_req / P_eff`, whose
+  mean wait is Pollaczek-Khinchine's (needs the input-length coefficient of variation; default 1.0, the Azure code
+  trace's; conv is about 0.5, Mooncake about 1.5).
+- TTFT = admission wait (chain) + prefill wait (M/G/1) + own prefill + the first decode step. The q-quantile adds
+  the two waits into one "atom at zero + exponential tail" matched to their summed mean (`wait_quantile_s`).
+- A request's mean ITL varies with how much prefill work lands during its decode (length `T = O * ITL`): that
+  fraction is about normal with mean rho and variance `rate * E[S^2] / T`; the ITL q-quantile evaluates
+  `ITL` at the q-quantile of that fraction. Batch-size fluctuation during a request is ignored (relative std
+  about 1/sqrt(n), and only the beta/gamma part of a step depends on it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from wva_ray.core.slo.queueing import pk_mean_wait_s, wait_quantile_s
+
+KV_ADMISSION_RATIO = 0.9
+MAX_PREFILL_BUSY = 0.995
+_TAIL_SIGMAS = 12.0
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> None:
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PerfParams:
+    """How fast one replica of one (model, accelerator) serves (one row of the profile table)."""
+
+    alpha_ms: float
+    beta_ms: float
+    gamma_ms_per_1k_kv: float
+    prefill_tokens_per_s: float
+    max_num_seqs: int = 256
+    kv_capacity_tokens: float = 400_000.0
+    max_num_batched_tokens: int = 8192
+
+    def __post_init__(self) -> None:
+        _positive("alpha_ms", self.alpha_ms)
+        _positive("beta_ms", self.beta_ms, allow_zero=True)
+        _positive("gamma_ms_per_1k_kv", self.gamma_ms_per_1k_kv, allow_zero=True)
+        _positive("prefill_tokens_per_s", self.prefill_tokens_per_s)
+        _positive("kv_capacity_tokens", self.kv_capacity_tokens)
+        if self.max_num_seqs < 1:
+            raise ValueError(f"max_num_seqs must be >= 1, got {self.max_num_seqs!r}")
+        if self.max_num_batched_tokens < 1:
+            raise ValueError(f"max_num_batched_tokens must be >= 1, got {self.max_num_batched_tokens!r}")
+
+    def iteration_ms(self, batch: float, kv_tokens: float) -> float:
+        """One decode step for `batch` sequences holding `kv_tokens` KV tokens (= ITL without prefill)."""
+        return self.alpha_ms + self.beta_ms * batch + self.gamma_ms_per_1k_kv * kv_tokens / 1000.0
+
+    def prefill_ms(self, tokens: float) -> float:
+        """Prefill of `tokens` prompt tokens on an otherwise idle replica."""
+        return 1000.0 * tokens / self.prefill_tokens_per_s
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMix:
+    """Mean input and output tokens per request, and the input length's coefficient of variation."""
+
+    input_tokens: float
+    output_tokens: float
+    input_cv: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("input_tokens", self.input_tokens, allow_zero=True)
+        _positive("input_cv", self.input_cv, allow_zero=True)
+        if not (math.isfinite(self.output_tokens) and self.output_tokens >= 1.0):
+            raise ValueError(f"output_tokens must be a finite number >= 1, got {self.output_tokens!r}")
+
+    @property
+    def kv_per_request(self) -> float:
+        """Mean KV tokens a running request holds over its life: I + O/2."""
+        return self.input_tokens + self.output_tokens / 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyTargets:
+    """A class's targets and the percentiles at which they must hold (ms)."""
+
+    itl_ms: float
+    ttft_ms: float
+    ttft_quantile: float = 0.95
+    itl_quantile: float = 0.90
+
+    def __post_init__(self) -> None:
+        _positive("itl_ms", self.itl_ms)
+        _positive("ttft_ms", self.ttft_ms)
+        for name, q in (("ttft_quantile", self.ttft_quantile), ("itl_quantile", self.itl_quantile)):
+            if not 0.5 <= q < 1.0:
+                raise ValueError(f"{name} must be in [0.5, 1), got {q!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Predicted latencies (ms) and load of one replica at `rate_per_s`."""
+
+    rate_per_s: float
+    itl_mean_ms: float
+    itl_q_ms: float
+    ttft_mean_ms: float
+    ttft_q_ms: float
+    mean_batch: float
+    prefill_busy_ratio: float
+    p_admission_wait: float
+    stable: bool
+
+
+def admission_cap(params: PerfParams, mix: TokenMix) -> int:
+    """Largest running batch: max_num_seqs, or the KV admission limit at the mean request size."""
+    by_kv = math.floor(KV_ADMISSION_RATIO * params.kv_capacity_tokens / max(mix.kv_per_request, 1.0))
+    return max(1, min(params.max_num_seqs, by_kv))
+
+
+class ReplicaModel:
+    """Latency of one replica as a function of its arrival rate, for fixed parameters and token mix.
+
+    Built once per (params, mix) (a few arrays), then `latency(rate)` costs a handful of numpy operations over the
+    states that carry probability mass. Immutable after construction.
+    """
+
+    __slots__ = ("_c_s", "_d_s", "_logn", "_n", "cap", "mix", "params", "queue_limit")
+
+    def __init__(self, params: PerfParams, mix: TokenMix, queue_limit: int | None = None) -> None:
+        self.params = params
+        self.mix = mix
+        self.cap = admission_cap(params, mix)
+        self.queue_limit = self.cap if queue_limit is None else queue_limit
+        if self.queue_limit < 0:
+            raise ValueError(f"queue_limit must be >= 0, got {queue_limit!r}")
+        n = np.arange(1, self.cap + 1, dtype=np.float64)
+        slope = params.beta_ms + params.gamma_ms_per_1k_kv * mix.kv_per_request / 1000.0
+        self._n = n
+        self._logn = np.log(n)
+        self._d_s = (params.alpha_ms + slope * n) / 1000.0
+        chunk = np.maximum(1.0, params.max_num_batched_tokens - n)
+        self._c_s = chunk / params.prefill_tokens_per_s
+
+    def _prefill_rate(self, batch: float) -> float:
+        """Prefill tokens/s while `batch` sequences decode (chunked prefill shares the step)."""
+        p = self.params
+        if batch < 1e-9:
+            return p.prefill_tokens_per_s
+        i = min(max(round(batch), 1), self.cap) - 1
+        chunk = max(1.0, p.max_num_batched_tokens - batch)
+        return chunk / (float(self._d_s[i]) + chunk / p.prefill_tokens_per_s)
+
+    def _fluid_batch(self, rate: float, rho: float) -> float:
+        """Decode batch from the fluid fixed point n = rate * O * d(n) / (1 - rho); inf when it has none."""
+        p, o = self.params, self.mix.output_tokens
+        slope = p.beta_ms + p.gamma_ms_per_1k_kv * self.mix.kv_per_request / 1000.0
+        denom = 1.0 - rho - rate * o * slope / 1000.0
+        return math.inf if denom <= 0 else rate * o * (p.alpha_ms / 1000.0) / denom
+
+    def latency(self, rate: float, targets: LatencyTargets) -> Latency:
+        """Predicted latencies at arrival rate `rate` (req/s) per replica."""
+        if not math.isfinite(rate) or rate < 0:
+            raise ValueError(f"rate must be a finite number >= 0, got {rate!r}")
+        mix = self.mix
+        o = mix.output_tokens
+        p_eff = self.params.prefill_tokens_per_s
+        rho = rate * mix.input_tokens / p_eff
+        guess = self._fluid_batch(rate, min(rho, 0.999))
+        if math.isfinite(guess):
+            p_eff = self._prefill_rate(guess)
+            rho = rate * mix.input_tokens / p_eff
+        if rho >= MAX_PREFILL_BUSY:
+            return _unstable(rate, rho)
+        # Decode chain over the states that carry mass.
+        guess = self._fluid_batch(rate, rho)
+        top = self.cap
+        if math.isfinite(guess):
+            top = min(self.cap, int(guess + _TAIL_SIGMAS * math.sqrt(guess + 1.0) + 32))
+        d, c = self._d_s[:top], self._c_s[:top]
+        itl = 1.0 / ((1.0 - rho) / d + rho / (d + c))
+        log_ratio = math.log(rate * o) + np.log(itl) - self._logn[:top] if rate > 0 else None
+        if log_ratio is None:
+            return _idle(float(itl[0]) * 1000.0, self.params.prefill_ms(mix.input_tokens))
+        queue = self.queue_limit if top == self.cap else 0
+        log_p = np.empty(top + 1 + queue)
+        log_p[0] = 0.0
+        np.cumsum(log_ratio, out=log_p[1 : top + 1])
+        if queue:
+            tail_step = float(log_ratio[-1])
+            log_p[top + 1 :] = log_p[top] + tail_step * np.arange(1, queue + 1)
+        prob = np.exp(log_p - log_p.max())
+        prob /= prob.sum()
+        states = np.arange(prob.size, dtype=np.float64)
+        in_service = float(prob[: top + 1] @ states[: top + 1]) + top * float(prob[top + 1 :].sum())
+        p_full = float(prob[-1]) if queue else 0.0
+        throughput = rate * (1.0 - p_full)
+        if queue and (p_full > 1e-3 or throughput <= 0):
+            return _unstable(rate, rho)
+        l_queue = float(prob[top + 1 :] @ (states[top + 1 :] - top)) if queue else 0.0
+        p_adm = float(prob[top:-1].sum()) / (1.0 - p_full) if queue else 0.0
+        itl_mean_s = in_service / (throughput * o)
+        w_adm = l_queue / throughput
+        # Prefill queue (M/G/1) and TTFT.
+        s_mean = mix.input_tokens / p_eff
+        scv = mix.input_cv * mix.input_cv
+        w_pf = pk_mean_wait_s(rate, s_mean, scv)
+        p_any = 1.0 - (1.0 - p_adm) * (1.0 - rho)
+        w_mean = w_adm + w_pf
+        ttft_mean = w_mean + s_mean + itl_mean_s
+        ttft_q = wait_quantile_s(p_any, w_mean, targets.ttft_quantile) + s_mean + itl_mean_s
+        # Per-request ITL spread from prefill work landing during its decode.
+        itl_q_s = itl_mean_s
+        if rho > 0:
+            window = max(o * itl_mean_s, 1e-6)
+            sigma = math.sqrt(rate * (1.0 + scv) * s_mean * s_mean / window)
+            f_q = min(rho + NormalDist().inv_cdf(targets.itl_quantile) * sigma, MAX_PREFILL_BUSY)
+            i = min(max(round(in_service), 1), top) - 1
+            d_i, c_i = float(d[i]), float(c[i])
+            g_mean = 1.0 / ((1.0 - rho) / d_i + rho / (d_i + c_i))
+            g_q = 1.0 / ((1.0 - f_q) / d_i + f_q / (d_i + c_i))
+            itl_q_s = itl_mean_s * g_q / g_mean
+        return Latency(
+            rate_per_s=rate,
+            itl_mean_ms=itl_mean_s * 1000.0,
+            itl_q_ms=itl_q_s * 1000.0,
+            ttft_mean_ms=ttft_mean * 1000.0,
+            ttft_q_ms=ttft_q * 1000.0,
+            mean_batch=in_service,
+            prefill_busy_ratio=rho,
+            p_admission_wait=p_adm,
+            stable=True,
+        )
+
+    def decode_capacity_per_s(self) -> float:
+        """Requests/s the decoder completes at its admission cap with no prefill (an upper bound on any rate)."""
+        return float(self._n[-1] / (self.mix.output_tokens * self._d_s[-1]))
+
+    def prefill_capacity_per_s(self) -> float:
+        """Requests/s the prefill engine can take at all (an upper bound on any rate)."""
+        if self.mix.input_tokens <= 0:
+            return math.inf
+        return self.params.prefill_tokens_per_s / self.mix.input_tokens
+
+
+def _unstable(rate: float, rho: float) -> Latency:
+    return Latency(
+        rate_per_s=rate,
+        itl_mean_ms=math.inf,
+        itl_q_ms=math.inf,
+        ttft_mean_ms=math.inf,
+        ttft_q_ms=math.inf,
+        mean_batch=math.inf,
+        prefill_busy_ratio=rho,
+        p_admission_wait=1.0,
+        stable=False,
+    )
+
+
+def _idle(step_ms: float, prefill_ms: float) -> Latency:
+    return Latency(
+        rate_per_s=0.0,
+        itl_mean_ms=step_ms,
+        itl_q_ms=step_ms,
+        ttft_mean_ms=prefill_ms + step_ms,
+        ttft_q_ms=prefill_ms + step_ms,
+        mean_batch=0.0,
+        prefill_busy_ratio=0.0,
+        p_admission_wait=0.0,
+        stable=True,
+    )
