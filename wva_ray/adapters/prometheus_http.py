@@ -1,0 +1,163 @@
+"""The HTTP connection to Prometheus: settings from the environment, TLS, bearer token (re-read from its file
+when the file changes), timeout, bounded retries with jitter. Does blocking network I/O: call `query` from a
+worker thread (`prometheus.PrometheusMetricsSource` uses `asyncio.to_thread`), never on the event loop.
+
+HTTP layer: prometheus-api-client's `PrometheusConnect.custom_query` over a `requests.Session` we build (CA
+bundle, client certificate, an adapter that sets the TLS server name). Its own urllib3 retry is replaced by
+ours (one retry layer: bounded attempts, exponential backoff with jitter, 4xx answers not retried).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from wva_ray.core.ports import ConfigError, MetricsUnavailableError
+
+_STATUS = re.compile(r"HTTP Status Code (\d{3})")
+
+
+class PrometheusSettings(BaseSettings):
+    """Connection settings; environment names as upstream WVA (`PROMETHEUS_BASE_URL`, ...) plus ours."""
+
+    model_config = SettingsConfigDict(env_prefix="PROMETHEUS_", frozen=True, extra="ignore")
+
+    base_url: str = "http://127.0.0.1:9090"
+    bearer_token: str | None = None
+    token_path: Path | None = None
+    tls_insecure_skip_verify: bool = False
+    ca_cert_path: Path | None = None
+    client_cert_path: Path | None = None
+    client_key_path: Path | None = None
+    server_name: str | None = None
+    # ours
+    timeout_s: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff_s: float = Field(default=0.2, ge=0)
+    backoff_max_s: float = Field(default=2.0, ge=0)
+    jitter_ratio: float = Field(default=0.1, ge=0, le=1)
+    stale_after_s: float = Field(default=60.0, gt=0)
+    slo_signals: bool = True
+
+
+class _ServerNameAdapter(HTTPAdapter):
+    """Sends `server_name` as TLS SNI and checks the certificate against it (not the URL's host)."""
+
+    def __init__(self, server_name: str | None) -> None:
+        self._server_name = server_name
+        super().__init__(max_retries=Retry(total=0, connect=0, read=0, redirect=0, status=0))
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        if self._server_name:
+            kwargs["server_hostname"] = self._server_name
+            kwargs["assert_hostname"] = self._server_name
+        super().init_poolmanager(*args, **kwargs)
+
+
+class _TokenSource:
+    """The bearer token: static, or read from a file and re-read when its mtime/size changes."""
+
+    def __init__(self, static: str | None, path: Path | None) -> None:
+        self._static = static
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> str | None:
+        if self._path is None:
+            return self._static
+        with self._lock:
+            try:
+                st = self._path.stat()
+                stamp = (st.st_mtime_ns, st.st_size)
+                if stamp != self._stamp:
+                    self._token = self._path.read_text(encoding="utf-8").strip()
+                    self._stamp = stamp
+            except OSError as exc:
+                if self._token is None:
+                    raise MetricsUnavailableError(f"cannot read Prometheus token file {self._path}: {exc}") from exc
+            return self._token
+
+
+class PrometheusHttp:
+    """One connection to one Prometheus, shared by the queries of a cycle (thread-safe for queries)."""
+
+    def __init__(self, settings: PrometheusSettings, rng: random.Random | None = None) -> None:
+        url = settings.base_url.rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"PROMETHEUS_BASE_URL must start with http:// or https://, got {settings.base_url!r}")
+        if (settings.client_cert_path is None) != (settings.client_key_path is None):
+            raise ConfigError(
+                "PROMETHEUS_CLIENT_CERT_PATH and PROMETHEUS_CLIENT_KEY_PATH must be set together, got "
+                f"cert={settings.client_cert_path} key={settings.client_key_path}"
+            )
+        self.settings = settings
+        self.url = url
+        self._rng = rng or random.Random()
+        self._tokens = _TokenSource(settings.bearer_token, settings.token_path)
+        session = requests.Session()
+        if settings.tls_insecure_skip_verify:
+            session.verify = False
+        elif settings.ca_cert_path is not None:
+            session.verify = str(settings.ca_cert_path)
+        if settings.client_cert_path is not None and settings.client_key_path is not None:
+            session.cert = (str(settings.client_cert_path), str(settings.client_key_path))
+        self._session = session
+        self._client = PrometheusConnect(url=url, session=session, retry=Retry(total=0), timeout=settings.timeout_s)
+        # Replace the library's retrying adapter by ours (same prefix: the later mount wins).
+        session.mount(url, _ServerNameAdapter(settings.server_name))
+        self._header_lock = threading.Lock()
+
+    def refresh_auth(self) -> None:
+        """Put the current bearer token on the session (call once per cycle, before the queries)."""
+        token = self._tokens.current()
+        with self._header_lock:
+            if token:
+                self._session.headers["Authorization"] = f"Bearer {token}"
+            else:
+                self._session.headers.pop("Authorization", None)
+
+    def query(self, promql: str, eval_ts_s: float, signal: str) -> list[Mapping[str, Any]]:
+        """One instant query at `eval_ts_s`; raises MetricsUnavailableError naming `signal` after the retries."""
+        s = self.settings
+        attempt = 0
+        while True:
+            try:
+                result = self._client.custom_query(promql, params={"time": f"{eval_ts_s:.3f}"})
+                if not isinstance(result, list):
+                    raise MetricsUnavailableError(f"query {signal}: unexpected result type {type(result).__name__}")
+                return result
+            except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
+                status = _status_of(exc)
+                retryable = status is None or status >= 500 or status == 429
+                if not retryable or attempt >= s.retries:
+                    raise MetricsUnavailableError(
+                        f"Prometheus {self.url} query {signal} failed after {attempt + 1} attempt(s): {exc}"
+                    ) from exc
+                delay = min(s.backoff_max_s, s.backoff_s * (2**attempt))
+                time.sleep(delay * (1.0 + self._rng.uniform(-s.jitter_ratio, s.jitter_ratio)))
+                attempt += 1
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _status_of(exc: Exception) -> int | None:
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return int(exc.response.status_code)
+    match = _STATUS.search(str(exc))
+    return int(match.group(1)) if match else None
