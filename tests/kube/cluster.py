@@ -67,12 +67,17 @@ class ClusterInfo:
     workdir: Path
     kubeconfig: Path
 
+    @property
+    def ca_file(self) -> Path:
+        """The API server's self-generated serving certificate (with its CA): verifies TLS to 127.0.0.1."""
+        return self.workdir / "certs" / "apiserver.crt"
 
-def _write_kubeconfig(path: Path, server: str, token: str) -> None:
+
+def _write_kubeconfig(path: Path, server: str, token: str, ca_file: Path) -> None:
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "local", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "clusters": [{"name": "local", "cluster": {"server": server, "certificate-authority": str(ca_file)}}],
         "users": [{"name": "admin", "user": {"token": token}}],
         "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
         "current-context": "local",
@@ -151,9 +156,9 @@ class LocalControlPlane:
             ],
         )
         kubeconfig = wd / "kubeconfig"
-        _write_kubeconfig(kubeconfig, server, token)
         self.info = ClusterInfo(server=server, token=token, workdir=wd, kubeconfig=kubeconfig)
         self._wait_ready(server, token)
+        _write_kubeconfig(kubeconfig, server, token, self.info.ca_file)
         if self.with_controllers:
             self._spawn(
                 "kube-controller-manager",
