@@ -1,0 +1,88 @@
+"""A CPU stand-in for a vLLM-backed Serve deployment, for tests, the docs' runnable snippet and demos. The
+replicas sleep instead of generating tokens; no other I/O.
+
+`FakeLLM` admits `kv_slots` requests at a time (the rest wait), holds each for `service_s` seconds, and reports
+KV usage = running / kv_slots and waiting = in-flight - running through `SaturationStatsMixin`, exactly the two
+signals a vLLM engine would give the policy. `build_app` (single variant) and `build_multi_variant_app` (one
+deployment per accelerator variant behind a round-robin router) are Serve application builders usable from an
+`import_path` in a Serve config file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.serve.deployment import Deployment
+from ray.serve.handle import DeploymentHandle
+
+from wva_ray.serve.mixin import InFlightSaturation, SaturationSample, SaturationStatsMixin
+
+
+class FakeLlmArgs(BaseModel):
+    """Builder arguments (the `args:` of a Serve application config)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kv_slots: int = Field(default=4, ge=1)
+    service_s: float = Field(default=0.5, gt=0)
+
+
+class MultiVariantArgs(FakeLlmArgs):
+    variants: list[str] = Field(default_factory=lambda: ["h100", "a100"], min_length=1)
+
+
+class FakeLlmReplica(SaturationStatsMixin):
+    """One emulated LLM replica (see the module docstring)."""
+
+    def __init__(self, kv_slots: int = 4, service_s: float = 0.5) -> None:
+        self._tracker = InFlightSaturation(kv_slots)
+        self._slots = asyncio.Semaphore(kv_slots)
+        self._service_s = service_s
+
+    def saturation_sample(self) -> SaturationSample | None:
+        return self._tracker.sample()
+
+    async def __call__(self, request: Any = None) -> str:
+        self._tracker.started()
+        try:
+            async with self._slots:
+                await asyncio.sleep(self._service_s)
+        finally:
+            self._tracker.finished()
+        return "ok"
+
+
+class VariantRouterReplica:
+    """Ingress of the multi-variant app: spreads requests over the variant deployments in turn."""
+
+    def __init__(self, *variants: DeploymentHandle[Any]) -> None:
+        self._cycle = itertools.cycle(variants)
+
+    async def __call__(self, request: Any = None) -> str:
+        result: str = await next(self._cycle).remote()
+        return result
+
+
+FakeLLM: Deployment = serve.deployment(name="FakeLLM", max_ongoing_requests=1000, ray_actor_options={"num_cpus": 0})(
+    FakeLlmReplica
+)
+VariantRouter: Deployment = serve.deployment(
+    name="VariantRouter", max_ongoing_requests=10000, ray_actor_options={"num_cpus": 0}
+)(VariantRouterReplica)
+
+
+def build_app(args: dict[str, Any]) -> Any:
+    """Serve application builder: one `FakeLLM` deployment (its autoscaling comes from the config file)."""
+    a = FakeLlmArgs.model_validate(args)
+    return FakeLLM.bind(a.kv_slots, a.service_s)
+
+
+def build_multi_variant_app(args: dict[str, Any]) -> Any:
+    """Serve application builder: one `FakeLLM` deployment per variant name, behind `VariantRouter`."""
+    a = MultiVariantArgs.model_validate(args)
+    variants = [FakeLLM.options(name=name).bind(a.kv_slots, a.service_s) for name in a.variants]
+    return VariantRouter.bind(*variants)
