@@ -1,0 +1,143 @@
+"""The coordinator's cycle, independent of Ray: observe -> split into shard work -> (shards propose) ->
+global allocation -> publish. Does I/O only through the `ClusterView` and publishers it is given.
+
+Used by the Ray coordinator actor (`runtime.coordinator`) and by the `--no-ray` driver (`runtime.local`). Publishing
+is shielded from cancellation, so a shutdown never leaves a half-published plan: every publisher sees the
+whole plan or none of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from wva_ray.adapters.gauges import GaugeExporter
+from wva_ray.api.plan import Plan
+from wva_ray.api.snapshot import DecisionState, Snapshot
+from wva_ray.core.ports import Clock, DecisionPublisher, ModelGroupRef
+from wva_ray.runtime.cycle import ShardProposal, ShardWork, finalize_cycle, missing_shards, split
+
+log = logging.getLogger(__name__)
+
+
+class ClusterView(Protocol):
+    """The cluster state without metrics (VAs with their status, targets, pods, ConfigMaps, GPU inventory)."""
+
+    async def observe(self, now: datetime) -> Snapshot: ...
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """What one finished cycle did (for logs, health, tests and the demo)."""
+
+    epoch: str
+    cycle: int
+    now: datetime
+    plan: Plan
+    missing_shards: tuple[int, ...]
+    duration_s: float
+    shard_durations_s: Mapping[int, float]
+
+
+@dataclass
+class _OpenCycle:
+    cycle: int
+    now: datetime
+    base: Snapshot
+    works: dict[int, ShardWork]
+    started_s: float
+
+
+class CycleCore:
+    """One coordinator's cycles. Not thread-safe; owned by one event loop."""
+
+    def __init__(
+        self,
+        view: ClusterView,
+        publishers: Sequence[DecisionPublisher],
+        shards: int,
+        clock: Clock,
+        gauges: GaugeExporter | None = None,
+    ) -> None:
+        if shards < 1:
+            raise ValueError(f"shards must be >= 1, got {shards}")
+        self.view = view
+        self.publishers = list(publishers)
+        self.shards = shards
+        self.clock = clock
+        self.gauges = gauges
+        self.epoch = uuid.uuid4().hex[:12]
+        self._cycle = 0
+        self._state = DecisionState()
+        self._open: _OpenCycle | None = None
+        self.last_report: CycleReport | None = None
+
+    @property
+    def current(self) -> _OpenCycle | None:
+        return self._open
+
+    async def open(self) -> dict[int, ShardWork]:
+        """Observe the cluster and split it into this cycle's shard work."""
+        now = self.clock.now()
+        started = time.perf_counter()
+        base = await self.view.observe(now)
+        base = base.model_copy(update={"now": now, "state": self._state})
+        self._cycle += 1
+        works = split(base, self.shards, self._cycle)
+        works = {s: _with_epoch(w, self.epoch) for s, w in works.items()}
+        self._open = _OpenCycle(self._cycle, now, base, works, started)
+        return works
+
+    def accepts(self, proposal: ShardProposal) -> bool:
+        """True when `proposal` answers the open cycle of this epoch."""
+        o = self._open
+        return (
+            o is not None and proposal.epoch == self.epoch and proposal.cycle == o.cycle and proposal.shard in o.works
+        )
+
+    async def close(self, proposals: Mapping[int, ShardProposal]) -> CycleReport:
+        """Global allocation over the proposals received, then publish (shielded from cancellation)."""
+        o = self._open
+        if o is None:
+            raise RuntimeError("close() without an open cycle")
+        valid = {s: p for s, p in proposals.items() if p.cycle == o.cycle and p.proposals is not None}
+        late = missing_shards(o.works, valid)
+        held_groups: list[ModelGroupRef] = [g for s in late for g in o.works[s].groups]
+        plan = finalize_cycle(o.base, list(valid.values()), held_groups, o.now)
+        await asyncio.shield(self._publish(plan, o.now))
+        self._state = plan.state
+        duration = time.perf_counter() - o.started_s
+        report = CycleReport(
+            self.epoch,
+            o.cycle,
+            o.now,
+            plan,
+            tuple(late),
+            duration,
+            {s: p.duration_s for s, p in proposals.items()},
+        )
+        if self.gauges is not None:
+            self.gauges.observe_cycle(duration)
+            for s in o.works:
+                self.gauges.set_shard_lag(s, 0.0 if s in valid else duration)
+        if late:
+            log.warning("shards late; their groups hold", extra={"cycle": o.cycle, "shards": late})
+        self.last_report = report
+        self._open = None
+        return report
+
+    async def _publish(self, plan: Plan, now: datetime) -> None:
+        for publisher in self.publishers:
+            await publisher.publish(plan.decisions, now)
+        if self.gauges is not None:
+            await self.gauges.publish(plan.decisions, now)
+
+
+def _with_epoch(work: ShardWork, epoch: str) -> ShardWork:
+    return ShardWork(work.cycle, work.shard, work.groups, work.snapshot, epoch)

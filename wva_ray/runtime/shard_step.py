@@ -1,0 +1,88 @@
+"""One shard's work in one cycle: batched metrics collection for its groups, then `core.propose`. Does I/O only
+through the `MetricsSource` it is given; the decision itself is the pure core.
+
+Metrics are read with one call per signal for all of the shard's groups (never one per model). A failed source
+is not an error of the cycle: the proposal carries `metrics_error` and no rows, so the core holds decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
+from wva_ray.core.config import parse_config, resolve_scale_to_zero
+from wva_ray.core.decide import propose
+from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, ScaleToZeroQuery, TransientApiError
+from wva_ray.runtime.cycle import ShardProposal, ShardWork
+
+log = logging.getLogger(__name__)
+
+
+def scale_to_zero_queries(work: ShardWork) -> list[ScaleToZeroQuery]:
+    """One request-count query per group of the shard that has scale-to-zero enabled."""
+    cfg = parse_config(work.snapshot.config)
+    out = []
+    for group in work.groups:
+        s = resolve_scale_to_zero(cfg, group.namespace, group.model_id)
+        if s.enabled:
+            out.append(ScaleToZeroQuery(group=group, retention_s=s.retention_s))
+    return out
+
+
+async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardProposal:
+    """Collect, propose, and return the shard's proposal; never raises for metrics problems."""
+    started = time.perf_counter()
+    if not work.groups:
+        return ShardProposal(
+            work.cycle, work.shard, work.groups, epoch=work.epoch, duration_s=time.perf_counter() - started
+        )
+    metrics: list[PodMetrics] = []
+    counts: list[RequestCount] = []
+    queues: list[FlowControlQueue] = []
+    metrics_error: str | None = None
+    try:
+        metrics = await source.pod_metrics(work.groups)
+        queries = scale_to_zero_queries(work)
+        if queries:
+            counts = await source.request_counts(queries)
+    except (MetricsUnavailableError, TransientApiError, OSError, TimeoutError) as exc:
+        metrics_error = f"{type(exc).__name__}: {exc}"
+        metrics, counts = [], []
+        log.warning("metrics unavailable", extra={"shard": work.shard, "cycle": work.cycle, "error": metrics_error})
+    try:
+        queues = await source.flow_control_queues(work.groups)
+    except (MetricsUnavailableError, TransientApiError, OSError, TimeoutError):
+        queues = []
+    snapshot = work.snapshot.model_copy(
+        update={
+            "now": now,
+            "metrics": metrics,
+            "request_counts": counts,
+            "flow_control_queues": queues,
+            "metrics_error": metrics_error,
+        }
+    )
+    try:
+        proposals = propose(snapshot, now)
+    except Exception as exc:
+        log.exception("propose failed", extra={"shard": work.shard, "cycle": work.cycle})
+        return ShardProposal(
+            work.cycle,
+            work.shard,
+            work.groups,
+            epoch=work.epoch,
+            error=f"{type(exc).__name__}: {exc}",
+            metrics_error=metrics_error,
+        )
+    return ShardProposal(
+        work.cycle,
+        work.shard,
+        work.groups,
+        proposals=proposals,
+        epoch=work.epoch,
+        metrics_rows=len(metrics),
+        metrics_error=metrics_error,
+        duration_s=time.perf_counter() - started,
+    )
