@@ -1,0 +1,112 @@
+"""Unit tests of the Prometheus connection logic: settings from env, token file re-read, retry policy."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from wva_ray.adapters import prometheus_http as ph
+from wva_ray.core.ports import ConfigError, MetricsUnavailableError
+
+
+def test_settings_from_upstream_env_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PROMETHEUS_BASE_URL", "https://prom.example:9091")
+    monkeypatch.setenv("PROMETHEUS_TOKEN_PATH", str(tmp_path / "token"))
+    monkeypatch.setenv("PROMETHEUS_TLS_INSECURE_SKIP_VERIFY", "true")
+    monkeypatch.setenv("PROMETHEUS_CA_CERT_PATH", "/ca.pem")
+    monkeypatch.setenv("PROMETHEUS_SERVER_NAME", "prom.internal")
+    s = ph.PrometheusSettings()
+    assert s.base_url == "https://prom.example:9091"
+    assert s.token_path == tmp_path / "token"
+    assert s.tls_insecure_skip_verify is True
+    assert s.ca_cert_path == Path("/ca.pem")
+    assert s.server_name == "prom.internal"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"base_url": "prom:9090"}, "PROMETHEUS_BASE_URL", id="no-scheme"),
+        pytest.param({"client_cert_path": Path("/c.pem")}, "CLIENT_KEY_PATH", id="cert-without-key"),
+    ],
+)
+def test_invalid_connection_settings(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        ph.PrometheusHttp(ph.PrometheusSettings(**kwargs))
+
+
+def test_token_file_reread_when_changed(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("first\n")
+    tokens = ph._TokenSource(None, path)
+    assert tokens.current() == "first"
+    path.write_text("second-longer\n")
+    os.utime(path, ns=(1, 2_000_000_000_000_000_000))
+    assert tokens.current() == "second-longer"
+    path.unlink()
+    assert tokens.current() == "second-longer"  # a vanished file keeps the last good token
+
+
+def test_missing_token_file_is_metrics_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(MetricsUnavailableError, match="token file"):
+        ph._TokenSource(None, tmp_path / "absent").current()
+
+
+def test_static_token_and_header(tmp_path: Path) -> None:
+    http = ph.PrometheusHttp(ph.PrometheusSettings(bearer_token="abc"))
+    http.refresh_auth()
+    assert http._session.headers["Authorization"] == "Bearer abc"
+
+
+class _FakeClient:
+    def __init__(self, outcomes: list[object]) -> None:
+        self.outcomes = outcomes
+        self.calls = 0
+
+    def custom_query(self, query: str, params: dict[str, str]) -> object:
+        self.calls += 1
+        out = self.outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+
+def _http_with(outcomes: list[object], retries: int = 3) -> tuple[ph.PrometheusHttp, _FakeClient]:
+    http = ph.PrometheusHttp(ph.PrometheusSettings(retries=retries, backoff_s=0.0), rng=random.Random(1))
+    fake = _FakeClient(outcomes)
+    http._client = fake  # type: ignore[assignment]
+    return http, fake
+
+
+def test_retries_transient_errors_then_succeeds() -> None:
+    http, fake = _http_with(
+        [requests.ConnectionError("refused"), ph.PrometheusApiClientException("HTTP Status Code 503 (b'')"), []]
+    )
+    assert http.query("up", 1.0, "kv") == []
+    assert fake.calls == 3
+
+
+def test_gives_up_after_bounded_retries_with_signal_name() -> None:
+    http, fake = _http_with([requests.ConnectionError("refused")] * 5, retries=2)
+    with pytest.raises(MetricsUnavailableError, match=r"query queue failed after 3 attempt"):
+        http.query("up", 1.0, "queue")
+    assert fake.calls == 3
+
+
+def test_client_errors_are_not_retried() -> None:
+    http, fake = _http_with([ph.PrometheusApiClientException("HTTP Status Code 400 (b'parse error')"), []])
+    with pytest.raises(MetricsUnavailableError, match="400"):
+        http.query("bad(", 1.0, "kv")
+    assert fake.calls == 1
+
+
+def test_server_name_adapter_sets_sni() -> None:
+    adapter = ph._ServerNameAdapter("prom.internal")
+    pool = adapter.poolmanager.connection_from_url("https://127.0.0.1:1")
+    assert pool.conn_kw.get("server_hostname") == "prom.internal"
+    assert pool.assert_hostname == "prom.internal"
