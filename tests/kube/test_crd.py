@@ -66,9 +66,7 @@ _DELETE = object()
         pytest.param(_mutate(("spec", "variantCost"), "-1.0"), "spec.variantCost", id="cost-negative"),
     ],
 )
-def test_invalid_va_rejected_422(
-    admin_api: KubeApi, va_crd: object, namespace: str, mutate: Any, field: str
-) -> None:
+def test_invalid_va_rejected_422(admin_api: KubeApi, va_crd: object, namespace: str, mutate: Any, field: str) -> None:
     doc = mutate(_upstream_minimal(namespace, "bad"))
     with pytest.raises(KubeInvalid) as err:
         admin_api.post(VAS.format(ns=namespace), doc)
