@@ -67,6 +67,7 @@ class SaturationEntry(_Entry):
     power_budget_watts: float | None = Field(default=None, alias="powerBudgetWatts")
     accelerator_watts: dict[str, float] | None = Field(default=None, alias="acceleratorWatts")
     limiter_failure_mode: LimiterFailureMode | None = Field(default=None, alias="limiterFailureMode")
+    monotone_spare: bool | None = Field(default=None, alias="monotoneSpare")
 
 
 class ScaleToZeroEntry(_Entry):
@@ -99,10 +100,11 @@ class SaturationSettings(BaseModel):
     transition_timeout_seconds: float = 600.0
     gpu_budget: dict[str, int] = Field(default_factory=dict)
     power_budget_watts: float | None = None
-    accelerator_watts: dict[str, float] = Field(
-        default_factory=lambda: {"H100": 700.0, "A100": 400.0, "L40S": 350.0}
-    )
+    accelerator_watts: dict[str, float] = Field(default_factory=lambda: {"H100": 700.0, "A100": 400.0, "L40S": 350.0})
     limiter_failure_mode: LimiterFailureMode = "open"
+    # ours, V1: saturated pods count with zero spare (instead of being left out of the averages) and any saturated
+    # pod makes scale-down unsafe. Off by default to keep upstream's formula; see docs/adr/0002.
+    monotone_spare: bool = False
 
 
 BUILTIN_SATURATION = SaturationSettings()

@@ -84,7 +84,7 @@ class _Pool:
         fit = self.free.get(acc, 0.0) / gpr
         if per_replica_w > 0:
             fit = min(fit, self.watts_left / per_replica_w)
-        n = max(0, min(want, math.floor(fit + 1e-9)))
+        n = want if math.isinf(fit) else max(0, min(want, math.floor(fit + 1e-9)))
         self.free[acc] = self.free.get(acc, 0.0) - n * gpr
         self.watts_left -= n * per_replica_w
         return n

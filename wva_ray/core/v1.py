@@ -23,7 +23,12 @@ class V1Analysis:
 
 
 def analyze_pods(pods: Sequence[tuple[float, float]], s: SaturationSettings) -> V1Analysis:
-    """Spare-capacity analysis of (kv_ratio, queue_length) per pod. Lean on purpose: Ray Serve calls it every 0.1 s."""
+    """Spare-capacity analysis of (kv_ratio, queue_length) per pod. Lean on purpose: Ray Serve calls it every 0.1 s.
+
+    Upstream's formula leaves saturated pods out of the averages, so one more saturated pod can *raise* the average
+    spare and cancel a scale-up (not monotone in load). With `monotone_spare` a saturated pod counts with zero spare
+    and blocks scale-down, which makes more load never give fewer replicas.
+    """
     t_kv, t_q = s.kv_cache_threshold, s.queue_length_threshold
     n = 0
     spare_kv = 0.0
@@ -34,16 +39,18 @@ def analyze_pods(pods: Sequence[tuple[float, float]], s: SaturationSettings) -> 
         n += 1
         spare_kv += t_kv - kv
         spare_q += t_q - queue
-    avg_kv = spare_kv / n if n else 0.0
-    avg_q = spare_q / n if n else 0.0
+    saturated = len(pods) - n
+    divisor = len(pods) if s.monotone_spare else n
+    avg_kv = spare_kv / divisor if divisor else 0.0
+    avg_q = spare_q / divisor if divisor else 0.0
     scale_up = avg_kv < s.kv_spare_trigger or avg_q < s.queue_spare_trigger
     safe = False
-    if n >= 2:
+    if n >= 2 and not (s.monotone_spare and saturated):
         factor = n / (n - 1)
         safe = (t_kv - (t_kv - avg_kv) * factor) >= s.kv_spare_trigger and (
             t_q - (t_q - avg_q) * factor
         ) >= s.queue_spare_trigger
-    return V1Analysis(scale_up, safe, n, len(pods) - n, avg_kv, avg_q)
+    return V1Analysis(scale_up, safe, n, saturated, avg_kv, avg_q)
 
 
 def variant_spare_kv(v: Variant, s: SaturationSettings) -> float:
@@ -113,10 +120,7 @@ def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime)
         if ups:
             pick = ups[0]
             targets[pick.key] += 1
-            reasons[pick.key] = (
-                f"scale-up: spare capacity below trigger (KV {a.avg_spare_kv:.3f} < {s.kv_spare_trigger:g} or "
-                f"queue {a.avg_spare_queue:.2f} < {s.queue_spare_trigger:g}); cheapest variant (cost {pick.cost:g})"
-            )
+            reasons[pick.key] = f"scale-up: {_why_up(a, s)}; cheapest variant (cost {pick.cost:g})"
             steps.append(f"scale-up +1 on {pick.name} (cheapest without pending replicas, below max)")
         else:
             steps.append("scale-up wanted but every variant has pending replicas or is at maxReplicas")
@@ -136,3 +140,14 @@ def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime)
         else:
             steps.append("scale-down safe but every variant is at its floor")
     return V1Result(targets, reasons, steps, timed_out)
+
+
+def _why_up(a: V1Analysis, s: SaturationSettings) -> str:
+    if a.non_saturated == 0:
+        return f"all {a.saturated} pods saturated"
+    parts = []
+    if a.avg_spare_kv < s.kv_spare_trigger:
+        parts.append(f"avg spare KV {a.avg_spare_kv:.3f} < {s.kv_spare_trigger:g}")
+    if a.avg_spare_queue < s.queue_spare_trigger:
+        parts.append(f"avg spare queue {a.avg_spare_queue:.2f} < {s.queue_spare_trigger:g}")
+    return " and ".join(parts)
