@@ -59,6 +59,8 @@ def fetch_coordinator_target(settings: CoordinatorSettings, app_name: str, deplo
     """Ask the named coordinator actor for this deployment's decision (blocking; Poller thread only)."""
     import ray
 
+    if not ray.is_initialized():  # never start a Ray cluster as a side effect (the controller is always connected)
+        raise RuntimeError("Ray is not initialized in this process: cannot reach the coordinator")
     actor = ray.get_actor(settings.actor_name, namespace=settings.namespace)
     raw = ray.get(getattr(actor, GET_TARGET_METHOD).remote(app_name, deployment), timeout=settings.timeout_s)
     return parse_target(raw)

@@ -105,5 +105,7 @@ def parse_policy_kwargs(kwargs: dict[str, Any]) -> ServePolicySettings:
         return ServePolicySettings.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        path = ".".join(str(p) for p in first["loc"]) or "policy_kwargs"
+        if not first["loc"]:  # a cross-field rule: its message already names the fields and values
+            raise ValueError(f"policy_kwargs: {first['msg'].removeprefix('Value error, ')}") from err
+        path = ".".join(str(p) for p in first["loc"])
         raise ValueError(f"policy_kwargs.{path}: {first['msg']} (got {first.get('input')!r})") from err
