@@ -1,0 +1,173 @@
+"""The coordinator Ray actor: the only writer. Does I/O (Ray calls, the adapters built by its wiring, an HTTP
+server for its gauges).
+
+It starts its own cycle loop on construction, so a restarted coordinator (max_restarts=-1) resumes by itself:
+its first cycle runs at once and reads the VAs' status, so decisions continue from the published values without
+a jump. Each cycle it observes the cluster, hands each shard its work (shards long-poll `next_work`), waits for
+proposals until the deadline (a late or dead shard's groups hold), runs global allocation and publishes through
+its publishers and gauges. Health metrics also go to the Ray dashboard through `ray.util.metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.util import metrics as ray_metrics
+
+from wva_ray.adapters.gauges import GaugeExporter
+from wva_ray.api.plan import Plan
+from wva_ray.runtime.coordination import CycleCore, CycleReport
+from wva_ray.runtime.cycle import ShardProposal, ShardWork
+from wva_ray.runtime.loop import cycle_loop
+from wva_ray.runtime.wiring import Wiring
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "wva"
+COORDINATOR_NAME = "wva-coordinator"
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorOptions:
+    shards: int
+    interval_s: float
+    deadline_s: float
+    metrics_port: int | None = None  # None: no HTTP server (tests); 0: any free port
+    metrics_address: str = "127.0.0.1"
+    controller_instance: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSummary:
+    """A finished cycle in plain data (what `summary()` returns)."""
+
+    epoch: str
+    cycle: int
+    at: str
+    desired: dict[str, int]
+    held: tuple[str, ...]
+    missing_shards: tuple[int, ...]
+    duration_s: float
+
+
+def summarize(report: CycleReport) -> CycleSummary:
+    return CycleSummary(
+        report.epoch,
+        report.cycle,
+        report.now.isoformat(),
+        {d.key: d.desired_replicas for d in report.plan.decisions},
+        tuple(d.key for d in report.plan.decisions if d.held),
+        report.missing_shards,
+        report.duration_s,
+    )
+
+
+class _RayHealth:
+    """Health metrics for the Ray dashboard (exported by Ray's metrics agent)."""
+
+    def __init__(self) -> None:
+        self.cycle = ray_metrics.Histogram(
+            "wva_cycle_duration_s", "Decision cycle duration", boundaries=[0.05, 0.1, 0.5, 1, 2, 5, 10, 30]
+        )
+        self.lag = ray_metrics.Gauge("wva_shard_lag_s", "Shard lag at publish", tag_keys=("shard",))
+        self.errors = ray_metrics.Counter("wva_cycle_errors", "Failed cycles")
+        self.held = ray_metrics.Gauge("wva_held_variants", "Variants held this cycle")
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)
+class CoordinatorActor:
+    def __init__(self, wiring: Wiring, options: CoordinatorOptions) -> None:
+        self.opts = options
+        self.gauges = GaugeExporter(options.controller_instance)
+        self.metrics_port: int | None = None
+        if options.metrics_port is not None:
+            self.metrics_port = self.gauges.serve(options.metrics_port, options.metrics_address)
+        self.core = CycleCore(wiring.cluster_view(), wiring.publishers(), options.shards, wiring.clock(), self.gauges)
+        self.health = _RayHealth()
+        self._works: dict[int, ShardWork] = {}
+        self._proposals: dict[int, ShardProposal] = {}
+        self._changed = asyncio.Condition()
+        self._all_in = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._summaries: deque[CycleSummary] = deque(maxlen=256)
+        self._last_plan: Plan | None = None
+        self._task = asyncio.get_event_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        await cycle_loop(self._run_once, self.opts.interval_s, self._stop, on_error=self._error)
+
+    def _error(self, exc: BaseException, attempt: int) -> None:
+        self.gauges.count_error(type(exc).__name__)
+        self.health.errors.inc()
+
+    async def _run_once(self) -> CycleReport:
+        works = await self.core.open()
+        self._proposals = {}
+        self._all_in = asyncio.Event()
+        async with self._changed:
+            self._works = works
+            self._changed.notify_all()
+        try:
+            await asyncio.wait_for(self._all_in.wait(), self.opts.deadline_s)
+        except TimeoutError:
+            pass
+        async with self._changed:
+            self._works = {}
+        report = await self.core.close(dict(self._proposals))
+        self._last_plan = report.plan
+        self._summaries.append(summarize(report))
+        self.health.cycle.observe(report.duration_s)
+        self.health.held.set(sum(1 for d in report.plan.decisions if d.held))
+        for s in range(self.opts.shards):
+            self.health.lag.set(report.duration_s if s in report.missing_shards else 0.0, tags={"shard": str(s)})
+        return report
+
+    def _pending_work(self, shard: int, epoch: str, cycle: int) -> ShardWork | None:
+        work = self._works.get(shard)
+        if work is None or shard in self._proposals:
+            return None
+        if work.epoch == epoch and work.cycle <= cycle:
+            return None
+        return work
+
+    async def next_work(self, shard: int, epoch: str, cycle: int, timeout_s: float) -> ShardWork | None:
+        """Long-poll: the open cycle's work for `shard` once it is newer than (epoch, cycle); None on timeout."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self._pending_work(shard, epoch, cycle) is not None), timeout_s
+                )
+            except TimeoutError:
+                return None
+            return self._pending_work(shard, epoch, cycle)
+
+    async def submit(self, proposal: ShardProposal) -> bool:
+        """Accept a proposal for the open cycle; False when it is late or from another coordinator epoch."""
+        if not self.core.accepts(proposal) or proposal.shard not in self._works:
+            return False
+        self._proposals[proposal.shard] = proposal
+        if len(self._proposals) == len(self._works):
+            self._all_in.set()
+        return True
+
+    async def summaries(self, after_cycle: int = 0) -> list[CycleSummary]:
+        return [s for s in self._summaries if s.cycle > after_cycle]
+
+    async def last_plan(self) -> Plan | None:
+        return self._last_plan
+
+    async def info(self) -> dict[str, Any]:
+        import os
+
+        return {"pid": os.getpid(), "epoch": self.core.epoch, "metrics_port": self.metrics_port}
+
+    async def stop(self) -> None:
+        """Finish the cycle in progress (a publish is never cut), then stop cycling."""
+        self._stop.set()
+        await self._task
+        self.gauges.close()

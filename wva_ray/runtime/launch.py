@@ -1,0 +1,46 @@
+"""Start and stop the Ray runtime: one coordinator and N shard actors, named, in the `wva` namespace. Does I/O
+(Ray actor creation). The caller owns `ray.init`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from wva_ray.runtime.coordinator import COORDINATOR_NAME, NAMESPACE, CoordinatorActor, CoordinatorOptions
+from wva_ray.runtime.shard import ShardActor, shard_name
+from wva_ray.runtime.wiring import Wiring
+
+
+@dataclass(frozen=True)
+class RayRuntime:
+    coordinator: Any
+    shards: tuple[Any, ...]
+    options: CoordinatorOptions
+
+
+def start_ray_runtime(wiring: Wiring, options: CoordinatorOptions, name_prefix: str = "") -> RayRuntime:
+    """Create the coordinator and the shard actors (each starts its own loop)."""
+    coordinator_name = f"{name_prefix}{COORDINATOR_NAME}"
+    coordinator_cls: Any = CoordinatorActor
+    shard_cls: Any = ShardActor
+    coordinator = coordinator_cls.options(name=coordinator_name, namespace=NAMESPACE).remote(wiring, options)
+    shards = tuple(
+        shard_cls.options(name=f"{name_prefix}{shard_name(s)}", namespace=NAMESPACE).remote(s, wiring, coordinator_name)
+        for s in range(options.shards)
+    )
+    return RayRuntime(coordinator, shards, options)
+
+
+def stop_ray_runtime(rt: RayRuntime, timeout_s: float = 30.0) -> None:
+    """Let the coordinator finish its cycle in progress (no half-published plan), then remove every actor."""
+    with contextlib.suppress(Exception):
+        ray.get(rt.coordinator.stop.remote(), timeout=timeout_s)
+    for shard in rt.shards:
+        with contextlib.suppress(Exception):
+            ray.kill(shard, no_restart=True)
+    with contextlib.suppress(Exception):
+        ray.kill(rt.coordinator, no_restart=True)
