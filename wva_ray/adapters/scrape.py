@@ -1,0 +1,312 @@
+"""`MetricsSource` that scrapes the pods' `/metrics` itself (clusters without Prometheus, the embedded demo).
+Does network I/O (aiohttp, on the event loop; parsing with prometheus_client's text parser).
+
+The caller gives the targets (pod name -> URL, namespace, model) with `set_targets`. Every `pod_metrics` call
+scrapes the requested groups' pods (unless scraped less than `min_scrape_interval_s` ago) and keeps its own
+history per pod, from which it derives what Prometheus would: the 1 m peak of KV usage and of the waiting
+queue, the 5 m token averages (delta of the histograms' `_sum` / `_count`, counter resets handled), the mean
+running count and the completion rate over 1 m, and request counts over a retention window. Call `scrape_once`
+(or run `run_forever`) between cycles so the windows hold more than one sample per cycle.
+
+A pod whose last successful scrape is older than `stale_after_s` is reported `stale`; a pod never scraped
+successfully has no row. When every requested target fails in one call, `MetricsUnavailableError` is raised
+(never zeros).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
+from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeTarget:
+    """One vLLM pod: `url` is its base URL (`/metrics` is appended unless the URL already has a path)."""
+
+    namespace: str
+    pod: str
+    model: str
+    url: str
+
+    @property
+    def metrics_url(self) -> str:
+        rest = self.url.split("://", 1)[-1]
+        return self.url if "/" in rest else self.url.rstrip("/") + "/metrics"
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One successful scrape of one pod (counters are cumulative)."""
+
+    t_s: float
+    kv: float
+    waiting: float
+    running: float
+    prompt_sum: float
+    prompt_count: float
+    gen_sum: float
+    gen_count: float
+    success: float
+    num_gpu_blocks: int | None
+    block_size: int | None
+
+
+def parse_exposition(text: str, model: str, t_s: float) -> Point:
+    """The signals of `model` in one `/metrics` body (max over engines for gauges, sum for counters)."""
+    gauges: dict[str, float] = {}
+    sums: dict[str, float] = {}
+    blocks: int | None = None
+    block_size: int | None = None
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "vllm:cache_config_info":
+                with contextlib.suppress(KeyError, ValueError):
+                    blocks, block_size = int(s.labels["num_gpu_blocks"]), int(s.labels["block_size"])
+                continue
+            if s.labels.get("model_name") != model:
+                continue
+            if s.name in ("vllm:kv_cache_usage_perc", "vllm:num_requests_waiting", "vllm:num_requests_running"):
+                gauges[s.name] = max(gauges.get(s.name, s.value), s.value)
+            elif s.name in _COUNTERS:
+                sums[s.name] = sums.get(s.name, 0.0) + s.value
+    if "vllm:kv_cache_usage_perc" not in gauges and "vllm:num_requests_waiting" not in gauges:
+        raise ValueError(f"no vllm:kv_cache_usage_perc or vllm:num_requests_waiting for model_name={model!r}")
+    return Point(
+        t_s=t_s,
+        kv=gauges.get("vllm:kv_cache_usage_perc", 0.0),
+        waiting=gauges.get("vllm:num_requests_waiting", 0.0),
+        running=gauges.get("vllm:num_requests_running", 0.0),
+        prompt_sum=sums.get("vllm:request_prompt_tokens_sum", 0.0),
+        prompt_count=sums.get("vllm:request_prompt_tokens_count", 0.0),
+        gen_sum=sums.get("vllm:request_generation_tokens_sum", 0.0),
+        gen_count=sums.get("vllm:request_generation_tokens_count", 0.0),
+        success=sums.get("vllm:request_success_total", 0.0),
+        num_gpu_blocks=blocks,
+        block_size=block_size,
+    )
+
+
+_COUNTERS = frozenset(
+    {
+        "vllm:request_prompt_tokens_sum",
+        "vllm:request_prompt_tokens_count",
+        "vllm:request_generation_tokens_sum",
+        "vllm:request_generation_tokens_count",
+        "vllm:request_success_total",
+    }
+)
+
+
+def counter_increase(old: float, new: float) -> float:
+    """Increase of a counter between two samples; a drop is a reset (the new value is the increase)."""
+    return new - old if new >= old else new
+
+
+class PodHistory:
+    """Points of one pod, oldest first, trimmed to `keep_s`."""
+
+    def __init__(self, keep_s: float) -> None:
+        self.keep_s = keep_s
+        self.points: deque[Point] = deque()
+        self.last_ok_s: float | None = None
+
+    def add(self, p: Point) -> None:
+        self.points.append(p)
+        self.last_ok_s = p.t_s
+        # keep one point at or before the window's start, so that deltas span the whole window
+        while len(self.points) > 2 and self.points[1].t_s <= p.t_s - self.keep_s:
+            self.points.popleft()
+
+    def since(self, start_s: float) -> list[Point]:
+        times = [p.t_s for p in self.points]
+        return list(self.points)[bisect.bisect_left(times, start_s) :]
+
+    def at_or_before(self, t_s: float) -> Point | None:
+        best = None
+        for p in self.points:
+            if p.t_s > t_s:
+                break
+            best = p
+        return best
+
+
+def window_row(
+    target: ScrapeTarget, hist: PodHistory, now_s: float, window_s: float, rate_window_s: float, stale_after_s: float
+) -> PodMetrics | None:
+    """The row Prometheus' queries would give for this pod, from its own history (None without data)."""
+    if not hist.points or hist.last_ok_s is None:
+        return None
+    last = hist.points[-1]
+    recent = hist.since(now_s - window_s) or [last]
+    base = hist.at_or_before(now_s - rate_window_s) or hist.points[0]
+    d_pc = counter_increase(base.prompt_count, last.prompt_count)
+    d_gc = counter_increase(base.gen_count, last.gen_count)
+    minute = hist.at_or_before(now_s - window_s) or hist.points[0]
+    elapsed = last.t_s - minute.t_s
+    return PodMetrics(
+        namespace=target.namespace,
+        model_name=target.model,
+        pod=target.pod,
+        kv_cache_usage=max(p.kv for p in recent),
+        queue_length=max(p.waiting for p in recent),
+        num_gpu_blocks=last.num_gpu_blocks,
+        block_size=last.block_size,
+        avg_input_tokens=counter_increase(base.prompt_sum, last.prompt_sum) / d_pc if d_pc > 0 else None,
+        avg_output_tokens=counter_increase(base.gen_sum, last.gen_sum) / d_gc if d_gc > 0 else None,
+        stale=now_s - hist.last_ok_s > stale_after_s,
+        running=sum(p.running for p in recent) / len(recent),
+        arrival_rate=counter_increase(minute.success, last.success) / elapsed if elapsed > 0 else None,
+    )
+
+
+class ScrapeMetricsSource:
+    """Implements `wva_ray.core.ports.MetricsSource` by scraping pods directly."""
+
+    def __init__(
+        self,
+        targets: Iterable[ScrapeTarget] = (),
+        window_s: float = 60.0,
+        rate_window_s: float = 300.0,
+        history_s: float = 600.0,
+        stale_after_s: float = 30.0,
+        timeout_s: float = 2.0,
+        min_scrape_interval_s: float = 1.0,
+        concurrency: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window_s = window_s
+        self.rate_window_s = rate_window_s
+        self.history_s = max(history_s, rate_window_s, window_s)
+        self.stale_after_s = stale_after_s
+        self.timeout_s = timeout_s
+        self.min_scrape_interval_s = min_scrape_interval_s
+        self._concurrency = concurrency
+        self._clock = clock
+        self._targets: dict[tuple[str, str], ScrapeTarget] = {}
+        self._history: dict[tuple[str, str], PodHistory] = {}
+        self._last_try: dict[tuple[str, str], float] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self.scrapes = 0
+        self.set_targets(targets)
+
+    def set_targets(self, targets: Iterable[ScrapeTarget]) -> None:
+        """Replace the targets; pods no longer listed lose their history."""
+        self._targets = {(t.namespace, t.pod): t for t in targets}
+        for key in set(self._history) - set(self._targets):
+            del self._history[key]
+            self._last_try.pop(key, None)
+
+    def _keep_s(self, retention_s: float = 0.0) -> float:
+        return max(self.history_s, retention_s)
+
+    async def _scrape(self, targets: Sequence[ScrapeTarget], force: bool) -> tuple[int, int]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        session = self._session
+        sem = asyncio.Semaphore(self._concurrency)
+        now = self._clock()
+        todo = [
+            t
+            for t in targets
+            if force or now - self._last_try.get((t.namespace, t.pod), -1e18) >= self.min_scrape_interval_s
+        ]
+
+        async def one(t: ScrapeTarget) -> bool:
+            key = (t.namespace, t.pod)
+            async with sem:
+                self._last_try[key] = self._clock()
+                try:
+                    async with session.get(t.metrics_url) as resp:
+                        if resp.status != 200:
+                            return False
+                        text = await resp.text()
+                    point = parse_exposition(text, t.model, self._clock())
+                except (aiohttp.ClientError, TimeoutError, ValueError, UnicodeDecodeError):
+                    return False
+            hist = self._history.setdefault(key, PodHistory(self._keep_s()))
+            hist.add(point)
+            return True
+
+        results = await asyncio.gather(*(one(t) for t in todo))
+        self.scrapes += len(todo)
+        return sum(results), len(todo)
+
+    async def scrape_once(self) -> int:
+        """Scrape every target now; returns the number of successful scrapes."""
+        ok, _ = await self._scrape(list(self._targets.values()), force=True)
+        return ok
+
+    async def run_forever(self, interval_s: float, stop: asyncio.Event) -> None:
+        """Scrape every `interval_s` until `stop` is set (keeps the windows filled between cycles)."""
+        while not stop.is_set():
+            await self.scrape_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+
+    def _targets_of(self, groups: Sequence[ModelGroupRef]) -> list[ScrapeTarget]:
+        owned = {(g.namespace, g.model_id) for g in groups}
+        return [t for t in self._targets.values() if (t.namespace, t.model) in owned]
+
+    async def pod_metrics(self, groups: Sequence[ModelGroupRef]) -> list[PodMetrics]:
+        targets = self._targets_of(groups)
+        if not targets:
+            return []
+        ok, tried = await self._scrape(targets, force=False)
+        if tried and not ok:
+            raise MetricsUnavailableError(f"direct scrape: all {tried} target(s) of the requested groups failed")
+        now = self._clock()
+        rows = []
+        for t in sorted(targets, key=lambda t: (t.namespace, t.model, t.pod)):
+            hist = self._history.get((t.namespace, t.pod))
+            row = (
+                window_row(t, hist, now, self.window_s, self.rate_window_s, self.stale_after_s)
+                if hist is not None
+                else None
+            )
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    async def request_counts(self, queries: Sequence[ScaleToZeroQuery]) -> list[RequestCount]:
+        """Completed requests per group over its retention; no row when the history cannot tell a zero."""
+        rows: list[RequestCount] = []
+        await self._scrape(self._targets_of([q.group for q in queries]), force=False)
+        now = self._clock()
+        for query in queries:
+            total = 0.0
+            group_targets = self._targets_of([query.group])
+            unknown = not group_targets  # no pods: no series, as with Prometheus
+            for t in group_targets:
+                hist = self._history.get((t.namespace, t.pod))
+                if hist is None or not hist.points:
+                    unknown = True
+                    continue
+                hist.keep_s = max(hist.keep_s, query.retention_s)
+                base = hist.at_or_before(now - query.retention_s)
+                if base is None:
+                    unknown = True  # history shorter than the retention: only a non-zero count is certain
+                    base = hist.points[0]
+                total += counter_increase(base.success, hist.points[-1].success)
+            if total > 0 or not unknown:
+                rows.append(RequestCount(namespace=query.group.namespace, model_name=query.group.model_id, count=total))
+        return rows
+
+    async def flow_control_queues(self, groups: Sequence[ModelGroupRef]) -> list[FlowControlQueue]:
+        """The direct scrape source has no EPP target: always empty."""
+        return []
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
