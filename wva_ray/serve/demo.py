@@ -29,6 +29,7 @@ class FakeLlmArgs(BaseModel):
 
     kv_slots: int = Field(default=4, ge=1)
     service_s: float = Field(default=0.5, gt=0)
+    report_stats: bool = True
 
 
 class MultiVariantArgs(FakeLlmArgs):
@@ -38,13 +39,15 @@ class MultiVariantArgs(FakeLlmArgs):
 class FakeLlmReplica(SaturationStatsMixin):
     """One emulated LLM replica (see the module docstring)."""
 
-    def __init__(self, kv_slots: int = 4, service_s: float = 0.5) -> None:
+    def __init__(self, kv_slots: int = 4, service_s: float = 0.5, report_stats: bool = True) -> None:
         self._tracker = InFlightSaturation(kv_slots)
         self._slots = asyncio.Semaphore(kv_slots)
         self._service_s = service_s
+        self._report_stats = report_stats
 
     def saturation_sample(self) -> SaturationSample | None:
-        return self._tracker.sample()
+        """KV usage and queue; None (nothing reported) when built with report_stats=False (missing-data tests)."""
+        return self._tracker.sample() if self._report_stats else None
 
     async def __call__(self, request: Any = None) -> str:
         self._tracker.started()
@@ -78,11 +81,11 @@ VariantRouter: Deployment = serve.deployment(
 def build_app(args: dict[str, Any]) -> Any:
     """Serve application builder: one `FakeLLM` deployment (its autoscaling comes from the config file)."""
     a = FakeLlmArgs.model_validate(args)
-    return FakeLLM.bind(a.kv_slots, a.service_s)
+    return FakeLLM.bind(a.kv_slots, a.service_s, a.report_stats)
 
 
 def build_multi_variant_app(args: dict[str, Any]) -> Any:
     """Serve application builder: one `FakeLLM` deployment per variant name, behind `VariantRouter`."""
     a = MultiVariantArgs.model_validate(args)
-    variants = [FakeLLM.options(name=name).bind(a.kv_slots, a.service_s) for name in a.variants]
+    variants = [FakeLLM.options(name=name).bind(a.kv_slots, a.service_s, a.report_stats) for name in a.variants]
     return VariantRouter.bind(*variants)
