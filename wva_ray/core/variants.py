@@ -27,6 +27,7 @@ _COST_RE = re.compile(COST_PATTERN)
 # Bounds that keep arithmetic finite on absurd inputs (a queue of 1e300 is as saturated as one of 1e9).
 MAX_QUEUE = 1e9
 MAX_TOKENS = 1e12
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +76,10 @@ class Variant:
     signals: list[PodSignal] = field(default_factory=list)
     stale_pods: int = 0
     holds: list[Hold] = field(default_factory=list)
+    key: str = ""  # "namespace/name", set once in __post_init__ (read very often)
 
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    def __post_init__(self) -> None:
+        self.key = f"{self.namespace}/{self.name}"
 
     @property
     def metrics_count(self) -> int:
@@ -112,29 +113,32 @@ def _spec_problems(va: VariantAutoscaling) -> list[str]:
     return problems
 
 
+def _finite_pos(x: float | None) -> float:
+    if x is None or not (0.0 < x < _INF):
+        return 0.0
+    return x if x < MAX_TOKENS else MAX_TOKENS
+
+
 def _clean(m: PodMetrics) -> PodSignal | None:
     """Drop NaN/Inf/negative samples (never read as 0); bound the rest so the arithmetic stays finite."""
     kv, queue = m.kv_cache_usage, m.queue_length
-    if not (math.isfinite(kv) and math.isfinite(queue)) or kv < 0 or queue < 0:
+    # `x >= 0 and x < inf` is False for NaN too
+    if not (0.0 <= kv < _INF and 0.0 <= queue < _INF):
         return None
     total = 0
-    if m.num_gpu_blocks is not None and m.block_size is not None and m.num_gpu_blocks > 0 and m.block_size > 0:
-        total = int(min(float(m.num_gpu_blocks) * float(m.block_size), MAX_TOKENS))
-
-    def finite_pos(x: float | None) -> float:
-        return float(min(x, MAX_TOKENS)) if x is not None and math.isfinite(x) and x > 0 else 0.0
-
-    rate = m.arrival_rate if m.arrival_rate is not None and math.isfinite(m.arrival_rate) else None
-    running = m.running if m.running is not None and math.isfinite(m.running) else None
+    blocks, size = m.num_gpu_blocks, m.block_size
+    if blocks is not None and size is not None and blocks > 0 and size > 0:
+        total = int(min(float(blocks) * float(size), MAX_TOKENS))
+    rate, running = m.arrival_rate, m.running
     return PodSignal(
         pod=m.pod,
-        kv=min(kv, 1e6),
-        queue=min(queue, MAX_QUEUE),
+        kv=kv if kv < 1e6 else 1e6,
+        queue=queue if queue < MAX_QUEUE else MAX_QUEUE,
         total_kv_tokens=total,
-        avg_in=finite_pos(m.avg_input_tokens),
-        avg_out=finite_pos(m.avg_output_tokens),
-        arrival_rate=max(rate, 0.0) if rate is not None else None,
-        running=max(running, 0.0) if running is not None else None,
+        avg_in=_finite_pos(m.avg_input_tokens),
+        avg_out=_finite_pos(m.avg_output_tokens),
+        arrival_rate=max(rate, 0.0) if rate is not None and math.isfinite(rate) else None,
+        running=max(running, 0.0) if running is not None and math.isfinite(running) else None,
     )
 
 
