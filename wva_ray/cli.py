@@ -152,5 +152,15 @@ def version() -> None:
     typer.echo(f"wva-ray {__version__}")
 
 
+def _register_subcommands() -> None:
+    """Commands that live with the code they drive (emulator, runtime, simulator)."""
+    from wva_ray.sim import emulator_cli
+
+    emulator_cli.register(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:  # pragma: no cover - console-script entry
     app()
