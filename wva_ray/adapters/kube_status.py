@@ -78,7 +78,9 @@ def merge_conditions(
             "type": cond.type,
             "status": status,
             "reason": cond.reason,
-            "message": cond.message,
+            # metav1.Condition requires a message; never send "" (the local 1.20 build decodes "" in custom
+            # resources as null, and upstream's CRD makes message required).
+            "message": cond.message or cond.reason,
             "lastTransitionTime": format_time(now) if flipped or prev is None else prev.get("lastTransitionTime"),
         }
         if merged["lastTransitionTime"] is None:
