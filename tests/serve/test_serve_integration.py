@@ -3,42 +3,19 @@ KV usage derived from their in-flight requests (mode `replica_stats`), and holds
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.serve.harness import ClosedLoopLoad, observe, running_replicas, wait_until
+from tests.serve.harness import (
+    DEPLOYMENT,
+    ClosedLoopLoad,
+    deploy,
+    fast_autoscaling,
+    observe,
+    running_replicas,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-POLICY = "wva_ray.serve.policy:WvaSaturationPolicy"
-DEPLOYMENT = "FakeLLM"
-
-
-def fast_autoscaling(policy_kwargs: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """Serve delays shortened for a test (replicas push stats every 0.5 s; decisions act at once)."""
-    config: dict[str, Any] = {
-        "min_replicas": 1,
-        "max_replicas": 4,
-        "initial_replicas": 1,
-        "metrics_interval_s": 0.5,
-        "look_back_period_s": 2.0,
-        "upscale_delay_s": 0.0,
-        "downscale_delay_s": 1.0,
-        "target_ongoing_requests": 1000,  # Serve's default policy would never scale on this load: ours must
-        "policy": {"policy_function": POLICY, "policy_kwargs": policy_kwargs},
-    }
-    config.update(overrides)
-    return config
-
-
-def deploy(app_name: str, autoscaling: dict[str, Any], **fake_llm: Any) -> Any:
-    from ray import serve
-
-    from wva_ray.serve.demo import FakeLLM
-
-    app = FakeLLM.options(autoscaling_config=autoscaling).bind(**fake_llm)
-    return serve.run(app, name=app_name, route_prefix=None)
 
 
 def test_replica_stats_scale_up_under_load_and_back_to_one(app_name: str) -> None:
