@@ -21,7 +21,7 @@ from typing import Any
 from wva_ray.adapters import prometheus_queries as q
 from wva_ray.adapters.prometheus_http import PrometheusHttp, PrometheusSettings
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
-from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
+from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
 
 
 class PrometheusMetricsSource:
@@ -102,3 +102,8 @@ def _as_vector(res: object) -> list[Mapping[str, Any]]:
     if not isinstance(res, list):
         raise MetricsUnavailableError(f"unexpected Prometheus result of type {type(res).__name__}")
     return [item for item in res if isinstance(item, Mapping)]
+
+
+def _conforms(source: PrometheusMetricsSource) -> MetricsSource:
+    """Static check (mypy): the class implements the core's MetricsSource Protocol."""
+    return source

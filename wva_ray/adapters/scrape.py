@@ -27,7 +27,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
-from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
+from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,3 +310,8 @@ class ScrapeMetricsSource:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _conforms(source: ScrapeMetricsSource) -> MetricsSource:
+    """Static check (mypy): the class implements the core's MetricsSource Protocol."""
+    return source
