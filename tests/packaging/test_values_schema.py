@@ -187,3 +187,18 @@ def test_chart_values_file_is_the_schema_default(tmp_path: Path) -> None:
     implicit = helm_template(None)
     assert explicit.ok and implicit.ok
     assert explicit.stdout == implicit.stdout
+
+
+def test_schema_saturation_fields_are_the_api_models_fields() -> None:
+    """The chart accepts exactly the ConfigMap keys wva_ray.api.config parses (no more, no fewer)."""
+    from wva_ray.api.config import SaturationEntry, ScaleToZeroEntry
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    sat = schema["properties"]["saturation"]["properties"]
+    api_keys = {info.alias or name for name, info in SaturationEntry.model_fields.items()}
+    assert set(sat["overrides"]["additionalProperties"]["properties"]) == api_keys
+    assert set(sat["default"]["properties"]) == api_keys - {"model_id", "namespace"}
+    stz = schema["properties"]["scaleToZero"]["properties"]
+    stz_keys = {info.alias or name for name, info in ScaleToZeroEntry.model_fields.items()}
+    assert set(stz["overrides"]["additionalProperties"]["properties"]) == stz_keys
+    assert set(stz["default"]["properties"]) == stz_keys - {"model_id", "namespace"}
