@@ -351,3 +351,10 @@ def test_keda_scaled_objects_query_the_variant_gauge(tmp_path: Path) -> None:
     assert sos["llama-8b-a100"]["spec"]["maxReplicaCount"] == 3
     checked = promql_check({name: so["spec"]["triggers"][0]["metadata"]["query"] for name, so in sos.items()}, tmp_path)
     assert checked.ok, checked.describe()
+
+
+def test_configmaps_can_be_left_to_the_user() -> None:
+    docs = render({"saturation": {"create": False, "configMapName": "existing"}, "scaleToZero": {"create": False}})
+    assert by_kind(docs, "ConfigMap") == []
+    env = {e["name"]: e.get("value") for e in _controller_container(docs)["env"]}
+    assert env["SATURATION_CONFIG_MAP_NAME"] == "existing"
