@@ -4,22 +4,25 @@ replicas sleep instead of generating tokens; no other I/O.
 `FakeLLM` admits `kv_slots` requests at a time (the rest wait), holds each for `service_s` seconds, and reports
 KV usage = running / kv_slots and waiting = in-flight - running through `SaturationStatsMixin`, exactly the two
 signals a vLLM engine would give the policy. `build_app` (single variant) and `build_multi_variant_app` (one
-deployment per accelerator variant behind a round-robin router) are Serve application builders usable from an
+deployment per accelerator variant behind a least-loaded router) are Serve application builders usable from an
 `import_path` in a Serve config file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import logging
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
+from ray.serve._private.common import ReplicaState
 from ray.serve.deployment import Deployment
 from ray.serve.handle import DeploymentHandle
 
 from wva_ray.serve.mixin import InFlightSaturation, SaturationSample, SaturationStatsMixin
+
+logger = logging.getLogger("ray.serve.wva")
 
 
 class FakeLlmArgs(BaseModel):
@@ -60,13 +63,48 @@ class FakeLlmReplica(SaturationStatsMixin):
 
 
 class VariantRouterReplica:
-    """Ingress of the multi-variant app: spreads requests over the variant deployments in turn."""
+    """Ingress of the multi-variant app: least-loaded routing across the variant deployments.
 
-    def __init__(self, *variants: DeploymentHandle[Any]) -> None:
-        self._cycle = itertools.cycle(variants)
+    Like an inference gateway, it sends each request to the variant with the fewest in-flight requests per running
+    replica (ties: the variant listed first). Running replica counts come from `serve.status()`, refreshed every
+    `refresh_s` on a worker thread (the request path never waits on it).
+    """
+
+    def __init__(self, *variants: DeploymentHandle[Any], refresh_s: float = 0.5) -> None:
+        self._handles = {h.deployment_name: h for h in variants}
+        self._in_flight = dict.fromkeys(self._handles, 0)
+        self._running = dict.fromkeys(self._handles, 1)
+        self._refresh_s = refresh_s
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            try:
+                self._running = await asyncio.to_thread(self._running_replicas)
+            except Exception as err:  # keep the last counts; routing still works
+                logger.warning("VariantRouter: serve.status() failed: %s", err)
+            await asyncio.sleep(self._refresh_s)
+
+    def _running_replicas(self) -> dict[str, int]:
+        app = serve.get_replica_context().app_name
+        deployments = serve.status().applications[app].deployments
+        return {
+            name: max(1, deployments[name].replica_states.get(ReplicaState.RUNNING, 0)) if name in deployments else 1
+            for name in self._handles
+        }
+
+    def _pick(self) -> str:
+        return min(self._handles, key=lambda name: (self._in_flight[name] + 1) / self._running[name])
 
     async def __call__(self, request: Any = None) -> str:
-        result: str = await next(self._cycle).remote()
+        if self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_forever())
+        name = self._pick()
+        self._in_flight[name] += 1
+        try:
+            result: str = await self._handles[name].remote()
+        finally:
+            self._in_flight[name] -= 1
         return result
 
 
