@@ -24,7 +24,7 @@ Python API (use it inside a running event loop)::
     await emu.close()                      # stops every pod
 
 `Emulator.file_sd_targets()` gives the Prometheus `file_sd_configs` entries (labels `namespace`, `pod`) for the
-live pods.
+live pods; `Emulator.scrape_targets()` the targets of the direct-scrape source (`wva_ray.adapters.scrape`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from typing import Any
 
 from aiohttp import web
 
+from wva_ray.adapters.scrape import ScrapeTarget
 from wva_ray.sim.emulator_metrics import (
     EXPOSITION_CONTENT_TYPE,
     PodView,
@@ -269,6 +270,10 @@ class Emulator:
             {"targets": [f"{self._host}:{pod.port}"], "labels": {"namespace": pod.spec.namespace, "pod": name}}
             for name, pod in sorted(self._pods.items())
         ]
+
+    def scrape_targets(self) -> list[ScrapeTarget]:
+        """Targets for the direct-scrape metrics source (`wva_ray.adapters.scrape`) for the live pods."""
+        return [ScrapeTarget(p.spec.namespace, name, p.spec.model, p.url) for name, p in sorted(self._pods.items())]
 
     # ---- handlers ---------------------------------------------------------------------------------------
     def _pod_for(self, request: web.Request) -> EmulatedPod:
