@@ -1,0 +1,53 @@
+"""Kubernetes HPA on KV-cache utilisation, one HPA per variant (no cost awareness). Pure, no I/O.
+
+Every 15 s: usage = mean over ready pods of `kv_cache_usage_perc` averaged over 30 s (an adapter rate
+window); ratio = usage / target; no change inside the tolerance; on a scale-up the pods that are not ready
+count as 0 % and a decision that falls back inside the tolerance is dropped; then the HPA behaviour
+(stabilization windows, rate policies). `hpa-kv` uses the autoscaling/v2 defaults, `hpa-kv-tuned` the
+WVA chart's 240 s windows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from wva_ray.sim.observe import Observation, VariantView
+from wva_ray.sim.policies.base import HpaBehavior, HpaStabilizer
+
+
+def hpa_recommendation(view: VariantView, usages: list[float], target: float, tolerance: float) -> int:
+    """`desired = ceil(current * usage / target)` with the HPA's missing-pod rules and tolerance."""
+    current = view.current
+    if not usages:
+        return current
+    ratio = sum(usages) / len(usages) / target
+    if abs(ratio - 1.0) <= tolerance:
+        return current
+    if ratio > 1.0:
+        counted = len(usages) + view.pending  # not-ready pods count as 0 % on a scale-up
+        new_ratio = sum(usages) / counted / target
+        if new_ratio <= 1.0 + tolerance:
+            return current
+        return max(current, math.ceil(new_ratio * counted))
+    return min(current, math.ceil(ratio * len(usages)))
+
+
+class HpaKv:
+    interval_s = 15.0
+
+    def __init__(self, name: str = "hpa-kv", target: float = 0.7, behavior: HpaBehavior | None = None) -> None:
+        self.name = name
+        self.target = target
+        self.behavior = behavior or HpaBehavior()
+        self._stab: dict[str, HpaStabilizer] = {}
+
+    def decide(self, obs: Observation) -> Mapping[str, int]:
+        out: dict[str, int] = {}
+        for view in obs.variants:
+            usages = [p.kv_avg_30s for p in view.pods if p.ready and p.kv_avg_30s is not None]
+            rec = hpa_recommendation(view, usages, self.target, self.behavior.tolerance)
+            rec = max(view.min_replicas, min(view.max_replicas, rec))
+            stab = self._stab.setdefault(view.name, HpaStabilizer(self.behavior))
+            out[view.name] = stab.apply(obs.now_s, view.current, rec)
+        return out
