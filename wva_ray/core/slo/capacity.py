@@ -60,3 +60,24 @@ def max_rate(model: ReplicaModel, targets: LatencyTargets, rel_tol: float = DEFA
         else:
             hi, hi_lat = mid, lat
     return RateLimit(rate_per_s=lo, binding=_binding(hi_lat, targets), at=lo_lat)
+
+
+FALLBACK_UTILIZATION = 0.7
+
+
+def max_rate_or_fallback(model: ReplicaModel, targets: LatencyTargets) -> tuple[RateLimit, str]:
+    """rate* at the class's quantiles; when even a trickle misses them there (a long-prompt mix whose own prefill
+    exceeds the TTFT target at the 95th percentile, say), the best effort instead, with a note saying so:
+    first the same targets at the median, then `FALLBACK_UTILIZATION` of the replica's hard limit.
+    """
+    lim = max_rate(model, targets)
+    if lim.rate_per_s > 0:
+        return lim, ""
+    median = LatencyTargets(targets.itl_ms, targets.ttft_ms, 0.5, 0.5)
+    lim = max_rate(model, median)
+    if lim.rate_per_s > 0:
+        return lim, "targets unreachable at the class quantiles here; sized for the median instead"
+    hard = FALLBACK_UTILIZATION * min(model.prefill_capacity_per_s(), model.decode_capacity_per_s())
+    at = model.latency(hard, targets)
+    note = f"targets unreachable here even at the median; sized at {FALLBACK_UTILIZATION:.0%} of the hard limit"
+    return RateLimit(rate_per_s=hard, binding="capacity", at=at), note

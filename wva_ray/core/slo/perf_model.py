@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
-from wva_ray.core.slo.queueing import pk_mean_wait_s, wait_quantile_s
+from wva_ray.core.slo.queueing import gamma_quantile, pk_mean_wait_s
 
 KV_ADMISSION_RATIO = 0.9
 MAX_PREFILL_BUSY = 0.995
@@ -88,17 +87,22 @@ class TokenMix:
     input_tokens: float
     output_tokens: float
     input_cv: float = 1.0
+    output_cv: float = 1.0
 
     def __post_init__(self) -> None:
         _positive("input_tokens", self.input_tokens, allow_zero=True)
         _positive("input_cv", self.input_cv, allow_zero=True)
+        _positive("output_cv", self.output_cv, allow_zero=True)
         if not (math.isfinite(self.output_tokens) and self.output_tokens >= 1.0):
             raise ValueError(f"output_tokens must be a finite number >= 1, got {self.output_tokens!r}")
 
     @property
     def kv_per_request(self) -> float:
-        """Mean KV tokens a running request holds over its life: I + O/2."""
-        return self.input_tokens + self.output_tokens / 2.0
+        """Mean KV tokens of a running request: I + E[O^2] / (2 E[O]) = I + O (1 + cv_out^2) / 2.
+
+        Length-biased: a request with O output tokens stays O steps in the batch, so long ones are over-represented
+        among the running requests (with cv_out = 0 this is the naive I + O/2)."""
+        return self.input_tokens + self.output_tokens * (1.0 + self.output_cv * self.output_cv) / 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +150,7 @@ class ReplicaModel:
     states that carry probability mass. Immutable after construction.
     """
 
-    __slots__ = ("_c_s", "_d_s", "_logn", "_n", "cap", "mix", "params", "queue_limit")
+    __slots__ = ("_d_s", "_logn", "_n", "cap", "mix", "params", "queue_limit")
 
     def __init__(self, params: PerfParams, mix: TokenMix, queue_limit: int | None = None) -> None:
         self.params = params
@@ -160,8 +164,6 @@ class ReplicaModel:
         self._n = n
         self._logn = np.log(n)
         self._d_s = (params.alpha_ms + slope * n) / 1000.0
-        chunk = np.maximum(1.0, params.max_num_batched_tokens - n)
-        self._c_s = chunk / params.prefill_tokens_per_s
 
     def _prefill_rate(self, batch: float) -> float:
         """Prefill tokens/s while `batch` sequences decode (chunked prefill shares the step)."""
@@ -198,8 +200,8 @@ class ReplicaModel:
         top = self.cap
         if math.isfinite(guess):
             top = min(self.cap, int(guess + _TAIL_SIGMAS * math.sqrt(guess + 1.0) + 32))
-        d, c = self._d_s[:top], self._c_s[:top]
-        itl = 1.0 / ((1.0 - rho) / d + rho / (d + c))
+        d = self._d_s[:top]
+        itl = d / (1.0 - rho)
         log_ratio = math.log(rate * o) + np.log(itl) - self._logn[:top] if rate > 0 else None
         if log_ratio is None:
             return _idle(float(itl[0]) * 1000.0, self.params.prefill_ms(mix.input_tokens))
@@ -228,19 +230,23 @@ class ReplicaModel:
         w_pf = pk_mean_wait_s(rate, s_mean, scv)
         p_any = 1.0 - (1.0 - p_adm) * (1.0 - rho)
         w_mean = w_adm + w_pf
+        step_s = itl_mean_s * (1.0 - rho)  # the decode step at the mean batch, without prefill
         ttft_mean = w_mean + s_mean + itl_mean_s
-        ttft_q = wait_quantile_s(p_any, w_mean, targets.ttft_quantile) + s_mean + itl_mean_s
-        # Per-request ITL spread from prefill work landing during its decode.
+        w_var = w_mean * w_mean * (2.0 / p_any - 1.0) if p_any > 0 else 0.0
+        ttft_q = gamma_quantile(w_mean + s_mean, w_var + scv * s_mean * s_mean, targets.ttft_quantile)
+        ttft_q += itl_mean_s
+        # Per-request ITL: a request's decode time is O*step plus the prefill work it waits behind (the backlog
+        # left when its decode starts, plus prefill work arriving during it), at the harmonic-mean output length.
         itl_q_s = itl_mean_s
         if rho > 0:
-            window = max(o * itl_mean_s, 1e-6)
-            sigma = math.sqrt(rate * (1.0 + scv) * s_mean * s_mean / window)
-            f_q = min(rho + NormalDist().inv_cdf(targets.itl_quantile) * sigma, MAX_PREFILL_BUSY)
-            i = min(max(round(in_service), 1), top) - 1
-            d_i, c_i = float(d[i]), float(c[i])
-            g_mean = 1.0 / ((1.0 - rho) / d_i + rho / (d_i + c_i))
-            g_q = 1.0 / ((1.0 - f_q) / d_i + f_q / (d_i + c_i))
-            itl_q_s = itl_mean_s * g_q / g_mean
+            o_h = max(1.0, o / (1.0 + mix.output_cv * mix.output_cv))
+            t_dec = o_h * step_s / (1.0 - rho)
+            v_mean = rho * (w_pf + s_mean)
+            v_var = v_mean * v_mean * (2.0 / rho - 1.0)
+            x_mean = v_mean + rho * t_dec
+            x_var = v_var + rate * t_dec * (1.0 + scv) * s_mean * s_mean
+            x_q = gamma_quantile(x_mean, x_var, targets.itl_quantile)
+            itl_q_s = max(itl_mean_s, (o_h * step_s + x_q) / o_h)
         return Latency(
             rate_per_s=rate,
             itl_mean_ms=itl_mean_s * 1000.0,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import gammaincinv
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -126,3 +127,21 @@ def wait_quantile_s(p_wait: float, mean_wait_s: float, quantile: float) -> float
     if p_wait <= tail or mean_wait_s <= 0.0:
         return 0.0
     return mean_wait_s / p_wait * math.log(p_wait / tail)
+
+
+def gamma_quantile(mean: float, variance: float, quantile: float) -> float:
+    """q-quantile of the gamma distribution with this mean and variance (the mean itself when variance is 0).
+
+    Used for sums of waits and work whose shape runs from "mostly zero, long tail" (shape < 1) to near-normal
+    (large shape): matching two moments with a gamma covers both ends.
+    """
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
+    if math.isinf(mean) or math.isinf(variance):
+        return math.inf
+    if mean <= 0.0:
+        return 0.0
+    if variance <= 0.0:
+        return mean
+    shape = mean * mean / variance
+    return float(gammaincinv(shape, quantile)) * variance / mean

@@ -1,0 +1,209 @@
+"""Rate-aware sizing of one model's variants against their SLO capacities. Pure: `now_s` and state come in.
+
+Arrival rate. Each cycle measures `observed = sum over pods of rate(vllm:request_success_total)` plus the growth
+of the waiting queue `(waiting_now - waiting_before) / dt` (completions undercount arrivals once replicas are
+full; queue growth is the rest), and sizes for `backlog / drain_s` on top so a standing queue gets drained.
+
+Forecast: Holt's linear trend (double exponential smoothing), time-aware (`a = 1 - exp(-dt / tau)`), over the
+start-up delay of the variant that would be scaled (+ one cycle). Chosen because it is the smallest model with a
+trend: two numbers of state (level, trend per second), irregular cycle lengths handled by the time constants, no
+history window to persist, and its response to a ramp is a ramp (a last-value or moving-average predictor lags a
+ramp by its whole window). ARIMA (Dynamo's default) needs a fitted window of 50 samples per model, more state
+than one cycle should carry for 10,000 VAs. The extrapolated trend is bounded to [-50 %, +100 %] of the level so
+a noisy slope cannot size for a wild rate. Scale-up uses max(level, forecast) (never below what is measured now);
+scale-down uses max(level, forecast, observed).
+
+Decision. Required capacity = planned rate / `target_utilization`. Supply counts ready and pending replicas
+(pending ones are already coming). Short: add replicas to the variant with the lowest cost per unit of SLO
+capacity (cost per replica / rate* per replica) that is below its max, then the next. Long: remove replicas from
+the highest cost-per-capacity variant while the rest still covers `(1 + down_hysteresis) x` the requirement, and
+only once that has held for `down_delay_s` (hysteresis in size and in time).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+TREND_MIN_RATIO = -0.5
+TREND_MAX_RATIO = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SizingSettings:
+    level_tau_s: float = 60.0
+    trend_tau_s: float = 300.0
+    drain_s: float = 120.0
+    target_utilization: float = 1.0  # rate* already carries the percentile margins
+    down_hysteresis: float = 0.10
+    down_delay_s: float = 180.0
+    interval_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RateState:
+    """Holt state of one model's arrival rate, plus what the next cycle needs (queue, hysteresis clock)."""
+
+    level_per_s: float = 0.0
+    trend_per_s2: float = 0.0
+    last_s: float | None = None
+    last_waiting: float = 0.0
+    down_since_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VariantCapacity:
+    """What sizing needs to know about one variant."""
+
+    key: str
+    cost_per_replica: float
+    rate_per_replica: float  # SLO capacity rate* (req/s); 0 = cannot meet the class here
+    ready: int
+    pending: int
+    current: int
+    min_replicas: int = 0
+    max_replicas: int | None = None
+    startup_s: float = 0.0
+
+    @property
+    def cost_per_capacity(self) -> float:
+        return self.cost_per_replica / self.rate_per_replica if self.rate_per_replica > 0 else math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class RateEstimate:
+    observed_per_s: float
+    level_per_s: float
+    trend_per_s2: float
+    backlog_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SizingResult:
+    targets: dict[str, int]
+    planned_rate_per_s: float
+    required_capacity_per_s: float
+    supply_per_s: float
+    horizon_s: float
+    steps: tuple[str, ...]
+    state: RateState
+
+
+def update_rate(
+    state: RateState, completions_per_s: float, waiting: float, now_s: float, s: SizingSettings
+) -> tuple[RateState, RateEstimate]:
+    """One Holt step on the observed arrival rate (completions + queue growth)."""
+    if not (math.isfinite(completions_per_s) and completions_per_s >= 0):
+        raise ValueError(f"completions_per_s must be finite and >= 0, got {completions_per_s!r}")
+    if not (math.isfinite(waiting) and waiting >= 0):
+        raise ValueError(f"waiting must be finite and >= 0, got {waiting!r}")
+    if state.last_s is None or now_s <= state.last_s:
+        new = replace(state, level_per_s=completions_per_s, trend_per_s2=0.0, last_s=now_s, last_waiting=waiting)
+        return new, RateEstimate(completions_per_s, completions_per_s, 0.0, waiting / s.drain_s)
+    dt = now_s - state.last_s
+    growth = max(0.0, (waiting - state.last_waiting) / dt)
+    observed = completions_per_s + growth
+    a = 1.0 - math.exp(-dt / s.level_tau_s)
+    b = 1.0 - math.exp(-dt / s.trend_tau_s)
+    predicted = state.level_per_s + state.trend_per_s2 * dt
+    level = max(0.0, predicted + a * (observed - predicted))
+    trend = state.trend_per_s2 + b * ((level - state.level_per_s) / dt - state.trend_per_s2)
+    new = replace(state, level_per_s=level, trend_per_s2=trend, last_s=now_s, last_waiting=waiting)
+    return new, RateEstimate(observed, level, trend, waiting / s.drain_s)
+
+
+def forecast(est: RateEstimate, horizon_s: float) -> float:
+    """level + trend * horizon, with the trend's contribution bounded relative to the level."""
+    delta = est.trend_per_s2 * horizon_s
+    base = max(est.level_per_s, 1e-9)
+    delta = min(max(delta, TREND_MIN_RATIO * base), TREND_MAX_RATIO * base)
+    return max(0.0, est.level_per_s + delta)
+
+
+def _cap(v: VariantCapacity) -> int:
+    return v.max_replicas if v.max_replicas is not None else 1_000_000
+
+
+def size_variants(
+    variants: Sequence[VariantCapacity],
+    state: RateState,
+    est: RateEstimate,
+    now_s: float,
+    s: SizingSettings,
+) -> SizingResult:
+    """Targets per variant key for the planned rate (see the module docstring)."""
+    usable = sorted((v for v in variants if v.rate_per_replica > 0), key=lambda v: (v.cost_per_capacity, v.key))
+    targets = {v.key: v.current for v in variants}
+    steps: list[str] = []
+    horizon = (usable[0].startup_s if usable else 0.0) + s.interval_s
+    up_rate = max(est.level_per_s, forecast(est, horizon)) + est.backlog_per_s
+    down_rate = max(est.level_per_s, forecast(est, horizon), est.observed_per_s) + est.backlog_per_s
+    required_up = up_rate / s.target_utilization
+    required_down = down_rate / s.target_utilization
+    supply = sum((v.ready + v.pending) * v.rate_per_replica for v in variants)
+    steps.append(
+        f"slo sizing: observed {est.observed_per_s:.2f} req/s, level {est.level_per_s:.2f}, trend "
+        f"{est.trend_per_s2 * 60:+.3f} req/s per min, backlog {est.backlog_per_s:.2f} req/s; planned "
+        f"{up_rate:.2f} req/s over {horizon:.0f} s; supply {supply:.2f} req/s at SLO"
+    )
+    if not usable:
+        steps.append("slo sizing: no variant can meet the class's targets; holding")
+        return SizingResult(targets, up_rate, required_up, supply, horizon, tuple(steps), state)
+    new_state = state
+    if required_up > supply + 1e-9:
+        remaining = required_up - supply
+        for v in usable:
+            room = _cap(v) - targets[v.key]
+            if room <= 0:
+                continue
+            add = min(room, math.ceil(remaining / v.rate_per_replica - 1e-9))
+            targets[v.key] += add
+            remaining -= add * v.rate_per_replica
+            steps.append(f"slo sizing: +{add} on {v.key} (cost per req/s {v.cost_per_capacity:.3g})")
+            if remaining <= 1e-9:
+                break
+        if remaining > 1e-9:
+            steps.append(f"slo sizing: short {remaining:.2f} req/s at every variant's max")
+        new_state = replace(state, down_since_s=None)
+    else:
+        keep = required_down * (1.0 + s.down_hysteresis)
+        removable = _removals(variants, targets, supply, keep)
+        if not any(removable.values()):
+            new_state = replace(state, down_since_s=None)
+        elif state.down_since_s is None or now_s - state.down_since_s < s.down_delay_s:
+            since = now_s if state.down_since_s is None else state.down_since_s
+            new_state = replace(state, down_since_s=since)
+            steps.append(
+                f"slo sizing: {sum(removable.values())} replica(s) spare above {keep:.2f} req/s; waiting "
+                f"{s.down_delay_s - (now_s - since):.0f} s more before scaling down"
+            )
+        else:
+            for key, n in removable.items():
+                if n:
+                    targets[key] -= n
+                    steps.append(f"slo sizing: -{n} on {key} (spare for {now_s - state.down_since_s:.0f} s)")
+            new_state = replace(state, down_since_s=None)
+    return SizingResult(targets, up_rate, required_up, supply, horizon, tuple(steps), new_state)
+
+
+def _removals(
+    variants: Sequence[VariantCapacity],
+    targets: dict[str, int],
+    supply: float,
+    keep: float,
+) -> dict[str, int]:
+    """How many replicas each variant can lose, most expensive per capacity first, keeping `keep` req/s."""
+    out = {v.key: 0 for v in variants}
+    total_replicas = sum(targets.values())
+    order = sorted(variants, key=lambda v: (-v.cost_per_capacity, v.key))
+    left = supply
+    for v in order:
+        floor_v = max(v.min_replicas, 0)
+        while targets[v.key] - out[v.key] > floor_v and total_replicas > 1:
+            if left - v.rate_per_replica < keep:
+                break
+            out[v.key] += 1
+            left -= v.rate_per_replica
+            total_replicas -= 1
+    return out
