@@ -1,7 +1,8 @@
 """Real tools the packaging tests drive: helm, kubectl and promtool (test helper; process and file I/O).
 
-helm comes from scripts/setup.d/30-helm.sh (``$WVA_RAY_CACHE/helm/helm``, or ``$WVA_HELM``); kubectl is the
-system one (/usr/bin/kubectl); promtool comes with Debian's prometheus (scripts/setup.d/10-prometheus.sh).
+helm comes from scripts/setup.d/30-helm.sh (``$WVA_RAY_CACHE/helm/helm``, or ``$WVA_HELM``); kubectl is
+``$WVA_KUBECTL``, else the system one, else the 1.32 client cached beside helm; promtool comes with Debian's
+prometheus (scripts/setup.d/10-prometheus.sh).
 Every call is bounded in time and returns or raises with the tool's own error text.
 """
 
@@ -130,8 +131,22 @@ def one(docs: Iterable[Doc], kind: str) -> Doc:
     return found[0]
 
 
+def kubectl_binary() -> Path:
+    """$WVA_KUBECTL, else kubectl on PATH, else the one scripts/setup.d/30-helm.sh caches beside helm."""
+    override = os.environ.get("WVA_KUBECTL")
+    if override:
+        return Path(override)
+    found = shutil.which("kubectl")
+    if found:
+        return Path(found)
+    cached = CACHE_ROOT / "helm" / "kubectl"
+    if cached.is_file():
+        return cached
+    raise ToolMissing(f"kubectl not on PATH nor at {cached}: run scripts/setup.d/30-helm.sh")
+
+
 def kubectl(kubeconfig: Path, *args: str | Path) -> Run:
-    return run([system_tool("kubectl", "apt-get install kubectl"), "--kubeconfig", kubeconfig, *args])
+    return run([kubectl_binary(), "--kubeconfig", kubeconfig, *args])
 
 
 def dry_run_server(kubeconfig: Path, docs: Sequence[Doc], workdir: Path) -> Run:
