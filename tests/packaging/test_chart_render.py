@@ -358,3 +358,18 @@ def test_configmaps_can_be_left_to_the_user() -> None:
     assert by_kind(docs, "ConfigMap") == []
     env = {e["name"]: e.get("value") for e in _controller_container(docs)["env"]}
     assert env["SATURATION_CONFIG_MAP_NAME"] == "existing"
+
+
+def test_existing_service_account_and_no_rbac() -> None:
+    docs = render({"serviceAccount": {"create": False, "name": "my-sa"}, "rbac": {"create": False}})
+    assert by_kind(docs, "ServiceAccount") == []
+    assert [d for d in docs if d["apiVersion"].startswith("rbac.authorization.k8s.io")] == []
+    assert one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "my-sa"
+
+
+def test_existing_service_account_needs_a_name() -> None:
+    from tests.packaging.tools import helm_template
+
+    result = helm_template({"serviceAccount": {"create": False}})
+    assert not result.ok
+    assert "serviceAccount.name is required when serviceAccount.create=false" in result.stderr
