@@ -28,6 +28,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "APIService": ("/apis/apiregistration.k8s.io/v1", "apiservices", False),
     "Deployment": ("/apis/apps/v1", "deployments", True),
     "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
+    "ReplicaSet": ("/apis/apps/v1", "replicasets", True),
     "VariantAutoscaling": ("/apis/llmd.ai/v1alpha1", "variantautoscalings", True),
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2beta2", "horizontalpodautoscalers", True),
 }

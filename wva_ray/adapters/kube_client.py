@@ -97,7 +97,9 @@ def token_configuration(server: str, token: str, ca_file: str | None = None) -> 
 class KubeApi:
     """Blocking JSON calls against one API server; thread-safe; counts requests per verb."""
 
-    def __init__(self, configuration: k8s_client.Configuration, pool_size: int = 16) -> None:
+    def __init__(
+        self, configuration: k8s_client.Configuration, pool_size: int = 16, record_paths: bool = False
+    ) -> None:
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, pool_size)
         if not configuration.verify_ssl:
             import urllib3
@@ -107,6 +109,8 @@ class KubeApi:
         self._rest = k8s_rest.RESTClientObject(configuration)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._record = record_paths
+        self._seen: set[tuple[str, str]] = set()
 
     # -- accounting -----------------------------------------------------------------------------------
     def request_counts(self) -> dict[str, int]:
@@ -114,9 +118,16 @@ class KubeApi:
         with self._lock:
             return dict(self._counts)
 
-    def _count(self, key: str) -> None:
+    def requests_seen(self) -> set[tuple[str, str]]:
+        """Distinct (VERB, path) pairs requested, when built with ``record_paths`` (RBAC audits in tests)."""
+        with self._lock:
+            return set(self._seen)
+
+    def _count(self, key: str, path: str) -> None:
         with self._lock:
             self._counts[key] += 1
+            if self._record:
+                self._seen.add((key, path))
 
     # -- transport ------------------------------------------------------------------------------------
     def _headers(self, content_type: str | None) -> dict[str, str]:
@@ -145,7 +156,7 @@ class KubeApi:
         timeout_s: float = 30.0,
     ) -> JsonObj:
         """One request; returns the decoded JSON body or raises a ``KubeApiError`` subclass."""
-        self._count(method)
+        self._count(method, path)
         headers = self._headers(content_type or ("application/json" if body is not None else None))
         resp = self._rest.request(  # type: ignore[no-untyped-call]
             method, self._url(path, query), headers=headers, body=body, _request_timeout=timeout_s
@@ -177,7 +188,7 @@ class KubeApi:
         self, path: str, resource_version: str, *, timeout_s: int = 300, query: Mapping[str, str] | None = None
     ) -> Iterator[JsonObj]:
         """Yield watch events ``{"type", "object"}`` from ``resource_version`` until the server ends the stream."""
-        self._count("WATCH")
+        self._count("WATCH", path)
         params = dict(query or {})
         params.update(
             watch="true",
