@@ -105,23 +105,27 @@ async def wait_for_data(
 
 async def measure(src: PrometheusMetricsSource, groups: list[ModelGroupRef], cycles: int) -> dict[str, object]:
     walls: list[float] = []
+    pod_walls: list[float] = []
     queries: list[int] = []
-    rows_n = 0
+    rows_n: list[int] = []
     for _ in range(cycles):
         before = src.queries_sent
         t = time.perf_counter()
         rows = await src.pod_metrics(groups)
+        pod_walls.append(time.perf_counter() - t)
         await src.request_counts([ScaleToZeroQuery(g, 600.0) for g in groups])
         await src.flow_control_queues(groups)
         walls.append(time.perf_counter() - t)
         queries.append(src.queries_sent - before)
-        rows_n = len(rows)
+        rows_n.append(len(rows))
     return {
         "groups": len(groups),
-        "rows": rows_n,
+        "rows_min": min(rows_n),
         "queries_per_cycle": sorted(set(queries)),
         "wall_s_median": round(statistics.median(walls), 4),
+        "wall_s_p90": round(sorted(walls)[int(0.9 * (len(walls) - 1))], 4),
         "wall_s_max": round(max(walls), 4),
+        "pod_metrics_wall_s_median": round(statistics.median(pod_walls), 4),
     }
 
 
@@ -179,6 +183,8 @@ async def drive(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
                 res = await measure(src, groups[:n], args.cycles)
                 print(f"  {res}", flush=True)
                 results.append(res)
+        up = await asyncio.to_thread(src._http.query, "count(up == 0) or vector(0)", time.time(), "targets_down")
+        targets_down = float(up[0]["value"][1]) if up else -1.0
         cpu0 = {p.pid: cpu_seconds(p.pid) for p in procs}
         w0 = time.monotonic()
         await asyncio.sleep(args.cpu_window)
@@ -194,6 +200,8 @@ async def drive(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             "scrape_interval_s": args.scrape_interval,
             "first_complete_data_s": round(data_s, 1),
             "collection": results,
+            "targets_down_after_cycles": targets_down,
+            "load_average_1m": os.getloadavg()[0],
             "emulator_cpu_cores_total": round(cpu / wall, 3),
             "emulator_cpu_per_pod_millicores": round(1000 * cpu / wall / len(targets), 3),
             "emulator_cpu_ms_per_scrape": round(1000 * cpu / scrapes, 3),

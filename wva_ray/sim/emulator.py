@@ -46,9 +46,9 @@ from wva_ray.sim.emulator_metrics import (
     PodView,
     Script,
     ServedTotals,
-    render_exposition,
     scripted_view,
 )
+from wva_ray.sim.emulator_render import ExpositionRenderer
 from wva_ray.sim.profiles import Profile
 from wva_ray.sim.replica import Completed, ReplicaModel
 
@@ -80,6 +80,7 @@ class EmulatedPod:
         self.started_s = started_s
         self.created_wall_s = time.time()
         self.totals = ServedTotals()
+        self.renderer = ExpositionRenderer(spec.model, spec.engine)
         self.model = ReplicaModel(spec.profile, seed=spec.seed, start_s=0.0) if spec.profile else None
         self._pending: dict[Hashable, asyncio.Future[Completed]] = {}
         self._wake = asyncio.Event()
@@ -290,7 +291,7 @@ class Emulator:
         pod = self._pod_for(request)
         if not pod.ready():
             raise web.HTTPServiceUnavailable(text="loading")
-        body = render_exposition(pod.view())
+        body = pod.renderer.render(pod.view())
         return web.Response(body=body, headers={"Content-Type": EXPOSITION_CONTENT_TYPE})
 
     async def _health(self, request: web.Request) -> web.StreamResponse:

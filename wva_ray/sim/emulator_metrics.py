@@ -1,6 +1,7 @@
 """What one emulated vLLM pod exposes on `/metrics`: metric names, types, labels and buckets of vLLM's V1 engine
 (../shared/spec/reference/vllm-metrics.md), scripted signals (fixed, ramp, square wave, ...) and the
-accumulators fed by served requests. No I/O: `render_exposition` returns bytes in the classic text format 0.0.4.
+accumulators fed by served requests. No I/O. Rendering: `emulator_render` (fast), `render_exposition_reference` here
+(prometheus_client's `generate_latest`, the reference), both in the classic text format 0.0.4.
 
 The colon trap: Prometheus 2.x scraping an exporter that negotiates OpenMetrics/UTF-8 stores `vllm:foo` as
 `vllm_foo`; the emulator therefore always answers with `CONTENT_TYPE_PLAIN_0_0_4`, whatever the Accept header.
@@ -167,6 +168,19 @@ def _fmt_bound(bound: float) -> str:
     return repr(float(bound))
 
 
+GAUGES: tuple[tuple[str, str], ...] = (
+    ("vllm:num_requests_running", "Number of requests in model execution batches."),
+    ("vllm:num_requests_waiting", "Number of requests waiting to be processed."),
+    ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage."),
+)
+COUNTERS: tuple[tuple[str, str], ...] = (
+    ("vllm:prompt_tokens", "Number of prefill tokens processed."),
+    ("vllm:generation_tokens", "Number of generation tokens processed."),
+)
+SUCCESS = ("vllm:request_success", "Count of successfully processed requests.")
+CACHE_INFO = ("vllm:cache_config_info", "Information of the LLMEngine CacheConfig")
+CACHE_INFO_LABELS = ("block_size", "cache_dtype", "engine", "gpu_memory_utilization", "num_gpu_blocks")
+
 HISTOGRAMS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("vllm:request_prompt_tokens", "Number of prefill tokens processed.", TOKEN_BUCKETS),
     ("vllm:request_generation_tokens", "Number of generation tokens processed.", TOKEN_BUCKETS),
@@ -271,24 +285,15 @@ class _ViewCollector:
         v = self._view
         labels = ["model_name", "engine"]
         values = [v.model_name, v.engine]
-        for name, doc, value in (
-            ("vllm:num_requests_running", "Number of requests in model execution batches.", v.running),
-            ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", v.waiting),
-            ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", v.kv_usage_ratio),
-        ):
+        for (name, doc), value in zip(GAUGES, (v.running, v.waiting, v.kv_usage_ratio), strict=True):
             g = GaugeMetricFamily(name, doc, labels=labels)
             g.add_metric(values, value)
             yield g
-        for name, doc, value in (
-            ("vllm:prompt_tokens", "Number of prefill tokens processed.", v.prompt_tokens_total),
-            ("vllm:generation_tokens", "Number of generation tokens processed.", v.generation_tokens_total),
-        ):
+        for (name, doc), value in zip(COUNTERS, (v.prompt_tokens_total, v.generation_tokens_total), strict=True):
             c = CounterMetricFamily(name, doc, labels=labels)
             c.add_metric(values, value, created=v.created_s)
             yield c
-        succ = CounterMetricFamily(
-            "vllm:request_success", "Count of successfully processed requests.", labels=[*labels, "finished_reason"]
-        )
+        succ = CounterMetricFamily(SUCCESS[0], SUCCESS[1], labels=[*labels, "finished_reason"])
         for reason in sorted(v.success_by_reason):
             succ.add_metric([*values, reason], v.success_by_reason[reason], created=v.created_s)
         yield succ
@@ -297,17 +302,14 @@ class _ViewCollector:
             acc = v.histograms[name]
             h.add_metric(values, acc.cumulative(), acc.total)
             yield h
-        info = GaugeMetricFamily(
-            "vllm:cache_config_info",
-            "Information of the LLMEngine CacheConfig",
-            labels=["block_size", "cache_dtype", "engine", "gpu_memory_utilization", "num_gpu_blocks"],
-        )
+        info = GaugeMetricFamily(CACHE_INFO[0], CACHE_INFO[1], labels=list(CACHE_INFO_LABELS))
         info.add_metric([str(v.block_size), "auto", v.engine, "0.9", str(v.num_gpu_blocks)], 1.0)
         yield info
 
 
-def render_exposition(view: PodView) -> bytes:
-    """The `/metrics` body in text format 0.0.4 (serve it with `EXPOSITION_CONTENT_TYPE`)."""
+def render_exposition_reference(view: PodView) -> bytes:
+    """The `/metrics` body in text format 0.0.4 rendered by prometheus_client's `generate_latest` (the reference
+    the emulator's faster `emulator_render.ExpositionRenderer` is tested against, byte for byte)."""
     return generate_latest(_ViewCollector(view))
 
 
