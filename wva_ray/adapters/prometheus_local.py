@@ -46,6 +46,7 @@ class LocalPrometheus:
     def __init__(self, workdir: Path, port: int = 0, config: LocalPrometheusConfig | None = None) -> None:
         self.workdir = workdir
         self.config = config or LocalPrometheusConfig()
+        self._fixed_port = port != 0
         self.port = port or free_port()
         self.sd_file = workdir / "targets.json"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -81,8 +82,20 @@ class LocalPrometheus:
         path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
         return path
 
-    def start(self, ready_timeout_s: float = 30.0) -> None:
-        """Start the process and wait until `/-/ready` answers; raises RuntimeError with the log tail."""
+    def start(self, ready_timeout_s: float = 30.0, attempts: int = 3) -> None:
+        """Start the process and wait until `/-/ready` answers; raises RuntimeError with the log tail. Without a
+        fixed port, a port taken in the meantime is replaced by a fresh one (up to `attempts` times)."""
+        for attempt in range(attempts):
+            if not self._fixed_port:
+                self.port = free_port()  # picked late: other processes may have bound ports since __init__
+            try:
+                self._start_once(ready_timeout_s)
+                return
+            except RuntimeError as exc:
+                if self._fixed_port or "address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+
+    def _start_once(self, ready_timeout_s: float) -> None:
         binary = shutil.which(self.config.binary)
         if binary is None:
             raise RuntimeError(f"{self.config.binary!r} not found: run scripts/setup.d/10-prometheus.sh")
