@@ -34,7 +34,7 @@ from wva_ray.core.slo.sizing import RateState, SizingSettings, VariantCapacity, 
 @dataclass(frozen=True, slots=True)
 class SloSettings:
     ttft_quantile: float = 0.95
-    itl_quantile: float = 0.90
+    itl_quantile: float = 0.95
     input_cv: float = 1.0
     output_cv: float = 1.0
     sizing: SizingSettings = field(default_factory=SizingSettings)

@@ -112,7 +112,7 @@ class LatencyTargets:
     itl_ms: float
     ttft_ms: float
     ttft_quantile: float = 0.95
-    itl_quantile: float = 0.90
+    itl_quantile: float = 0.95
 
     def __post_init__(self) -> None:
         _positive("itl_ms", self.itl_ms)

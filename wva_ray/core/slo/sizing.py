@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 TREND_MIN_RATIO = -0.5
+MIN_RATE_PER_S = 1e-6  # below this a variant cannot meet the class (rate* 0)
 TREND_MAX_RATIO = 1.0
 
 
@@ -68,7 +69,7 @@ class VariantCapacity:
 
     @property
     def cost_per_capacity(self) -> float:
-        return self.cost_per_replica / self.rate_per_replica if self.rate_per_replica > 0 else math.inf
+        return self.cost_per_replica / self.rate_per_replica if self.rate_per_replica >= MIN_RATE_PER_S else math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,9 @@ def size_variants(
     s: SizingSettings,
 ) -> SizingResult:
     """Targets per variant key for the planned rate (see the module docstring)."""
-    usable = sorted((v for v in variants if v.rate_per_replica > 0), key=lambda v: (v.cost_per_capacity, v.key))
+    usable = sorted(
+        (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S), key=lambda v: (v.cost_per_capacity, v.key)
+    )
     targets = {v.key: v.current for v in variants}
     steps: list[str] = []
     horizon = (usable[0].startup_s if usable else 0.0) + s.interval_s
@@ -157,7 +160,8 @@ def size_variants(
             room = _cap(v) - targets[v.key]
             if room <= 0:
                 continue
-            add = min(room, math.ceil(remaining / v.rate_per_replica - 1e-9))
+            need = remaining / v.rate_per_replica
+            add = room if need >= room else min(room, math.ceil(need - 1e-9))
             targets[v.key] += add
             remaining -= add * v.rate_per_replica
             steps.append(f"slo sizing: +{add} on {v.key} (cost per req/s {v.cost_per_capacity:.3g})")
