@@ -16,7 +16,7 @@ from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import Snapshot
 from wva_ray.core.ports import Clock, DecisionPublisher, MetricsSource
 from wva_ray.runtime.coordination import ClusterView
-from wva_ray.runtime.demo_scrape import DirectScrapeSource
+from wva_ray.runtime.demo_scrape import HostedScrapeSource
 from wva_ray.runtime.remote import call
 
 
@@ -46,7 +46,7 @@ class DemoWiring:
         return [DemoClusterClient(self.host)]
 
     def metrics_source(self) -> MetricsSource:
-        return DirectScrapeSource(self.host, self.time_source)
+        return HostedScrapeSource(self.host, self.time_source)
 
     def clock(self) -> Clock:
         return self.time_source
