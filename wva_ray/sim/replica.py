@@ -30,7 +30,8 @@ allowed (fluid).
 
 Public API (stable; the emulator imports it): `ReplicaModel(profile, seed=0, start_s=0.0)`,
 `submit(request_id, prompt_tokens, output_tokens, now_s)`, `advance(now_s) -> list[Completed]`,
-`next_event_s()`, `state() -> ReplicaState`, properties `running`, `waiting`, `load`.
+`next_event_s()`, `state() -> ReplicaState`, `abort_waiting(arrived_before_s)`, properties `running`,
+`waiting`, `load`.
 """
 
 from __future__ import annotations
@@ -165,6 +166,15 @@ class ReplicaModel:
         done = self._done
         self._done = []
         return done
+
+    def abort_waiting(self, arrived_before_s: float) -> list[Hashable]:
+        """Drop queued (not yet admitted) requests that arrived before `arrived_before_s` - a client
+        timeout; vLLM aborts a request whose client disconnected. Returns their ids, oldest first."""
+        dropped: list[Hashable] = []
+        waiting = self._waiting
+        while waiting and waiting[0].arrival_s < arrived_before_s:
+            dropped.append(waiting.popleft().rid)
+        return dropped
 
     def state(self) -> ReplicaState:
         """Gauges and counters at the time of the last `advance`/`submit`."""

@@ -1,6 +1,8 @@
 """Virtual-time cluster simulator: variants of replicas, a router, a scrape pipeline and one policy.
 
-Owns the event loop. Pods go Starting (billed, not routable, no metrics) -> Ready -> Draining (no new
+Owns the event loop. Clients abandon requests still queued after `CLIENT_TIMEOUT_S` (they count as
+failed), so an overload costs the requests of its own period rather than every later one.
+Pods go Starting (billed, not routable, no metrics) -> Ready -> Draining (no new
 requests, billed until empty) -> Stopped. A least-loaded router (min running + waiting) sends each
 arrival to a ready pod of its model; with no ready pod the request waits in a gateway queue (EPP flow
 control). Every `scrape_interval_s` each live pod's gauges and counters go into a `Tsdb`, and every
@@ -39,6 +41,7 @@ from wva_ray.sim.traces import FloatArray, Trace
 
 STARTING, READY, DRAINING, STOPPED = range(4)
 DRAIN_GRACE_S = 900.0
+CLIENT_TIMEOUT_S = 60.0  # queued requests older than this are abandoned by their clients (counted as failed)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class SimResult:
     ready: dict[str, FloatArray]
     current: dict[str, FloatArray]
     budget_denied: int
+    timeouts: int
     wall_s: float
     policy_calls: int
     policy_wall_s: float
@@ -157,6 +161,7 @@ class Simulation:
         self._counter = 0
         self._stats = _Stats()
         self._gateway: dict[str, deque[int]] = {m: deque() for m in self.models}
+        self._timeouts = 0
         # global request arrays (all models merged)
         self._arrival: FloatArray = np.zeros(0)
         self._prompt: np.ndarray = np.zeros(0, dtype=np.int64)
@@ -336,6 +341,14 @@ class Simulation:
             )
 
     def _housekeeping(self, now_s: float) -> None:
+        cutoff = now_s - CLIENT_TIMEOUT_S
+        for pod in self._all:
+            if pod.state in (READY, DRAINING) and pod.replica.waiting:
+                self._timeouts += len(pod.replica.abort_waiting(cutoff))
+        for queue in self._gateway.values():
+            while queue and self._arrival[queue[0]] < cutoff:
+                queue.popleft()
+                self._timeouts += 1
         while self._ready_heap and self._ready_heap[0][0] <= now_s:
             _, _, pod = heapq.heappop(self._ready_heap)
             if pod.state == STARTING:
@@ -456,9 +469,7 @@ class Simulation:
         requests = {}
         for k, name in enumerate(names):
             mask = owner == k
-            requests[name] = RequestLog(
-                self._arrival[mask], self._ttft[mask], self._itl[mask], self._e2e[mask]
-            )
+            requests[name] = RequestLog(self._arrival[mask], self._ttft[mask], self._itl[mask], self._e2e[mask])
         return SimResult(
             policy=self.policy.name,
             seed=self.seed,
@@ -470,6 +481,7 @@ class Simulation:
             ready={v: np.array(x) for v, x in rec_ready.items()},
             current={v: np.array(x) for v, x in rec_cur.items()},
             budget_denied=self._stats.budget_denied,
+            timeouts=self._timeouts,
             wall_s=time.perf_counter() - wall0,
             policy_calls=self._stats.policy_calls,
             policy_wall_s=self._stats.policy_wall_s,
