@@ -7,7 +7,8 @@ work unchanged: `wva_desired_replicas`, `wva_current_replicas`, `wva_desired_rat
 `wva_replica_scaling_total{variant_name,namespace,direction,reason}`, which (unlike upstream) is incremented on
 every change of the desired count. Series of VAs that disappear from a publish (deleted, no longer owned, or not
 publishable) are removed. Health metrics: `wva_cycle_duration_seconds`, `wva_shard_lag_seconds`,
-`wva_errors_total`, `wva_metrics_missing_variants`, `wva_build_info`.
+`wva_errors_total`, `wva_metrics_missing_variants`, `wva_held_variants`, `wva_publishes_total`,
+`wva_is_leader`, `wva_build_info`.
 """
 
 from __future__ import annotations
@@ -52,9 +53,7 @@ def scaling_reason(decision: Decision) -> str:
 class GaugeExporter:
     """Decision gauges and health metrics of one controller instance (implements DecisionPublisher)."""
 
-    def __init__(
-        self, controller_instance: str | None = None, registry: CollectorRegistry | None = None
-    ) -> None:
+    def __init__(self, controller_instance: str | None = None, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._instance = controller_instance or None
         labels = ["variant_name", "namespace", "accelerator_type"]
@@ -93,6 +92,8 @@ class GaugeExporter:
             registry=reg,
         )
         self.held = Gauge("wva_held_variants", "Variants whose decision was held this cycle", registry=reg)
+        self.publishes = Counter("wva_publishes", "Plans published (status, gauges, actuation)", registry=reg)
+        self.leader = Gauge("wva_is_leader", "1 when this instance holds the leader Lease (the writer)", registry=reg)
         self.build_info = Gauge("wva_build_info", "Build information", ["version"], registry=reg)
         self.build_info.labels(version=_version()).set(1)
         self._series: dict[str, SeriesKey] = {}
@@ -126,9 +127,7 @@ class GaugeExporter:
             labels = self._labels(key)
             self.desired.labels(*labels).set(d.desired_replicas)
             self.current.labels(*labels).set(d.current_replicas)
-            ratio = (
-                d.desired_replicas / d.current_replicas if d.current_replicas else float(d.desired_replicas)
-            )
+            ratio = d.desired_replicas / d.current_replicas if d.current_replicas else float(d.desired_replicas)
             self.ratio.labels(*labels).set(ratio)
             self._count_change(d)
         for va_key, series in self._series.items():
@@ -138,6 +137,7 @@ class GaugeExporter:
         self._series = seen
         self.metrics_missing.set(missing)
         self.held.set(held)
+        self.publishes.inc()
 
     def _count_change(self, d: Decision) -> None:
         before = self._last_desired.get(d.key)
@@ -163,6 +163,9 @@ class GaugeExporter:
 
     def set_shard_lag(self, shard: int, lag_s: float) -> None:
         self.shard_lag.labels(shard=str(shard)).set(lag_s)
+
+    def set_leader(self, leader: bool) -> None:
+        self.leader.set(1 if leader else 0)
 
     def count_error(self, kind: str) -> None:
         self.errors.labels(kind=kind).inc()

@@ -11,7 +11,9 @@ its publishers and gauges. Health metrics also go to the Ray dashboard through `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +98,7 @@ class CoordinatorActor:
         self._stop = asyncio.Event()
         self._summaries: deque[CycleSummary] = deque(maxlen=256)
         self._last_plan: Plan | None = None
+        self._last_plan_at_s: float | None = None
         self._task = asyncio.get_event_loop().create_task(self._run())
 
     async def _run(self) -> None:
@@ -112,14 +115,13 @@ class CoordinatorActor:
         async with self._changed:
             self._works = works
             self._changed.notify_all()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._all_in.wait(), self.opts.deadline_s)
-        except TimeoutError:
-            pass
         async with self._changed:
             self._works = {}
         report = await self.core.close(dict(self._proposals))
         self._last_plan = report.plan
+        self._last_plan_at_s = time.time()
         self._summaries.append(summarize(report))
         self.health.cycle.observe(report.duration_s)
         self.health.held.set(sum(1 for d in report.plan.decisions if d.held))
@@ -160,6 +162,19 @@ class CoordinatorActor:
 
     async def last_plan(self) -> Plan | None:
         return self._last_plan
+
+    async def get_target(self, app_name: str, deployment_name: str) -> dict[str, Any] | None:
+        """The latest decision for a Ray Serve deployment (actuation mode `serve`; contract of
+        `wva_ray.serve.coordinator_link`): the VA named like the deployment, preferring namespace == app.
+        None when there is none or it is held; never raises."""
+        plan, at = self._last_plan, self._last_plan_at_s
+        if plan is None or at is None:
+            return None
+        matches = [d for d in plan.decisions if d.name == deployment_name and d.publish and not d.held]
+        matches.sort(key=lambda d: d.namespace != app_name)
+        if not matches:
+            return None
+        return {"desired_replicas": matches[0].desired_replicas, "decided_at_s": at}
 
     async def info(self) -> dict[str, Any]:
         import os

@@ -1,0 +1,227 @@
+"""The controller process of `wva-ray run`: leader election, the cycle (Ray actors or `--no-ray`), health
+endpoints and metrics. Does I/O (Kubernetes, Prometheus, Ray, two HTTP servers).
+
+Only the Lease holder runs cycles and writes; a standby instance waits, ready, and takes over when the Lease
+expires or is released. Leadership is re-checked before every publish (`LeaderGate`), so an instance that lost
+its Lease never writes. Stopping (SIGTERM) lets the cycle in progress finish its publish, then releases the
+Lease so the standby takes over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from wva_ray.adapters.gauges import GaugeExporter
+from wva_ray.adapters.kube_lease import LeaderElector, LeaseConfig
+from wva_ray.api.plan import Decision
+from wva_ray.core.ports import DecisionPublisher, TransientApiError
+from wva_ray.runtime.coordination import CycleCore, CycleReport
+from wva_ray.runtime.kube_wiring import KubeWiring
+from wva_ray.runtime.local import LocalRuntime
+from wva_ray.runtime.settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+READY_AFTER_INTERVALS = 3.0
+
+
+class NotLeaderError(TransientApiError):
+    """This instance does not hold the Lease: it must not write."""
+
+
+@dataclass
+class Health:
+    """What /healthz and /readyz report."""
+
+    interval_s: float
+    leader_election: bool
+    leader: bool = False
+    last_publish_s: float | None = None
+    loop_alive: bool = True
+    started_s: float = field(default_factory=time.monotonic)
+
+    def healthy(self) -> bool:
+        return self.loop_alive
+
+    def ready(self) -> bool:
+        if not self.loop_alive:
+            return False
+        if not self.leader:
+            return self.leader_election  # a standby is ready to take over
+        if self.last_publish_s is None:
+            return False
+        return time.monotonic() - self.last_publish_s <= READY_AFTER_INTERVALS * self.interval_s
+
+
+@dataclass(frozen=True)
+class LeaderGate:
+    """Wraps a publisher: refuses to write unless this instance holds the Lease."""
+
+    inner: DecisionPublisher
+    elector: LeaderElector | None
+
+    async def publish(self, decisions: Sequence[Decision], now: datetime) -> None:
+        if self.elector is not None and not self.elector.is_leader:
+            raise NotLeaderError("lost the leader Lease: not publishing")
+        await self.inner.publish(decisions, now)
+
+
+async def start_health_server(health: Health, address: str, port: int) -> tuple[web.AppRunner, int]:
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(status=200 if health.healthy() else 503, text="ok" if health.healthy() else "dead")
+
+    async def readyz(_: web.Request) -> web.Response:
+        ok = health.ready()
+        return web.Response(status=200 if ok else 503, text="ready" if ok else "not ready")
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, address, port)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or []  # noqa: SLF001 - aiohttp exposes no bound port
+    bound = int(sockets[0].getsockname()[1]) if sockets else port
+    return runner, bound
+
+
+def default_identity() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Controller:
+    """One `wva-ray run` process."""
+
+    def __init__(self, settings: RuntimeSettings, identity: str | None = None) -> None:
+        self.settings = settings
+        self.identity = identity or default_identity()
+        self.wiring = KubeWiring(settings)
+        self.gauges = GaugeExporter(settings.controller_instance)
+        self.health = Health(settings.interval_s, settings.leader_election)
+        self.elector: LeaderElector | None = None
+        self._elector_stop = threading.Event()
+        self.ports: dict[str, int] = {}
+
+    def _on_report(self, report: CycleReport) -> None:
+        self.health.last_publish_s = time.monotonic()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        self.ports["metrics"] = self.gauges.serve(s.metrics_port, s.bind_address)
+        runner, self.ports["health"] = await start_health_server(self.health, s.bind_address, s.health_port)
+        elector_task: asyncio.Task[None] | None = None
+        if s.leader_election:
+            renew = min(10.0, s.lease_duration_s * 2 / 3)
+            self.elector = LeaderElector(
+                self.wiring.api(),
+                LeaseConfig(
+                    s.pod_namespace,
+                    s.lease_name,
+                    self.identity,
+                    lease_duration_s=s.lease_duration_s,
+                    renew_deadline_s=renew,
+                    retry_period_s=min(2.0, renew / 2),
+                ),
+            )
+            elector_task = asyncio.create_task(self.elector.run_async(self._elector_stop))
+        log.info("controller %s started (metrics :%d, health :%d)", self.identity, *self.ports.values())
+        try:
+            while not stop.is_set():
+                if not await self._wait_leader(stop):
+                    break
+                await self._lead(stop)
+        finally:
+            self.health.loop_alive = not stop.is_set()
+            self._elector_stop.set()
+            if elector_task is not None:
+                await elector_task
+            self.gauges.set_leader(False)
+            await runner.cleanup()
+            self.gauges.close()
+
+    def _is_leader(self) -> bool:
+        return self.elector is None or self.elector.is_leader
+
+    async def _wait_leader(self, stop: asyncio.Event) -> bool:
+        while not stop.is_set():
+            leader = self._is_leader()
+            self.health.leader = leader
+            self.gauges.set_leader(leader)
+            if leader:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        return False
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """Run cycles while leader and not stopped."""
+        term = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set() and self._is_leader():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+            term.set()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            if self.settings.use_ray:
+                await self._lead_with_ray(term)
+            else:
+                await self._lead_local(term)
+        finally:
+            term.set()
+            await watcher
+            self.health.leader = self._is_leader() and not stop.is_set()
+
+    async def _lead_local(self, term: asyncio.Event) -> None:
+        s = self.settings
+        w = self.wiring
+        publishers = [LeaderGate(p, self.elector) for p in w.publishers()]
+        core = CycleCore(w.cluster_view(), publishers, s.shards, w.clock(), self.gauges)
+        runtime = LocalRuntime(core, w.metrics_source(), s.interval_s, s.proposal_deadline_s)
+        await runtime.run(term, on_report=self._on_report)
+
+    async def _lead_with_ray(self, term: asyncio.Event) -> None:
+        import ray
+
+        from wva_ray.runtime.coordinator import CoordinatorOptions
+        from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS") or None, namespace="wva", log_to_driver=False)
+        s = self.settings
+        options = CoordinatorOptions(
+            shards=s.shards,
+            interval_s=s.interval_s,
+            deadline_s=s.proposal_deadline_s,
+            metrics_port=s.metrics_port + 1 if s.metrics_port else 0,
+            metrics_address=s.bind_address,
+            controller_instance=s.controller_instance,
+        )
+        rt = start_ray_runtime(self.wiring, options)
+        seen = 0
+        try:
+            while not term.is_set():
+                summaries: list[Any] = await rt.coordinator.summaries.remote(seen)
+                if summaries:
+                    seen = summaries[-1].cycle
+                    self.health.last_publish_s = time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(term.wait(), 1.0)
+        finally:
+            await asyncio.to_thread(stop_ray_runtime, rt)

@@ -1,0 +1,112 @@
+"""Wiring for a real cluster: the Kubernetes reader and publisher (coordinator) and the Prometheus metrics
+source (shards), built inside the process that uses them (Kubernetes API client objects cannot be pickled).
+No I/O at construction or when pickled; the objects it builds do I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wva_ray.adapters.kube import ClusterState, KubeReader
+from wva_ray.adapters.kube_client import KubeApi, load_configuration
+from wva_ray.adapters.kube_publish import ActuationMode, KubePublisher
+from wva_ray.adapters.kube_settings import KubeSettings
+from wva_ray.adapters.prometheus import PrometheusMetricsSource
+from wva_ray.adapters.prometheus_http import PrometheusSettings
+from wva_ray.api.plan import Decision
+from wva_ray.api.snapshot import Snapshot
+from wva_ray.core.ports import Clock, ConfigError, DecisionPublisher, MetricsSource
+from wva_ray.runtime.coordination import ClusterView
+from wva_ray.runtime.settings import RuntimeSettings
+from wva_ray.runtime.wiring import SystemClock
+
+
+def kube_settings(s: RuntimeSettings) -> KubeSettings:
+    return KubeSettings(
+        watch_namespace=s.watch_namespace,
+        pod_namespace=s.pod_namespace,
+        controller_instance=s.controller_instance,
+        saturation_config_map=s.saturation_config_map_name,
+        scale_to_zero_fallback=s.scale_to_zero,
+        status_heartbeat_s=s.status_heartbeat_s,
+        lease_name=s.lease_name,
+    )
+
+
+def prometheus_settings(s: RuntimeSettings) -> PrometheusSettings:
+    if not s.prometheus_base_url:
+        raise ConfigError("PROMETHEUS_BASE_URL (--prometheus-url) is required unless --direct-scrape is set")
+    values: dict[str, Any] = {
+        "base_url": s.prometheus_base_url,
+        "bearer_token": s.prometheus_bearer_token,
+        "token_path": s.prometheus_token_path,
+        "tls_insecure_skip_verify": s.prometheus_tls_insecure_skip_verify,
+        "ca_cert_path": s.prometheus_ca_cert_path,
+        "client_cert_path": s.prometheus_client_cert_path,
+        "client_key_path": s.prometheus_client_key_path,
+        "server_name": s.prometheus_server_name,
+    }
+    return PrometheusSettings(**{k: v for k, v in values.items() if v is not None})
+
+
+class KubeCluster:
+    """ClusterView + DecisionPublisher over one watched reader: the publish step uses the targets that the
+    same cycle's observe resolved."""
+
+    def __init__(self, api: KubeApi, settings: RuntimeSettings) -> None:
+        self.reader = KubeReader(api, kube_settings(settings)).start()
+        self.publisher = KubePublisher(
+            api,
+            lookup=self.reader.va_object,
+            heartbeat_s=settings.status_heartbeat_s,
+            mode=ActuationMode(settings.actuation),
+        )
+        self._last: ClusterState | None = None
+
+    async def observe(self, now: datetime) -> Snapshot:
+        state = await self.reader.read_async()
+        self._last = state
+        return state.snapshot(now)
+
+    async def publish(self, decisions: Sequence[Decision], now: datetime) -> None:
+        targets = self._last.targets if self._last is not None else {}
+        await self.publisher.publish_async(decisions, now, targets)
+
+    def close(self) -> None:
+        self.reader.stop()
+
+
+@dataclass
+class KubeWiring:
+    """Picklable: only settings cross process boundaries; clients are built on first use in each process."""
+
+    settings: RuntimeSettings
+    _cluster: KubeCluster | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"settings": self.settings, "_cluster": None}
+
+    def api(self) -> KubeApi:
+        return KubeApi(load_configuration(self.settings.kubeconfig))
+
+    def cluster(self) -> KubeCluster:
+        if self._cluster is None:
+            self._cluster = KubeCluster(self.api(), self.settings)
+        return self._cluster
+
+    def cluster_view(self) -> ClusterView:
+        return self.cluster()
+
+    def publishers(self) -> list[DecisionPublisher]:
+        return [self.cluster()]
+
+    def metrics_source(self) -> MetricsSource:
+        if self.settings.direct_scrape:
+            raise ConfigError("--direct-scrape is only available in `wva-ray demo` for now; set --prometheus-url")
+        return PrometheusMetricsSource(prometheus_settings(self.settings))
+
+    def clock(self) -> Clock:
+        return SystemClock()
