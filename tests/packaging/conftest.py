@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.kube.conftest import admin_api, kube_cluster, va_crd  # noqa: F401 - fixtures re-exported
+from tests.kube.conftest import (  # noqa: F401 - fixtures re-exported
+    admin_api,
+    fake_kubelet,
+    kube_cluster,
+    namespace,
+    system_namespace,
+    va_crd,
+)
 from tests.packaging.tools import ToolMissing, helm_binary
 
 
