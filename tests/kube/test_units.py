@@ -15,7 +15,7 @@ from wva_ray.adapters.kube_inventory import gpu_available, gpus_per_replica, par
 from wva_ray.adapters.kube_lease import LeaderElector, LeaseConfig
 from wva_ray.adapters.kube_selectors import parse_selector, selector_from_object
 from wva_ray.adapters.kube_settings import KubeSettings
-from wva_ray.adapters.kube_status import plan_status
+from wva_ray.adapters.kube_status import heartbeat_for, plan_status
 from wva_ray.api.plan import Action, Decision, PlanCondition
 from wva_ray.api.va import ConditionStatus
 
@@ -61,7 +61,9 @@ def test_first_status_is_written_with_all_fields() -> None:
     }
     (cond,) = change.status["conditions"]
     assert cond["observedGeneration"] == 1 and cond["message"] == "RMetricsAvailableTrue"  # never ""
-    assert [t.kind for t in change.transitions] == ["DesiredReplicas", "MetricsAvailable"]
+    assert change.transitions == ()  # a first status is not a transition (no Event storm at cold start)
+    bad = plan_status(_va(), _decision(TargetResolved="False"), T0, applied=True, heartbeat_s=300)
+    assert bad is not None and [t.kind for t in bad.transitions] == ["TargetResolved"]  # a problem on first sight
 
 
 @pytest.mark.parametrize(
@@ -84,6 +86,12 @@ def test_writes_only_on_semantic_change_or_heartbeat(
     if change is not None:
         assert change.semantic == semantic
         assert change.status["desiredOptimizedAlloc"]["lastRunTime"] == (T0 + later).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_heartbeat_spread_is_stable_and_bounded() -> None:
+    periods = [heartbeat_for(f"ns/va-{i}", 300) for i in range(200)]
+    assert all(225 <= p <= 300 for p in periods) and len(set(periods)) > 50
+    assert heartbeat_for("ns/va-1", 300) == heartbeat_for("ns/va-1", 300)
 
 
 def test_transition_time_moves_only_on_flip_and_generation_is_observed() -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from wva_ray.adapters.kube import ResolvedTarget
 from wva_ray.adapters.kube_client import JsonObj, KubeApi, KubeApiError, KubeConflict, KubeNotFound
-from wva_ray.adapters.kube_status import Transition, format_time, plan_status
+from wva_ray.adapters.kube_status import Transition, format_time, heartbeat_for, plan_status
 from wva_ray.api.plan import Decision
 from wva_ray.api.va import GROUP, PLURAL, VERSION
 from wva_ray.core.ports import ConflictError, TransientApiError
@@ -73,6 +74,7 @@ class KubePublisher:
         mode: ActuationMode = ActuationMode.HPA,
         identity: str = COMPONENT,
         max_attempts: int = MAX_ATTEMPTS,
+        workers: int = 8,
     ) -> None:
         self.api = api
         self.lookup = lookup
@@ -80,6 +82,7 @@ class KubePublisher:
         self.mode = mode
         self.identity = identity
         self.max_attempts = max_attempts
+        self.workers = workers
 
     # -- status -----------------------------------------------------------------------------------------
     def write_status(self, decision: Decision, now: datetime, *, applied: bool = True) -> WriteResult:
@@ -92,7 +95,8 @@ class KubePublisher:
                     obj = self.api.get(path)
                 except KubeNotFound:
                     return WriteResult(decision.key, False, attempt, error="VA not found")
-            change = plan_status(obj, decision, now, applied=applied, heartbeat_s=self.heartbeat_s)
+            heartbeat_s = heartbeat_for(decision.key, self.heartbeat_s)
+            change = plan_status(obj, decision, now, applied=applied, heartbeat_s=heartbeat_s)
             if change is None:
                 return WriteResult(decision.key, False, attempt)
             body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "status": change.status}
@@ -157,39 +161,45 @@ class KubePublisher:
         return target.spec_replicas == 0 and self.scale(target, 1)
 
     # -- one cycle --------------------------------------------------------------------------------------
+    def _publish_one(self, d: Decision, now: datetime, target: ResolvedTarget | None) -> tuple[WriteResult, int, int]:
+        applied, scaled, events = True, 0, 0
+        if self.mode is ActuationMode.DIRECT and d.publish and not d.held:
+            if target is None:
+                applied = False
+            else:
+                try:
+                    scaled = int(self.scale(target, d.desired_replicas))
+                except TransientApiError as exc:
+                    log.warning("va=%s %s", d.key, exc)
+                    applied = False
+        result = self.write_status(d, now, applied=applied)
+        if result.transitions:
+            va = self.lookup(d.namespace, d.name) if self.lookup else None
+            for t in result.transitions:
+                self.emit_event(va, d, t, now)
+                events += 1
+        return result, scaled, events
+
     def publish(
         self,
         decisions: Sequence[Decision],
         now: datetime,
         targets: Mapping[str, ResolvedTarget] | None = None,
     ) -> PublishReport:
-        """Status (+ Events) for every decision; in direct mode also the scale of each acted-on target."""
-        results: list[WriteResult] = []
-        events = scale_writes = 0
-        for d in decisions:
-            applied = True
-            if self.mode is ActuationMode.DIRECT and d.publish and not d.held:
-                target = (targets or {}).get(d.key)
-                if target is None:
-                    applied = False
-                else:
-                    try:
-                        scale_writes += int(self.scale(target, d.desired_replicas))
-                    except TransientApiError as exc:
-                        log.warning("va=%s %s", d.key, exc)
-                        applied = False
-            result = self.write_status(d, now, applied=applied)
-            results.append(result)
-            if result.transitions:
-                va = self.lookup(d.namespace, d.name) if self.lookup else None
-                for t in result.transitions:
-                    self.emit_event(va, d, t, now)
-                    events += 1
+        """Status (+ Events) for every decision; in direct mode also the scale of each acted-on target.
+
+        VAs are independent, so up to ``workers`` of them are written concurrently (a cold start or a
+        heartbeat cycle writes every VA); a steady cycle writes nothing and makes no request.
+        """
+        targets = targets or {}
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kube-publish") as pool:
+            outcomes = list(pool.map(lambda d: self._publish_one(d, now, targets.get(d.key)), decisions))
+        results = tuple(r for r, _, _ in outcomes)
         return PublishReport(
             status_writes=sum(1 for r in results if r.written),
-            events=events,
-            scale_writes=scale_writes,
-            results=tuple(results),
+            events=sum(e for _, _, e in outcomes),
+            scale_writes=sum(s for _, s, _ in outcomes),
+            results=results,
         )
 
     async def publish_async(

@@ -9,6 +9,7 @@ records when ``numReplicas`` took its current value. ``now`` is always an input.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,7 +89,8 @@ def merge_conditions(
         if generation is not None:
             merged["observedGeneration"] = generation
         by_type[cond.type] = merged
-        if flipped:
+        # An Event is for a change someone should notice: a flip, or a problem on first sight.
+        if (flipped and prev is not None) or (prev is None and _is_warning(cond)):
             transitions.append(
                 Transition(
                     kind=cond.type,
@@ -101,6 +103,13 @@ def merge_conditions(
             )
     order = [str(c.get("type")) for c in old] + [c.type for c in new if c.type not in {str(o.get("type")) for o in old}]
     return [by_type[t] for t in order], transitions
+
+
+def heartbeat_for(key: str, heartbeat_s: float, spread_ratio: float = 0.25) -> float:
+    """The heartbeat period of one VA: ``heartbeat_s`` shortened by a stable per-key fraction (up to
+    ``spread_ratio``) so that VAs first written in the same cycle do not all refresh in one later cycle."""
+    fraction = (zlib.crc32(key.encode()) % 1000) / 1000.0
+    return heartbeat_s * (1.0 - spread_ratio * fraction)
 
 
 def _semantic(status: Mapping[str, Any]) -> Any:
@@ -136,7 +145,7 @@ def plan_status(
         }
         if old_alloc.get("lastRunTime"):
             alloc["lastRunTime"] = old_alloc["lastRunTime"]
-        if not same:
+        if not same and old_alloc.get("numReplicas") is not None:
             transitions.append(
                 Transition(
                     kind="DesiredReplicas",
