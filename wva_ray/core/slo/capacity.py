@@ -1,8 +1,9 @@
 """The largest arrival rate one replica serves within a class's targets (its "SLO capacity"). Pure, no I/O.
 
 Both the TTFT and the ITL quantile grow with the arrival rate, so the feasible rates form an interval
-[0, rate*]; `max_rate` finds rate* by bisection in log space between a tiny rate and the replica's hard limit
-(prefill saturation or decode saturation at the admission cap), to a relative precision of `rel_tol`.
+[0, rate*]; `max_rate` brackets rate* between a tiny rate and the replica's hard limit (prefill saturation or
+decode saturation at the admission cap) and narrows the bracket in log space (Illinois regula falsi) to a relative
+precision of `rel_tol`; the returned rate is always one that was evaluated as feasible.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from wva_ray.core.slo.perf_model import Latency, LatencyTargets, ReplicaModel
 
 Binding = Literal["itl", "ttft", "capacity", "infeasible"]
 DEFAULT_REL_TOL = 0.005
+UNSTABLE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,13 @@ class RateLimit:
 
 def _meets(lat: Latency, targets: LatencyTargets) -> bool:
     return lat.stable and lat.itl_q_ms <= targets.itl_ms and lat.ttft_q_ms <= targets.ttft_ms
+
+
+def _excess(lat: Latency, targets: LatencyTargets) -> float:
+    """log of the worst latency/target ratio: <= 0 when both targets are met; a large constant when unstable."""
+    if not lat.stable:
+        return UNSTABLE
+    return min(UNSTABLE, math.log(max(lat.itl_q_ms / targets.itl_ms, lat.ttft_q_ms / targets.ttft_ms)))
 
 
 def _binding(lat: Latency, targets: LatencyTargets) -> Binding:
@@ -51,14 +60,44 @@ def max_rate(model: ReplicaModel, targets: LatencyTargets, rel_tol: float = DEFA
     if not _meets(lo_lat, targets):
         return RateLimit(rate_per_s=0.0, binding="infeasible", at=lo_lat)
     hi, hi_lat = hard, top
-    log_tol = math.log1p(rel_tol)
-    while math.log(hi / lo) > log_tol:
-        mid = math.sqrt(lo * hi)
-        lat = model.latency(mid, targets)
+    guess = 0.9 * model.fluid_rate_for_itl(targets.itl_ms)
+    if lo < guess < hi:
+        lat = model.latency(guess, targets)
         if _meets(lat, targets):
-            lo, lo_lat = mid, lat
+            lo, lo_lat = guess, lat
         else:
-            hi, hi_lat = mid, lat
+            hi, hi_lat = guess, lat
+    # Illinois (modified regula falsi) on log(rate) of the worst target ratio: a bracketing method like bisection,
+    # so rate* stays feasible, but it converges in about a third of the evaluations on these smooth curves.
+    x_lo, x_hi = math.log(lo), math.log(hi)
+    f_lo, f_hi = _excess(lo_lat, targets), _excess(hi_lat, targets)
+    side = 0
+    log_tol = math.log1p(rel_tol)
+    while x_hi - x_lo > log_tol:
+        if f_hi >= UNSTABLE:  # no slope information yet: bisect
+            x = 0.5 * (x_lo + x_hi)
+        else:
+            x = (x_lo * f_hi - x_hi * f_lo) / (f_hi - f_lo)
+            x = min(max(x, x_lo + 0.25 * log_tol), x_hi - 0.25 * log_tol)
+        lat = model.latency(math.exp(x), targets)
+        f = _excess(lat, targets)
+        if f <= 0:
+            x_lo, f_lo, lo, lo_lat = x, f, math.exp(x), lat
+            if f > -0.5 * rel_tol and x + log_tol < x_hi:
+                # Close to the targets: test one tolerance step above to close the bracket from the other side.
+                up = model.latency(math.exp(x + log_tol), targets)
+                f_up = _excess(up, targets)
+                if f_up > 0:
+                    break
+                x_lo, f_lo, lo, lo_lat = x + log_tol, f_up, math.exp(x + log_tol), up
+            if side == -1:
+                f_hi /= 2
+            side = -1
+        else:
+            x_hi, f_hi, hi_lat = x, f, lat
+            if side == 1:
+                f_lo /= 2
+            side = 1
     return RateLimit(rate_per_s=lo, binding=_binding(hi_lat, targets), at=lo_lat)
 
 

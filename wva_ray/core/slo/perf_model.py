@@ -170,7 +170,7 @@ class ReplicaModel:
         p = self.params
         if batch < 1e-9:
             return p.prefill_tokens_per_s
-        i = min(max(round(batch), 1), self.cap) - 1
+        i = min(max(int(batch + 0.5), 1), self.cap) - 1
         chunk = max(1.0, p.max_num_batched_tokens - batch)
         return chunk / (float(self._d_s[i]) + chunk / p.prefill_tokens_per_s)
 
@@ -258,6 +258,14 @@ class ReplicaModel:
             p_admission_wait=p_adm,
             stable=True,
         )
+
+    def fluid_rate_for_itl(self, itl_ms: float) -> float:
+        """The rate at which the fluid fixed point `ITL = d(rate*O*ITL) / (1 - rho)` reaches `itl_ms` (a first
+        guess for the capacity search; 0 when even an idle replica is slower)."""
+        p, mix = self.params, self.mix
+        slope = p.beta_ms + p.gamma_ms_per_1k_kv * mix.kv_per_request / 1000.0
+        per_rate = mix.input_tokens / p.prefill_tokens_per_s + slope * mix.output_tokens / 1000.0
+        return max(0.0, (1.0 - p.alpha_ms / itl_ms) / per_rate) if per_rate > 0 else math.inf
 
     def decode_capacity_per_s(self) -> float:
         """Requests/s the decoder completes at its admission cap with no prefill (an upper bound on any rate)."""
