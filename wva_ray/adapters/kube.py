@@ -209,7 +209,12 @@ class _PodIndex:
 
 
 class KubeReader:
-    """Watched cluster state for one controller instance; thread-safe ``read()``."""
+    """Watched cluster state for one controller instance; thread-safe ``read()``.
+
+    With ``WATCH_NAMESPACE`` the VA, pod, workload and ConfigMap watches are namespaced (nodes stay
+    cluster-scoped for the inventory), so the GPU inventory only subtracts that namespace's pods;
+    cluster-wide (the default) it subtracts every pod bound to a GPU node.
+    """
 
     def __init__(self, api: KubeApi, settings: KubeSettings, mapper: RestMapper | None = None) -> None:
         self.api = api
@@ -431,6 +436,10 @@ class KubeReader:
                     counted_pending.add(pod_key)
                     pending_gpus[accelerator] = pending_gpus.get(accelerator, 0.0) + pod_spec_gpus(p.get("spec") or {})
         gpu_free, gpu_error = self._inventory(all_pods, pending_gpus)
+        used_scales = {t.scale_path for t in targets.values()}
+        with self._lock:  # forget scales of targets no VA points at any more
+            for path in [p for p in self._scales if p not in used_scales]:
+                del self._scales[path]
         return ClusterState(
             variant_autoscalings=tuple(va for va, _ in owned),
             raw_variant_autoscalings={va.key: raw for va, raw in owned},
