@@ -35,6 +35,7 @@ VARIANTS: list[dict[str, Any]] = [
     },
 ]
 ALL_OPTIONAL: dict[str, Any] = {
+    "networkPolicy": {"enabled": True, "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]},
     "serviceMonitor": {"enabled": True},
     "podMonitor": {"enabled": True},
     "variants": VARIANTS,
@@ -114,6 +115,7 @@ def test_deployment_mode_renders_the_controller_as_a_deployment_only() -> None:
             "RoleBinding",
             "Service",
             "Deployment",
+            "Pod",  # the `helm test` hook
         ]
     )
     container = _controller_container(docs)
@@ -373,3 +375,31 @@ def test_existing_service_account_needs_a_name() -> None:
     result = helm_template({"serviceAccount": {"create": False}})
     assert not result.ok
     assert "serviceAccount.name is required when serviceAccount.create=false" in result.stderr
+
+
+def test_helm_test_hook_fetches_the_gauges_through_the_service() -> None:
+    docs = render()
+    pod = one(docs, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    service = one(docs, "Service")
+    command = pod["spec"]["containers"][0]["args"][0]
+    assert f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/metrics" in command
+    assert "wva_build_info" in command
+
+
+@pytest.mark.parametrize("values", [pytest.param(None, id="deployment"), pytest.param(RAYSERVICE, id="rayservice")])
+def test_network_policy_admits_the_ports_the_service_and_probes_use(values: dict[str, Any] | None) -> None:
+    docs = render({**(values or {}), "networkPolicy": {"enabled": True}})
+    policy = one(docs, "NetworkPolicy")
+    template = _pod_template(docs)
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    allowed = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    container = template["spec"]["containers"][0]
+    by_name = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for port in one(docs, "Service")["spec"]["ports"]:
+        target = port["targetPort"]
+        assert by_name.get(target, target) in allowed
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if probe in container:
+            port = container[probe]["httpGet"]["port"]
+            assert by_name.get(port, port) in allowed

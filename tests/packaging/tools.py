@@ -171,7 +171,16 @@ def promql_check(exprs: Mapping[str, str], workdir: Path) -> Run:
 
 
 BUILTIN_GROUPS = frozenset(
-    {"", "apps", "rbac.authorization.k8s.io", "autoscaling", "policy", "batch", "coordination.k8s.io"}
+    {
+        "",
+        "apps",
+        "rbac.authorization.k8s.io",
+        "autoscaling",
+        "policy",
+        "batch",
+        "coordination.k8s.io",
+        "networking.k8s.io",
+    }
 )
 
 
