@@ -56,6 +56,9 @@ ALL_POLICIES = (
     "static-peak",
     "oracle",
 )
+# The default run leaves out `wva-ray-slo` while the core's `slo` analyzer is unfinished (it plans like V1 today);
+# ask for it with `--policy`.
+DEFAULT_POLICIES = tuple(p for p in ALL_POLICIES if p != "wva-ray-slo")
 
 
 def _progress(msg: str) -> None:
@@ -376,7 +379,7 @@ def run_bench(
             control = run_control_plane(sizes, repeats=5 if quick else 20)
             continue
         for scn in expand(spec, quick):
-            chosen_policies = [p for p in (policies or scn.policies or list(ALL_POLICIES))]
+            chosen_policies = [p for p in (policies or scn.policies or list(DEFAULT_POLICIES))]
             _progress(f"{scn.name}: {len(scn.seeds)} seed(s) x {len(chosen_policies)} policies, {scn.duration_s:.0f}s")
             results[scn.name] = run_scenario(scn, chosen_policies, traces_dir, caps, hook)
     doc: dict[str, Any] = {

@@ -122,7 +122,7 @@ class ReplicaModel:
         self._submitted = 0
         self._dv_rate = 0.0
         self._pf_rate = 0.0
-        self._next_t = _INF
+        self.next_t = _INF  # read-only for callers: time of the next internal event (inf when idle)
         self._done: list[Completed] = []
         self._recent: deque[tuple[float, int]] = deque()  # (admit time, prompt tokens) inside the rho window
         self._recent_tokens = 0
@@ -146,7 +146,7 @@ class ReplicaModel:
 
     def next_event_s(self) -> float | None:
         """Time of the next internal event (a token boundary that changes state), or None if idle."""
-        return None if self._next_t == _INF else self._next_t
+        return None if self.next_t == _INF else self.next_t
 
     def submit(self, request_id: Hashable, prompt_tokens: int, output_tokens: int, now_s: float) -> None:
         """Enqueue a request arriving at `now_s` (the model first advances to `now_s`)."""
@@ -200,8 +200,8 @@ class ReplicaModel:
         return self._kv_prompt + (self._n_dec * self._v - self._sum_vstart)
 
     def _run_to(self, now_s: float) -> None:
-        while self._next_t <= now_s:
-            self._progress(self._next_t)
+        while self.next_t <= now_s:
+            self._progress(self.next_t)
             self._fire()
         if now_s > self._t:
             self._progress(now_s)
@@ -222,9 +222,9 @@ class ReplicaModel:
         t_pf = _INF
         if self._prefill and self._pf_rate > 0.0:
             t_pf = self._t + max(0.0, self._head_left) / self._pf_rate
-        if t_pf <= t_dec and t_pf <= self._next_t + 1e-12:
+        if t_pf <= t_dec and t_pf <= self.next_t + 1e-12:
             self._finish_prefill()
-        elif t_dec <= self._next_t + 1e-12:
+        elif t_dec <= self.next_t + 1e-12:
             self._decode_event()
         # else: a prompt left the rho window; only the rates change
         self._admit()
@@ -325,4 +325,4 @@ class ReplicaModel:
                 t_next = min(t_next, expiry)
         if self._prefill:
             t_next = min(t_next, self._t + max(0.0, self._head_left) / pf)
-        self._next_t = t_next
+        self.next_t = t_next

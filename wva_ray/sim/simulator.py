@@ -259,8 +259,10 @@ class Simulation:
         best: _Pod | None = None
         best_load = 1 << 60
         for pod in ready:
-            self._collect(pod, pod.replica.advance(now_s))
-            load = pod.replica.load
+            rep = pod.replica
+            if rep.next_t <= now_s:  # its load changes only at its own events
+                self._collect(pod, rep.advance(now_s))
+            load = rep.load
             if load < best_load:
                 best, best_load = pod, load
         if best is None:
