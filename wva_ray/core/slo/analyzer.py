@@ -33,6 +33,10 @@ from wva_ray.core.slo.sizing import RateState, SizingSettings, VariantCapacity, 
 
 @dataclass(frozen=True, slots=True)
 class SloSettings:
+    """Knobs of analyzer `slo`. Quantiles: the share of requests that must meet each target in the model (upstream
+    Inferno's SLOPercentile is 0.95). `input_cv`/`output_cv`: coefficients of variation of prompt and output
+    lengths (vLLM's token histograms could supply them; 1.0 is the middle of the public traces)."""
+
     ttft_quantile: float = 0.95
     itl_quantile: float = 0.95
     input_cv: float = 1.0

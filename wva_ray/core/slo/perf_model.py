@@ -2,30 +2,30 @@
 within a service class's targets. Pure (numpy + math), no I/O, no clock.
 
 Parameters are the alpha/beta/gamma form of ../shared/data/profiles (per engine step, milliseconds):
-`d(n) = alpha + beta*n + gamma*KV/1000`, KV = n * (I + O/2) tokens for a batch of n sequences with mean input I and
-output O tokens. Chunked prefill shares a step with decoding: while a prefill is pending, a step carries
-`c = (max_num_batched_tokens - n) / prefill_tokens_per_s` seconds of prefill on top of `d(n)`, so prefill runs at
-`P_eff = C / (d + c)` tokens/s and the prefill engine is busy a fraction `rho = rate * I / P_eff` of the time.
+`d(n) = alpha + beta*n + gamma*KV/1000` for a batch of n sequences, KV = n * (I + O*(1+cv_out^2)/2) tokens (mean
+input I, output O; the running requests are length-biased towards long outputs). Chunked prefill shares a step
+with decoding: while a prefill is pending a step carries `C = max_num_batched_tokens - n` prompt tokens, so prefill
+runs at `P_eff = C / (d + C/P)` tokens/s and keeps the engine busy a fraction `rho = rate * I / P_eff`.
 
 Why this model (and not Inferno's single chain with prefill folded into the service time):
 - Decode with continuous batching is a (generalised) processor-sharing queue: every running sequence advances one
-  token per step of length `ITL(n)`. Its batch size is the birth-death chain of `queueing.chain_metrics` with
-  `mu(n) = n / (O * ITL(n))` up to the admission cap `N = min(max_num_seqs, 0.9*KV capacity / (I + O/2))`, then a
-  FIFO waiting room (`queue_limit` places). Processor-sharing queues are insensitive to the service-time
-  distribution, so the chain is right for any output-length distribution with mean O below the cap, not just the
-  exponential one the chain nominally assumes.
-- `ITL(n) = 1 / ((1 - rho) / d(n) + rho / (d(n) + c))`: the time-average step rate of a decoder that is slowed by
-  prefill chunks a fraction `rho` of the time (close to the spec's `d / (1 - rho)`, slightly more optimistic because
-  decode still advances during a mixed step). Mean ITL = time in decode / O = L_service / (throughput * O).
-- Prefill is served first come, first served by one engine: an M/G/1 queue with service `I_req / P_eff`, whose
-  mean wait is Pollaczek-Khinchine's (needs the input-length coefficient of variation; default 1.0, the Azure code
-  trace's; conv is about 0.5, Mooncake about 1.5).
-- TTFT = admission wait (chain) + prefill wait (M/G/1) + own prefill + the first decode step. The q-quantile adds
-  the two waits into one "atom at zero + exponential tail" matched to their summed mean (`wait_quantile_s`).
-- A request's mean ITL varies with how much prefill work lands during its decode (length `T = O * ITL`): that
-  fraction is about normal with mean rho and variance `rate * E[S^2] / T`; the ITL q-quantile evaluates
-  `ITL` at the q-quantile of that fraction. Batch-size fluctuation during a request is ignored (relative std
-  about 1/sqrt(n), and only the beta/gamma part of a step depends on it).
+  token per step of length `ITL(n)`. Its batch size is the birth-death chain of `queueing` with
+  `mu(n) = n / (O * ITL(n))` up to the admission cap `N = min(max_num_seqs, 0.9*KV capacity / KV per request)`,
+  then a FIFO waiting room (`queue_limit` places). Processor-sharing queues are insensitive to the service-time
+  distribution, so below the cap the chain holds for any output-length distribution with mean O, not only the
+  exponential one a birth-death chain nominally assumes; the cap and the waiting room model KV/seq admission.
+- `ITL(n) = d(n) / (1 - rho)` (the profile README's chunked-prefill rule). Mean ITL = time in decode / O =
+  L_in_service / (throughput * O). Against the simulator's replica this is within ~5 % up to rho ~0.5 and
+  conservative (+15 %) near saturation.
+- Prefill is first come, first served: an M/G/1 queue with service `I_req / P_eff`, Pollaczek-Khinchine mean
+  wait (needs the input-length coefficient of variation `input_cv`; Azure conv is about 0.5-1.3, code 1-1.7).
+- TTFT = admission wait (chain) + prefill wait (M/G/1) + own prefill + one decode step. Its q-quantile is taken
+  from a gamma matched to the mean and variance of wait + own prefill (the wait modelled as an atom at zero plus
+  an exponential tail, exact for M/M/1): `queueing.gamma_quantile`.
+- Per-request ITL (what an SLO on "mean ITL of a request" sees) = (O*d + X) / O, X = the prefill work the request
+  waits behind while it decodes: the backlog left when its decode starts plus the prefill work arriving during it.
+  Its q-quantile uses a gamma matched to X's mean and variance, at the harmonic-mean output length
+  O / (1 + cv_out^2) (short requests dominate the spread). Batch-size fluctuation within a request is ignored.
 """
 
 from __future__ import annotations
