@@ -43,6 +43,7 @@ class CycleReport:
     missing_shards: tuple[int, ...]
     duration_s: float
     shard_durations_s: Mapping[int, float]
+    phases_s: Mapping[str, float]  # observe, shards (waiting for proposals), allocate, publish
 
 
 @dataclass
@@ -52,6 +53,7 @@ class _OpenCycle:
     base: Snapshot
     works: dict[int, ShardWork]
     started_s: float
+    observed_s: float
 
 
 class CycleCore:
@@ -91,7 +93,7 @@ class CycleCore:
         self._cycle += 1
         works = split(base, self.shards, self._cycle)
         works = {s: _with_epoch(w, self.epoch) for s, w in works.items()}
-        self._open = _OpenCycle(self._cycle, now, base, works, started)
+        self._open = _OpenCycle(self._cycle, now, base, works, started, time.perf_counter())
         return works
 
     def accepts(self, proposal: ShardProposal) -> bool:
@@ -109,8 +111,17 @@ class CycleCore:
         valid = {s: p for s, p in proposals.items() if p.cycle == o.cycle and p.proposals is not None}
         late = missing_shards(o.works, valid)
         held_groups: list[ModelGroupRef] = [g for s in late for g in o.works[s].groups]
+        closing = time.perf_counter()
         plan = finalize_cycle(o.base, list(valid.values()), held_groups, o.now)
+        allocated = time.perf_counter()
         await asyncio.shield(self._publish(plan, o.now))
+        published = time.perf_counter()
+        phases = {
+            "observe": o.observed_s - o.started_s,
+            "shards": closing - o.observed_s,
+            "allocate": allocated - closing,
+            "publish": published - allocated,
+        }
         self._state = plan.state
         duration = time.perf_counter() - o.started_s
         report = CycleReport(
@@ -121,6 +132,7 @@ class CycleCore:
             tuple(late),
             duration,
             {s: p.duration_s for s, p in proposals.items()},
+            phases,
         )
         if self.gauges is not None:
             self.gauges.observe_cycle(duration)

@@ -55,6 +55,8 @@ class CycleSummary:
     held: tuple[str, ...]
     missing_shards: tuple[int, ...]
     duration_s: float
+    phases_s: dict[str, float]
+    shard_durations_s: dict[int, float]
 
 
 def summarize(report: CycleReport) -> CycleSummary:
@@ -66,6 +68,8 @@ def summarize(report: CycleReport) -> CycleSummary:
         tuple(d.key for d in report.plan.decisions if d.held),
         report.missing_shards,
         report.duration_s,
+        dict(report.phases_s),
+        dict(report.shard_durations_s),
     )
 
 

@@ -82,6 +82,7 @@ class MemoryCluster:
         self.targets: dict[str, MemoryTarget] = {}
         self.writes: list[StatusWrite] = []
         self.scale_writes = 0
+        self._parsed: dict[str, tuple[str, VariantAutoscaling]] = {}
         # scripted metrics (benchmark, fault tests): per model (kv, queue) for every ready pod; outage switch
         self.load: dict[str, tuple[float, float]] = {}
         self.metrics_outage = False
@@ -156,7 +157,7 @@ class MemoryCluster:
     # ---- reads --------------------------------------------------------------------------------------
     def observe(self, now: datetime) -> Snapshot:
         """The cluster as a Snapshot without metrics."""
-        vas = [VariantAutoscaling.model_validate(v) for v in self.vas.values()]
+        vas = [self._parsed_va(key, obj) for key, obj in self.vas.items()]
         targets, pods = [], []
         for t in self.targets.values():
             ready = [p for p in t.pods if self.pod_ready(t, p)]
@@ -172,6 +173,15 @@ class MemoryCluster:
             )
             pods += [Pod(namespace=t.namespace, name=p.name, target=t.name, ready=p in ready) for p in t.pods]
         return Snapshot(now=now, config=self.config, variant_autoscalings=vas, scale_targets=targets, pods=pods)
+
+    def _parsed_va(self, key: str, obj: dict[str, Any]) -> VariantAutoscaling:
+        """Parse once per resourceVersion (like an informer cache)."""
+        rv = str(obj["metadata"]["resourceVersion"])
+        cached = self._parsed.get(key)
+        if cached is None or cached[0] != rv:
+            cached = (rv, VariantAutoscaling.model_validate(obj))
+            self._parsed[key] = cached
+        return cached[1]
 
     def desired(self, namespace: str, name: str) -> int | None:
         status = self.vas.get(f"{namespace}/{name}", {}).get("status") or {}
