@@ -25,12 +25,12 @@ from typing import Any
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-import ray  # noqa: E402
+import ray
 
-from wva_ray.runtime.coordinator import CoordinatorOptions  # noqa: E402
-from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime  # noqa: E402
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec  # noqa: E402
-from wva_ray.runtime.wiring import MemoryWiring  # noqa: E402
+from wva_ray.runtime.coordinator import CoordinatorOptions
+from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.runtime.wiring import MemoryWiring
 
 
 def rss_mib(pid: int) -> float:

@@ -11,14 +11,8 @@ from wva_ray.adapters.gauges import GaugeExporter
 from wva_ray.api.plan import Action, Decision, PlanCondition
 
 
-def _d(
-    name: str, current: int, desired: int, accel: str = "H100", publish: bool = True, ns: str = "llm"
-) -> Decision:
-    action = (
-        Action.NO_CHANGE
-        if desired == current
-        else (Action.SCALE_UP if desired > current else Action.SCALE_DOWN)
-    )
+def _d(name: str, current: int, desired: int, accel: str = "H100", publish: bool = True, ns: str = "llm") -> Decision:
+    action = Action.NO_CHANGE if desired == current else (Action.SCALE_UP if desired > current else Action.SCALE_DOWN)
     return Decision(
         namespace=ns,
         name=name,
@@ -100,10 +94,7 @@ def test_controller_instance_label() -> None:
     g = GaugeExporter(controller_instance="ci-1")
     g.apply([_d("a", 1, 2)])
     s = _samples(g)
-    assert (
-        s[("wva_desired_replicas", (*_labels("a")[:1], ("controller_instance", "ci-1"), *_labels("a")[1:]))]
-        == 2
-    )
+    assert s[("wva_desired_replicas", (*_labels("a")[:1], ("controller_instance", "ci-1"), *_labels("a")[1:]))] == 2
 
 
 def test_private_registries_do_not_collide_and_health_metrics_exist() -> None:

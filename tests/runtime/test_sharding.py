@@ -37,9 +37,7 @@ def test_growing_moves_about_one_over_n(n: int) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(
-    st.integers(min_value=1, max_value=9), st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=20)
-)
+@given(st.integers(min_value=1, max_value=9), st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=20))
 def test_a_moved_group_only_moves_to_the_new_shard(n: int, ns: str, model: str) -> None:
     group = ModelGroupRef(namespace=ns, model_id=model)
     before, after = shard_of(group, n), shard_of(group, n + 1)

@@ -13,6 +13,7 @@ publishable) are removed. Health metrics: `wva_cycle_duration_seconds`, `wva_sha
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,10 +154,8 @@ class GaugeExporter:
     def _remove(self, key: SeriesKey) -> None:
         labels = self._labels(key)
         for family in (self.desired, self.current, self.ratio):
-            try:
+            with contextlib.suppress(KeyError):
                 family.remove(*labels)
-            except KeyError:
-                pass
 
     def observe_cycle(self, duration_s: float) -> None:
         self.cycle_duration.observe(duration_s)

@@ -93,7 +93,7 @@ async def start_health_server(health: Health, address: str, port: int) -> tuple[
     await runner.setup()
     site = web.TCPSite(runner, address, port)
     await site.start()
-    sockets = getattr(site._server, "sockets", None) or []  # noqa: SLF001 - aiohttp exposes no bound port
+    sockets = getattr(site._server, "sockets", None) or []
     bound = int(sockets[0].getsockname()[1]) if sockets else port
     return runner, bound
 

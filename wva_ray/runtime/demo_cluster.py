@@ -3,9 +3,10 @@ replayer that sends requests to them, and a recorder. Does network I/O (the emul
 live inside a running event loop (a Ray async actor, or the `--no-ray` driver's loop).
 
 Each variant is a `MemoryCluster` scale target; creating a pod starts an emulated vLLM server (`sim.emulator`)
-with the variant's serving profile and a start-up delay, deleting one stops it (requests in flight fail, as
-they would on a real pod, unless it drained within its termination grace period). Requests of a model go to its least-loaded ready pod (fewest waiting, then lowest
-KV usage, like a queue- and KV-aware gateway); a request arriving when no pod is ready waits for one.
+with the variant's serving profile and a start-up delay; deleting one takes it out of routing at once and stops
+it when idle or after its termination grace period (requests still in flight then fail, as on a real pod).
+Requests of a model go to its least-loaded ready pod (fewest waiting, then lowest KV usage, like a queue- and
+KV-aware gateway); a request arriving when no pod is ready waits for one.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class DemoCluster(MemoryCluster):
 
     def _ready_pods(self, model_id: str) -> list[tuple[str, EmulatedPod]]:
         out = []
-        for key, target in self.targets.items():
+        for target in self.targets.values():
             variant = self.variants.get(target.name)
             if variant is None or variant.model_id != model_id:
                 continue
@@ -259,7 +260,7 @@ class DemoCluster(MemoryCluster):
         t = now - self.replay_started_s
         dt = 0.0 if self._last_sample_s is None else now - self._last_sample_s
         self._last_sample_s = now
-        for key, target in self.targets.items():
+        for target in self.targets.values():
             kvs, queue, running, ready = [], 0.0, 0.0, 0
             for p in target.pods:
                 live = self.emulator.pods.get(p.name)

@@ -33,9 +33,7 @@ class RuntimeSettings(BaseSettings):
     )
 
     # upstream names
-    prometheus_base_url: str | None = Field(
-        None, validation_alias=_env("PROMETHEUS_BASE_URL", "prometheus_base_url")
-    )
+    prometheus_base_url: str | None = Field(None, validation_alias=_env("PROMETHEUS_BASE_URL", "prometheus_base_url"))
     prometheus_bearer_token: str | None = Field(
         None, validation_alias=_env("PROMETHEUS_BEARER_TOKEN", "prometheus_bearer_token")
     )
@@ -60,9 +58,7 @@ class RuntimeSettings(BaseSettings):
     )
     interval_s: float = Field(30.0, gt=0, validation_alias=_env("GLOBAL_OPT_INTERVAL", "interval_s"))
     scale_to_zero: bool = Field(False, validation_alias=_env("WVA_SCALE_TO_ZERO", "scale_to_zero"))
-    controller_instance: str | None = Field(
-        None, validation_alias=_env("CONTROLLER_INSTANCE", "controller_instance")
-    )
+    controller_instance: str | None = Field(None, validation_alias=_env("CONTROLLER_INSTANCE", "controller_instance"))
     watch_namespace: str | None = Field(None, validation_alias=_env("WATCH_NAMESPACE", "watch_namespace"))
     pod_namespace: str = Field(
         "workload-variant-autoscaler-system", validation_alias=_env("POD_NAMESPACE", "pod_namespace")
