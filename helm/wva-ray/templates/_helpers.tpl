@@ -184,3 +184,16 @@ helm/sync-from-repo.sh and tests/packaging): the chart grants exactly what the a
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Port of the decision gauges (wva_desired_replicas, ...). With Ray, `wva-ray run` serves its own health and
+leader metrics on WVA_METRICS_PORT and the coordinator actor serves the decision gauges on WVA_METRICS_PORT+1
+(wva_ray/runtime/controller.py); the chart exposes and scrapes both.
+*/}}
+{{- define "wva-ray.decisionsPort" -}}
+{{- $port := add1 .Values.controller.metricsPort -}}
+{{- if or (eq (int .Values.controller.healthPort) (int $port)) (eq (int .Values.controller.healthPort) (int .Values.controller.metricsPort)) -}}
+{{- fail (printf "controller.healthPort (%v) must differ from controller.metricsPort (%v) and metricsPort+1 (%v, the decision gauges)" .Values.controller.healthPort .Values.controller.metricsPort $port) -}}
+{{- end -}}
+{{- $port -}}
+{{- end -}}
