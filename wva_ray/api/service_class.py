@@ -188,3 +188,36 @@ def resolve_target(classes: ServiceClasses, requested: str | None, model_id: str
         source=source,
     )
     return target, warning
+
+
+class PerfProfileEntry(BaseModel):
+    """Ours: one entry of the optional ConfigMap `wva-slo-profiles` (one YAML blob per data key): the performance
+    parameters of one (model, accelerator) pair for analyzer `slo`, overriding the built-in table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    model_id: Annotated[str, Field(min_length=1, alias="modelID")]
+    accelerator: Annotated[str, Field(min_length=1)]
+    alpha_ms: Annotated[float, Field(gt=0, alias="alphaMs")]
+    beta_ms: Annotated[float, Field(ge=0, alias="betaMs")]
+    gamma_ms_per_1k_kv: Annotated[float, Field(ge=0, alias="gammaMsPer1kKv")]
+    prefill_tokens_per_s: Annotated[float, Field(gt=0, alias="prefillTokensPerS")]
+    max_num_seqs: Annotated[int, Field(ge=1, alias="maxNumSeqs")] = 256
+    kv_capacity_tokens: Annotated[float, Field(gt=0, alias="kvCapacityTokens")] = 400_000.0
+    max_num_batched_tokens: Annotated[int, Field(ge=1, alias="maxNumBatchedTokens")] = 8192
+    startup_s: Annotated[float, Field(ge=0, alias="startupSeconds")] = 180.0
+
+
+def parse_perf_profiles(data: Mapping[str, Any]) -> tuple[tuple[PerfProfileEntry, ...], tuple[str, ...]]:
+    """All entries of `wva-slo-profiles`; invalid ones are skipped with a warning naming the key path and value."""
+    out: list[PerfProfileEntry] = []
+    warnings: list[str] = []
+    for key in sorted(data):
+        try:
+            raw = load_entry_value(data[key])
+            out.append(PerfProfileEntry.model_validate(raw))
+        except ValidationError as err:
+            warnings.append(f"{describe_validation_error(err, key)}; entry ignored")
+        except ValueError as err:
+            warnings.append(f"{key}: {err}; entry ignored")
+    return tuple(out), tuple(warnings)
