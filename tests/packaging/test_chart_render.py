@@ -428,3 +428,20 @@ def test_health_port_must_not_collide_with_the_gauge_ports() -> None:
     result = helm_template({"controller": {"metricsPort": 8080, "healthPort": 8081}})
     assert not result.ok
     assert "controller.healthPort (8081) must differ" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({**ALL_OPTIONAL, "prometheus": {"tls": {"secretName": "ca", "clientCert": True}}}, id="all"),
+        pytest.param({**RAYSERVICE, **ALL_OPTIONAL, "prometheus": {"tls": {"secretName": "ca"}}}, id="rayservice"),
+    ],
+)
+def test_rendered_yaml_has_no_stray_whitespace(values: dict[str, Any]) -> None:
+    from tests.packaging.tools import helm_template
+
+    result = helm_template(values)
+    assert result.ok, result.describe()
+    bad = [f"{i}: {line!r}" for i, line in enumerate(result.stdout.splitlines(), 1) if line != line.rstrip()]
+    assert bad == [], "\n".join(bad[:10])
