@@ -29,7 +29,7 @@ def _decision(namespace: str, name: str, current: int, desired: int) -> Decision
     return Decision(
         namespace=namespace,
         name=name,
-        modelID="m1",
+        model_id="m1",
         accelerator="H100",
         current_replicas=current,
         desired_replicas=desired,

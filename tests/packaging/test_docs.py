@@ -94,7 +94,7 @@ def test_configuration_covers_every_chart_value() -> None:
         out = []
         for key, value in node.items():
             if isinstance(value, dict) and value and key not in opaque:
-                out += leaves(value, f"{prefix}{key}.")  # type: ignore[arg-type]
+                out += leaves(value, f"{prefix}{key}.")
             else:
                 out.append(prefix + key)
         return out
