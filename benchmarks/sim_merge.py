@@ -15,7 +15,7 @@ from wva_ray.sim.report import write_cost_plot, write_markdown
 
 
 def merge(root: Path) -> Path:
-    parts = sorted(root.glob("*/results.json"))
+    parts = sorted(root.glob("*/results.json"), key=lambda p: (p.parent.name.endswith("-extra"), p.parent.name))
     if not parts:
         raise SystemExit(f"no */results.json under {root}")
     doc: dict[str, Any] = {"scenarios": {}, "runs": [], "capacities": {}}
@@ -24,7 +24,11 @@ def merge(root: Path) -> Path:
         for key in ("commit", "machine", "default_policy", "quick"):
             doc.setdefault(key, sub.get(key))
         doc["runs"].append({"command": sub.get("command"), "wall_s": sub.get("wall_s"), "commit": sub.get("commit")})
-        doc["scenarios"].update(sub.get("scenarios", {}))
+        for name, scn in sub.get("scenarios", {}).items():
+            if name in doc["scenarios"]:  # a later run adding policies to a scenario
+                doc["scenarios"][name]["policies"].update(scn.get("policies", {}))
+            else:
+                doc["scenarios"][name] = scn
         doc["capacities"].update(sub.get("capacities", {}))
         if "control_plane" in sub:
             doc["control_plane"] = sub["control_plane"]

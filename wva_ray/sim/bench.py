@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from wva_ray.api.service_class import ResolvedTarget
 from wva_ray.sim.capacity import Capacity, CapacityTable
 from wva_ray.sim.control_plane import run_control_plane
 from wva_ray.sim.metrics import MetricContext, aggregate, summarize
@@ -29,6 +30,7 @@ from wva_ray.sim.policies.base import WVA_CHART_BEHAVIOR, Policy
 from wva_ray.sim.policies.hpa import HpaKv
 from wva_ray.sim.policies.keda import KedaQueue
 from wva_ray.sim.policies.ray_serve import RayServe
+from wva_ray.sim.policies.slo_policy import SloPolicy
 from wva_ray.sim.policies.static import Scheduled
 from wva_ray.sim.policies.wva_ray import WvaRay
 from wva_ray.sim.policies.wva_upstream import WvaUpstream
@@ -56,9 +58,7 @@ ALL_POLICIES = (
     "static-peak",
     "oracle",
 )
-# The default run leaves out `wva-ray-slo` while the core's `slo` analyzer is unfinished (it plans like V1 today);
-# ask for it with `--policy`.
-DEFAULT_POLICIES = tuple(p for p in ALL_POLICIES if p != "wva-ray-slo")
+DEFAULT_POLICIES = ALL_POLICIES
 
 
 def _progress(msg: str) -> None:
@@ -165,7 +165,17 @@ def make_policy(name: str, prep: Prepared) -> Policy:
     if name == "wva-ray-v2":
         return WvaRay("wva-ray-v2", analyzer="saturation")
     if name == "wva-ray-slo":
-        return WvaRay("wva-ray-slo", analyzer="slo")
+        targets = {
+            m.name: ResolvedTarget(
+                class_name=m.slo_class,
+                priority=m.priority,
+                itl_ms=SLO_CLASSES[m.slo_class].itl_s * 1000.0,
+                ttft_ms=SLO_CLASSES[m.slo_class].ttft_s * 1000.0,
+                source="scenario slo_class",
+            )
+            for m in prep.scenario.models
+        }
+        return SloPolicy(targets, name="wva-ray-slo")
     if name == "wva-upstream":
         return WvaUpstream()
     if name == "hpa-kv":
@@ -354,6 +364,7 @@ def run_bench(
 ) -> Path:
     """Run the suite (or one scenario) and write `output/results.json` (returned), `results.md`, PNGs."""
     started = time.perf_counter()
+    commit = _git_commit()  # stamped at the start: the code that ran
     output.mkdir(parents=True, exist_ok=True)
     specs = load_scenarios(scenarios_dir)
     if scenario is not None:
@@ -383,7 +394,7 @@ def run_bench(
             _progress(f"{scn.name}: {len(scn.seeds)} seed(s) x {len(chosen_policies)} policies, {scn.duration_s:.0f}s")
             results[scn.name] = run_scenario(scn, chosen_policies, traces_dir, caps, hook)
     doc: dict[str, Any] = {
-        "commit": _git_commit(),
+        "commit": commit,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": _command(quick, scenario, output),
         "machine": _machine(),

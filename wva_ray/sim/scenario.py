@@ -146,9 +146,7 @@ class Scenario(BaseModel):
 
     def profile_of(self, variant: VariantSpec, profiles: Mapping[str, Profile]) -> Profile:
         if variant.profile not in profiles:
-            raise ValueError(
-                f"scenario {self.name}: variant {variant.name} has unknown profile {variant.profile!r}"
-            )
+            raise ValueError(f"scenario {self.name}: variant {variant.name} has unknown profile {variant.profile!r}")
         return profiles[variant.profile]
 
 

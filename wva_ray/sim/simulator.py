@@ -382,7 +382,7 @@ class Simulation:
     def run(self) -> SimResult:
         wall0 = time.perf_counter()
         names = list(self.models)
-        arr = [self.models[n].trace for n in names]
+        arr = [self.models[n].trace.window(0.0, self.duration_s) for n in names]
         self._arrival = np.concatenate([t.arrival_s for t in arr]) if arr else np.zeros(0)
         self._prompt = np.concatenate([t.prompt_tokens for t in arr])
         self._out = np.concatenate([t.output_tokens for t in arr])
@@ -399,7 +399,7 @@ class Simulation:
         ready_cache: dict[str, list[_Pod]] = {m: self._ready_pods(m) for m in names}
 
         interval = self.policy.interval_s
-        next_scrape, next_policy, next_record = 0.0, interval, 0.0
+        next_scrape, next_policy, next_record = 0.0, 0.0, 0.0
         rec_t: list[float] = []
         rec_ready: dict[str, list[float]] = {v: [] for v in self.variants}
         rec_cur: dict[str, list[float]] = {v: [] for v in self.variants}

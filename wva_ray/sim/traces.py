@@ -60,9 +60,7 @@ class Trace:
         """Arrivals per second in consecutive bins of `bin_s` seconds."""
         span = self.duration_s if duration_s is None else duration_s
         nbins = max(1, int(np.ceil(span / bin_s)))
-        counts = np.bincount(
-            np.minimum((self.arrival_s // bin_s).astype(np.int64), nbins - 1), minlength=nbins
-        )
+        counts = np.bincount(np.minimum((self.arrival_s // bin_s).astype(np.int64), nbins - 1), minlength=nbins)
         return counts[:nbins].astype(np.float64) / bin_s
 
 
@@ -266,6 +264,7 @@ def synthesize(
         ops = np.concatenate([ops, ops[-1] + np.cumsum(draw())])
     ops = ops[ops < total]
     arr = np.interp(ops, cum, grid)
+    arr = arr[arr < duration_s]
     n = len(arr)
     prompt = np.clip(np.rint(rng.lognormal(tokens.in_mu, tokens.in_sigma, n)), 1, tokens.max_in)
     out = np.clip(np.rint(rng.lognormal(tokens.out_mu, tokens.out_sigma, n)), 1, tokens.max_out)
