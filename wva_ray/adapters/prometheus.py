@@ -37,7 +37,9 @@ class PrometheusMetricsSource:
         self._http = http or PrometheusHttp(self.settings)
         self._wall_clock = wall_clock
         self.queries_sent = 0  # cumulative, for the health metrics and the benchmark
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prometheus-query")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.settings.query_concurrency, thread_name_prefix="prometheus-query"
+        )
 
     async def _run(self, queries: Mapping[str, str], eval_ts_s: float) -> dict[str, list[q.Sample]]:
         loop = asyncio.get_running_loop()

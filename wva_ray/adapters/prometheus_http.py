@@ -51,6 +51,7 @@ class PrometheusSettings(BaseSettings):
     jitter_ratio: float = Field(default=0.1, ge=0, le=1)
     stale_after_s: float = Field(default=60.0, gt=0)
     slo_signals: bool = True
+    query_concurrency: int = Field(default=8, ge=1, le=32)
 
 
 class _ServerNameAdapter(HTTPAdapter):
