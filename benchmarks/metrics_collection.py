@@ -23,8 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
+from wva_ray.adapters import prometheus_queries as pq
 from wva_ray.adapters.prometheus import PrometheusMetricsSource
 from wva_ray.adapters.prometheus_http import PrometheusSettings
 from wva_ray.adapters.prometheus_local import LocalPrometheus, LocalPrometheusConfig
@@ -72,6 +75,21 @@ async def serve_shard(first: int, last: int, pods: int, out: Path) -> None:
     await emu.close()
 
 
+def engine_seconds(url: str, groups: list[ModelGroupRef]) -> dict[str, float]:
+    """Prometheus' own execTotalTime (stats=all) per query of one cycle, run one after the other."""
+    sel = pq.GroupSelector.of(groups)
+    queries = dict(pq.pod_queries(sel))
+    queries["request_count"] = pq.request_count_query(sel, 600.0)
+    queries["flow_control"] = pq.flow_control_query([g.model_id for g in groups])
+    out: dict[str, float] = {}
+    for name, expr in queries.items():
+        params = urllib.parse.urlencode({"query": expr, "time": f"{time.time():.3f}", "stats": "all"})
+        with urllib.request.urlopen(f"{url}/api/v1/query?{params}", timeout=60) as resp:
+            data = json.loads(resp.read())
+        out[name] = float(data["data"]["stats"]["timings"]["execTotalTime"])
+    return out
+
+
 # ---- driver -----------------------------------------------------------------------------------------------
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -103,7 +121,10 @@ async def wait_for_data(
         await asyncio.sleep(3.0)
 
 
-async def measure(src: PrometheusMetricsSource, groups: list[ModelGroupRef], cycles: int) -> dict[str, object]:
+async def measure(
+    src: PrometheusMetricsSource, groups: list[ModelGroupRef], cycles: int, prom_pid: int
+) -> dict[str, object]:
+    prom_cpu0, own_cpu0, wall0 = cpu_seconds(prom_pid), time.process_time(), time.monotonic()
     walls: list[float] = []
     pod_walls: list[float] = []
     queries: list[int] = []
@@ -120,6 +141,9 @@ async def measure(src: PrometheusMetricsSource, groups: list[ModelGroupRef], cyc
         rows_n.append(len(rows))
     return {
         "groups": len(groups),
+        "prometheus_cpu_s_per_cycle_incl_scraping": round((cpu_seconds(prom_pid) - prom_cpu0) / cycles, 4),
+        "collector_cpu_s_per_cycle": round((time.process_time() - own_cpu0) / cycles, 4),
+        "measure_wall_s": round(time.monotonic() - wall0, 2),
         "rows_min": min(rows_n),
         "queries_per_cycle": sorted(set(queries)),
         "wall_s_median": round(statistics.median(walls), 4),
@@ -180,16 +204,22 @@ async def drive(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         results = []
         for n in sorted({1, 10, 100, args.models}):
             if n <= args.models:
-                res = await measure(src, groups[:n], args.cycles)
+                assert prom._proc is not None
+                res = await measure(src, groups[:n], args.cycles, prom._proc.pid)
                 print(f"  {res}", flush=True)
                 results.append(res)
+        engine = [await asyncio.to_thread(engine_seconds, prom.url, groups) for _ in range(3)]
+        engine_totals = sorted(sum(e.values()) for e in engine)
         up = await asyncio.to_thread(src._http.query, "count(up == 0) or vector(0)", time.time(), "targets_down")
         targets_down = float(up[0]["value"][1]) if up else -1.0
         cpu0 = {p.pid: cpu_seconds(p.pid) for p in procs}
+        assert prom._proc is not None
+        prom_cpu0 = cpu_seconds(prom._proc.pid)
         w0 = time.monotonic()
         await asyncio.sleep(args.cpu_window)
         wall = time.monotonic() - w0
         cpu = sum(cpu_seconds(p.pid) - cpu0[p.pid] for p in procs)
+        prom_idle_cores = (cpu_seconds(prom._proc.pid) - prom_cpu0) / wall
         scrapes = len(targets) * wall / args.scrape_interval
         src.close()
         return {
@@ -201,7 +231,10 @@ async def drive(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             "first_complete_data_s": round(data_s, 1),
             "collection": results,
             "targets_down_after_cycles": targets_down,
+            "prometheus_exec_s_per_cycle_sequential_all_groups": [round(x, 3) for x in engine_totals],
+            "prometheus_exec_s_by_query_last": {k: round(v, 4) for k, v in engine[-1].items()},
             "load_average_1m": os.getloadavg()[0],
+            "prometheus_cpu_cores_scraping_only": round(prom_idle_cores, 3),
             "emulator_cpu_cores_total": round(cpu / wall, 3),
             "emulator_cpu_per_pod_millicores": round(1000 * cpu / wall / len(targets), 3),
             "emulator_cpu_ms_per_scrape": round(1000 * cpu / scrapes, 3),
