@@ -1,0 +1,72 @@
+"""Bench smoke test: a tiny scenario through `run_bench` and the CLI registration; results.json shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from wva_ray.sim.bench import run_bench
+from wva_ray.sim.bench_cli import register
+
+TINY = """
+name: T1-tiny
+description: tiny smoke scenario
+duration_s: 300
+seeds: [1]
+oracle_interval_s: 10
+step: {model: m, at_s: 100, to_rps: 20}
+models:
+  - name: m
+    workload:
+      synthetic:
+        tokens: azure-conv
+        shape: {points: [[0, 4], [100, 4], [100.5, 20], [300, 20]]}
+    variants:
+      - {name: m-h100, profile: llama-3.1-8b/H100, startup_s: 30, min_replicas: 1, max_replicas: 4, initial_replicas: 1}
+policies: [wva-ray, hpa-kv, oracle]
+"""
+
+
+def _scenarios(tmp_path: Path) -> Path:
+    d = tmp_path / "scenarios"
+    d.mkdir()
+    (d / "t1.yaml").write_text(TINY, encoding="utf-8")
+    return d
+
+
+def test_run_bench_writes_results_table_and_plots(tmp_path: Path, shared_dir: Path) -> None:
+    out = tmp_path / "out"
+    path = run_bench(True, None, out, scenarios_dir=_scenarios(tmp_path), traces_dir=shared_dir / "data" / "traces")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    policies = doc["scenarios"]["T1-tiny"]["policies"]
+    assert set(policies) == {"wva-ray", "hpa-kv", "oracle"}
+    for row in policies.values():
+        assert row["gpu_hours"] > 0 and 0.0 <= row["slo_attainment"] <= 1.0
+    bounds = doc["scenarios"]["T1-tiny"]["oracle_bounds"]
+    assert bounds["fluid_gpu_hours"] <= bounds["lp_gpu_hours"] + 1e-9 <= bounds["milp_gpu_hours"] + 1e-9
+    assert doc["commit"] and doc["default_policy"] == "wva-ray"
+    assert (out / "results.md").read_text(encoding="utf-8").count("| wva-ray |") == 1
+    assert (out / "T1-tiny-replicas.png").stat().st_size > 0
+    assert (out / "T1-tiny-cost-vs-attainment.png").stat().st_size > 0
+
+
+def test_cli_registration_exposes_bench(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def noop() -> None:  # a second command so typer keeps sub-command routing
+        pass
+
+    result = CliRunner().invoke(app, ["bench", "--help"])
+    assert result.exit_code == 0
+    assert "--quick" in result.output and "--scenario" in result.output and "--output" in result.output
+
+
+def test_unknown_scenario_names_the_known_ones(tmp_path: Path, shared_dir: Path) -> None:
+    with pytest.raises(ValueError, match="T1-tiny"):
+        run_bench(True, "nope", tmp_path / "o", scenarios_dir=_scenarios(tmp_path))
