@@ -7,13 +7,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.kube.conftest import SYSTEM_NS
-from tests.kube.manifests import wait_for
+from tests.kube.manifests import apply, variant_autoscaling, wait_for
 from wva_ray.adapters.kube_client import KubeApi
 from wva_ray.adapters.kube_lease import LeaderElector, LeaseConfig
+from wva_ray.adapters.kube_publish import KubePublisher
+from wva_ray.api.plan import Action, Decision
 
 pytestmark = [pytest.mark.integration]
 
@@ -90,3 +93,37 @@ def test_release_hands_over_at_once(candidates: tuple[Candidate, Candidate]) -> 
     leader.kill(release=True)
     wait_for(lambda: follower.elector.is_leader, LEASE_S, poll_s=0.05, what="takeover after release")
     assert time.monotonic() - released < LEASE_S - 0.5
+
+
+def test_only_the_leader_writes_status(
+    candidates: tuple[Candidate, Candidate], controller_api: KubeApi, admin_api: KubeApi, va_crd: object, namespace: str
+) -> None:
+    a, b = candidates
+    leader, follower = wait_for(lambda: _single_leader(a, b), 10, what="exactly one leader")
+    apply(admin_api, variant_autoscaling(namespace, "va-l", "t"))
+    publishers = {
+        c.elector.config.identity: KubePublisher(controller_api, is_leader=lambda c=c: c.elector.is_leader)
+        for c in (leader, follower)
+    }
+    now = datetime.now(UTC)
+    reports = {
+        name: p.publish([_decision(namespace, "va-l", 3 if name == leader.elector.config.identity else 7)], now)
+        for name, p in publishers.items()
+    }
+    assert reports[leader.elector.config.identity].status_writes == 1
+    assert reports[follower.elector.config.identity].skipped_not_leader
+    va = admin_api.get(f"/apis/llmd.ai/v1alpha1/namespaces/{namespace}/variantautoscalings/va-l")
+    assert va["status"]["desiredOptimizedAlloc"]["numReplicas"] == 3
+
+
+def _decision(ns: str, name: str, desired: int) -> Decision:
+    return Decision(
+        namespace=ns,
+        name=name,
+        modelID="m1",
+        accelerator="H100",
+        current_replicas=1,
+        desired_replicas=desired,
+        action=Action.SCALE_UP,
+        reason="lease",
+    )

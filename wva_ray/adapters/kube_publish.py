@@ -60,6 +60,7 @@ class PublishReport:
     events: int
     scale_writes: int
     results: tuple[WriteResult, ...]
+    skipped_not_leader: bool = False
 
 
 class KubePublisher:
@@ -75,6 +76,7 @@ class KubePublisher:
         identity: str = COMPONENT,
         max_attempts: int = MAX_ATTEMPTS,
         workers: int = 8,
+        is_leader: Callable[[], bool] | None = None,
     ) -> None:
         self.api = api
         self.lookup = lookup
@@ -83,6 +85,7 @@ class KubePublisher:
         self.identity = identity
         self.max_attempts = max_attempts
         self.workers = workers
+        self.is_leader = is_leader  # e.g. LeaderElector.is_leader: only the Lease holder writes
 
     # -- status -----------------------------------------------------------------------------------------
     def write_status(self, decision: Decision, now: datetime, *, applied: bool = True) -> WriteResult:
@@ -191,6 +194,8 @@ class KubePublisher:
         VAs are independent, so up to ``workers`` of them are written concurrently (a cold start or a
         heartbeat cycle writes every VA); a steady cycle writes nothing and makes no request.
         """
+        if self.is_leader is not None and not self.is_leader():
+            return PublishReport(status_writes=0, events=0, scale_writes=0, results=(), skipped_not_leader=True)
         targets = targets or {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kube-publish") as pool:
             outcomes = list(pool.map(lambda d: self._publish_one(d, now, targets.get(d.key)), decisions))
