@@ -1,9 +1,11 @@
 """Benchmark: end-to-end cycle latency of the Ray runtime (coordinator + shard actors) with a scripted metrics
 source, for 100 / 1,000 / 10,000 VAs and 1 / 2 / 4 shards; controller RSS; time from start to first decision.
 
-The "cluster" is a `MemoryCluster` hosted in its own Ray actor (the in-memory API server: VAs, one Deployment-like
-target and one pod per VA, status writes with the same change rules as the Kubernetes publisher); every model
-has two variants and a steady scripted load. A cycle is measured by the coordinator from observe to the end of
+The "cluster" is a `MemoryCluster` (an in-memory API server: VAs, one Deployment-like target and one pod per VA,
+status writes with the same change rules as the Kubernetes publisher); by default each actor holds its own copy
+(`--host inline`: the coordinator reads it in-process like the informer cache of `wva-ray run`; the shards only
+read scripted metrics from it), or it is a separate Ray actor (`--host actor`). Every model has two variants and
+a steady scripted load. A cycle is measured by the coordinator from observe to the end of
 publish (`CycleReport.duration_s`), so it includes the Ray calls to the host and to the shards. The cycles run
 back to back (interval 0.05 s). The first cycle (which writes every VA's status) is reported apart.
 
@@ -53,18 +55,25 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def run_case(vas: int, shards: int, cycles: int, seq: int) -> dict[str, Any]:
-    host_cls: Any = ray.remote(num_cpus=0)(MemoryCluster)
-    host = host_cls.options(name=f"bench-cluster-{seq}", namespace="wva").remote(time.monotonic)
+def run_case(vas: int, shards: int, cycles: int, seq: int, host_mode: str) -> dict[str, Any]:
     models = max(1, vas // 2)
     specs = [
         VariantSpec(f"m{m}-{acc}", f"m{m}", acc.upper(), cost=cost, namespace=f"ns{m % 10}")
         for m in range(models)
         for acc, cost in (("h100", 10.0), ("l40s", 3.0))
     ][:vas]
-    for i in range(0, len(specs), 2000):
-        ray.get([host.add_variant.remote(s) for s in specs[i : i + 2000]])
-    ray.get([host.set_load.remote(f"m{m}", 0.5, 0.0) for m in range(models)])
+    if host_mode == "actor":
+        host_cls: Any = ray.remote(num_cpus=0)(MemoryCluster)
+        host = host_cls.options(name=f"bench-cluster-{seq}", namespace="wva").remote(time.monotonic)
+        for i in range(0, len(specs), 2000):
+            ray.get([host.add_variant.remote(s) for s in specs[i : i + 2000]])
+        ray.get([host.set_load.remote(f"m{m}", 0.5, 0.0) for m in range(models)])
+    else:
+        host = MemoryCluster(time.monotonic)
+        for spec in specs:
+            host.add_variant(spec)
+        for m in range(models):
+            host.set_load(f"m{m}", 0.5, 0.0)
     options = CoordinatorOptions(shards=shards, interval_s=0.05, deadline_s=60.0)
     t0 = time.monotonic()
     rt = start_ray_runtime(MemoryWiring(host, direct=False), options, name_prefix=f"b{seq}-")
@@ -82,10 +91,12 @@ def run_case(vas: int, shards: int, cycles: int, seq: int) -> dict[str, Any]:
     actors_rss = sum(rss_mib(i["pid"]) for i in infos)
     system_rss = sum(rss_mib(p) for p in ray_system_pids())
     stop_ray_runtime(rt)
-    ray.kill(host, no_restart=True)
+    if host_mode == "actor":
+        ray.kill(host, no_restart=True)
     steady = [s.duration_s for s in summaries[1:]]
     decisions = len(summaries[-1].desired) if summaries else 0
     return {
+        "host": host_mode,
         "vas": vas,
         "shards": shards,
         "decisions_per_cycle": decisions,
@@ -115,6 +126,13 @@ def main() -> None:
     parser.add_argument("--vas", default="100,1000,10000")
     parser.add_argument("--shards", default="1,2,4")
     parser.add_argument("--cycles", type=int, default=8)
+    parser.add_argument(
+        "--host",
+        choices=("inline", "actor"),
+        default="inline",
+        help="inline: each actor holds its own copy of the fake cluster, as the coordinator holds its informer "
+        "cache in `wva-ray run` (observe costs no transfer); actor: the fake cluster is a separate Ray actor",
+    )
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/runtime_cycle.json"))
     args = parser.parse_args()
     t0 = time.monotonic()
@@ -125,7 +143,7 @@ def main() -> None:
     for vas in (int(v) for v in args.vas.split(",")):
         for shards in (int(s) for s in args.shards.split(",")):
             seq += 1
-            res = run_case(vas, shards, args.cycles, seq)
+            res = run_case(vas, shards, args.cycles, seq, args.host)
             print(json.dumps(res), flush=True)
             results.append(res)
     ray.shutdown()

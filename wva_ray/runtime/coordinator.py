@@ -26,6 +26,7 @@ from wva_ray.api.plan import Plan
 from wva_ray.runtime.coordination import CycleCore, CycleReport
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
 from wva_ray.runtime.loop import cycle_loop
+from wva_ray.runtime.wire import SentVas, WorkWire, restore_proposal
 from wva_ray.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class CoordinatorActor:
         self.health = _RayHealth()
         self._works: dict[int, ShardWork] = {}
         self._proposals: dict[int, ShardProposal] = {}
+        self._sent: dict[int, SentVas] = {}
         self._changed = asyncio.Condition()
         self._all_in = asyncio.Event()
         self._stop = asyncio.Event()
@@ -141,8 +143,11 @@ class CoordinatorActor:
             return None
         return work
 
-    async def next_work(self, shard: int, epoch: str, cycle: int, timeout_s: float) -> ShardWork | None:
-        """Long-poll: the open cycle's work for `shard` once it is newer than (epoch, cycle); None on timeout."""
+    async def next_work(
+        self, shard: int, epoch: str, cycle: int, timeout_s: float, incarnation: str
+    ) -> WorkWire | None:
+        """Long-poll: the open cycle's work for `shard` once it is newer than (epoch, cycle), encoded for the
+        shard's VA cache (`wire`); None on timeout."""
         async with self._changed:
             try:
                 await asyncio.wait_for(
@@ -150,13 +155,17 @@ class CoordinatorActor:
                 )
             except TimeoutError:
                 return None
-            return self._pending_work(shard, epoch, cycle)
+            work = self._pending_work(shard, epoch, cycle)
+            if work is None:
+                return None
+            return self._sent.setdefault(shard, SentVas()).encode(work, incarnation)
 
     async def submit(self, proposal: ShardProposal) -> bool:
         """Accept a proposal for the open cycle; False when it is late or from another coordinator epoch."""
-        if not self.core.accepts(proposal) or proposal.shard not in self._works:
+        work = self._works.get(proposal.shard)
+        if not self.core.accepts(proposal) or work is None:
             return False
-        self._proposals[proposal.shard] = proposal
+        self._proposals[proposal.shard] = restore_proposal(proposal, work)
         if len(self._proposals) == len(self._works):
             self._all_in.set()
         return True

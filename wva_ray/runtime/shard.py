@@ -19,6 +19,7 @@ import ray
 from wva_ray.runtime.coordinator import COORDINATOR_NAME, NAMESPACE
 from wva_ray.runtime.loop import Backoff
 from wva_ray.runtime.shard_step import run_shard_step
+from wva_ray.runtime.wire import CacheMiss, ShardVaCache, compact_proposal
 from wva_ray.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class ShardActor:
         self.cycles = 0
         self.last: tuple[str, int] = ("", 0)
         self.errors = 0
+        self.cache = ShardVaCache()
         self._stop = asyncio.Event()
         self._task = asyncio.get_event_loop().create_task(self._loop())
 
@@ -51,11 +53,19 @@ class ShardActor:
                 if coordinator is None:
                     coordinator = ray.get_actor(self.coordinator_name, namespace=NAMESPACE)
                 epoch, cycle = self.last
-                work = await coordinator.next_work.remote(self.shard, epoch, cycle, POLL_TIMEOUT_S)
-                if work is None:
+                wire = await coordinator.next_work.remote(
+                    self.shard, epoch, cycle, POLL_TIMEOUT_S, self.cache.incarnation
+                )
+                if wire is None:
+                    continue
+                try:
+                    work = self.cache.decode(wire)
+                except CacheMiss as exc:
+                    log.warning("shard=%d resynchronising its VA cache: %s", self.shard, exc)
+                    self.cache.reset()
                     continue
                 proposal = await run_shard_step(work, self.source, work.snapshot.now)
-                await coordinator.submit.remote(proposal)
+                await coordinator.submit.remote(compact_proposal(proposal))
                 self.last = (work.epoch, work.cycle)
                 self.cycles += 1
                 failures = 0
