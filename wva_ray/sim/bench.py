@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def _progress(msg: str) -> None:
     print(f"[bench {datetime.now(UTC).strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prepared:
     """One scenario instance for one seed: traces, variants, capacities, oracle."""
 
@@ -265,8 +266,6 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    import os
-
     return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
