@@ -41,28 +41,30 @@ class SignalWindow:
 
 
 def aggregate_series(series: Sequence[TimedValue] | None, window: SignalWindow) -> float | None:
-    """One value for one series, or None when no finite sample is fresh enough (missing data, held upstream)."""
+    """One value for one series, or None when no finite sample is fresh enough (missing data, held upstream).
+
+    Serve appends samples in time order, so the walk goes from the newest backwards and stops at the first
+    sample older than the window (this is the policy's hot loop: Serve calls it every 0.1 s).
+    """
     if not series:
         return None
     start = window.now_s - window.window_s
-    newest_ts = -math.inf
-    newest = math.nan
-    total = 0.0
-    peak = -math.inf
+    newest_ts: float | None = None
+    newest = peak = total = 0.0
     count = 0
-    for sample in series:
+    for sample in reversed(series):
         ts = sample.timestamp
+        if ts < start:
+            break
         val = sample.value
-        if ts < start or not math.isfinite(val):
-            continue
-        count += 1
-        total += val
-        if val > peak:
-            peak = val
-        if ts >= newest_ts:
-            newest_ts = ts
-            newest = val
-    if count == 0 or window.now_s - newest_ts > window.max_age_s:
+        if -math.inf < val < math.inf:  # drops NaN and +/-Inf
+            if newest_ts is None:
+                newest_ts, newest, peak = ts, val, val
+            elif val > peak:
+                peak = val
+            total += val
+            count += 1
+    if newest_ts is None or window.now_s - newest_ts > window.max_age_s:
         return None
     if window.aggregation == "max":
         return peak
