@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 import uuid
@@ -53,6 +54,7 @@ from wva_ray.sim.profiles import Profile
 from wva_ray.sim.replica import Completed, ReplicaModel
 
 LOOPBACK = "127.0.0.1"
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +107,21 @@ class EmulatedPod:
     async def _drive(self) -> None:
         model = self.model
         assert model is not None
-        while not self.stopped:
-            nxt = model.next_event_s()
-            timeout = None if nxt is None else max(0.0, nxt - self.elapsed_s())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            self._wake.clear()
-            self._advance()
+        try:
+            while not self.stopped:
+                nxt = model.next_event_s()
+                timeout = None if nxt is None else max(0.0, nxt - self.elapsed_s())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                self._wake.clear()
+                self._advance()
+        except Exception as exc:  # a model bug must fail the requests, not hang them
+            _log.exception("emulated pod %s: replica model driver failed", self.spec.name)
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionAbortedError(f"pod {self.spec.name}: model failed: {exc}"))
+            self._pending.clear()
+            raise
 
     def _advance(self) -> None:
         if self.model is None:
