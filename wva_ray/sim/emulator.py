@@ -117,6 +117,7 @@ class EmulatedPod:
                 self._advance()
         except Exception as exc:  # a model bug must fail the requests, not hang them
             _log.exception("emulated pod %s: replica model driver failed", self.spec.name)
+            self.stopped = True  # a dead engine: the pod refuses requests from now on
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(ConnectionAbortedError(f"pod {self.spec.name}: model failed: {exc}"))
