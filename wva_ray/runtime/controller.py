@@ -5,6 +5,10 @@ Only the Lease holder runs cycles and writes; a standby instance waits, ready, a
 expires or is released. Leadership is re-checked before every publish (`LeaderGate`), so an instance that lost
 its Lease never writes. Stopping (SIGTERM) lets the cycle in progress finish its publish, then releases the
 Lease so the standby takes over at once.
+
+Ports: `metrics_port` serves this process's gauges (leader flag, and in `--no-ray` mode the decision gauges);
+in Ray mode the coordinator actor serves the decision gauges on `metrics_port + 1`. In Ray mode a lost Lease
+stops the actors (the gate is the driver); in `--no-ray` mode every publish is also gated (`LeaderGate`).
 """
 
 from __future__ import annotations
