@@ -154,9 +154,11 @@ def version() -> None:
 
 def _register_subcommands() -> None:
     """Commands that live with the code they drive (emulator, runtime, simulator)."""
-    from wva_ray.sim import emulator_cli
+    from wva_ray.runtime import demo_cli, run_cli
+    from wva_ray.sim import bench_cli, emulator_cli, loadgen_cli
 
-    emulator_cli.register(app)
+    for module in (demo_cli, run_cli, emulator_cli, loadgen_cli, bench_cli):
+        module.register(app)
 
 
 _register_subcommands()
