@@ -39,6 +39,6 @@ def ray_session() -> Iterator[None]:
         from ray import serve
 
         serve.shutdown()
-    except Exception:  # noqa: BLE001 - best effort: Serve may never have started
+    except Exception:
         pass
     ray.shutdown()
