@@ -60,6 +60,6 @@ def test_gpu_budget_limits_scale_up() -> None:
 
 def test_scales_down_only_after_the_delay() -> None:
     policy = SloPolicy({"m": STANDARD}, safety_net=False)
-    seen = [policy.decide(_obs(30.0 * i, 1.0, 6))["m-h100"] for i in range(10)]
+    seen = [policy.decide(_obs(30.0 * i, 1.0, 6))["m-h100"] for i in range(16)]
     assert seen[0] == 6 and min(seen) < 6
     assert seen.index(min(seen)) * 30.0 >= policy.settings.sizing.down_delay_s

@@ -150,3 +150,20 @@ def test_properties(rate: float, caps: list[tuple[float, float, int]], max_r: in
     more = size_variants(variants, RateState(last_s=0.0), _est(rate * 1.5 + 1), 0.0, S)
     assert sum(more.targets.values()) >= sum(res.targets.values())
     assert math.isfinite(res.planned_rate_per_s)
+
+
+def test_no_scale_down_while_replicas_are_starting() -> None:
+    variants = [VariantCapacity("h100", 1.0, 18.0, ready=3, pending=2, current=5)]
+    res = size_variants(variants, RateState(last_s=0.0, down_since_s=-1000.0), _est(5.0), 0.0, S)
+    assert res.targets == {"h100": 5} and res.state.down_since_s is None
+
+
+def test_scale_down_keeps_the_windows_peak_and_waits_two_startups() -> None:
+    variants = [_v("h100", 1.0, 18.0, 6, startup_s=420.0)]
+    state = RateState(last_s=0.0)
+    res = size_variants(variants, state, _est(60.0), 0.0, S)  # 60 req/s: 4 replicas needed, 6 present
+    res = size_variants(variants, res.state, _est(5.0), 300.0, S)
+    assert res.targets == {"h100": 6}  # window is 2 x 420 s, not 300 s
+    res = size_variants(variants, res.state, _est(5.0), 840.0, S)
+    # the window's peak (60 req/s x 1.1 = 66) still needs 4 replicas of 18 req/s
+    assert res.targets == {"h100": 4}

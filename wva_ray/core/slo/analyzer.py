@@ -93,6 +93,7 @@ class SloModelState:
                 "lastS": r.last_s,
                 "lastWaiting": r.last_waiting,
                 "downSinceS": r.down_since_s,
+                "downPeakPerS": r.down_peak_per_s,
             },
             "estimators": {k: v.to_dict() for k, v in sorted(self.estimators.items())},
             "lastInputTokens": self.last_input_tokens,
@@ -110,6 +111,7 @@ class SloModelState:
                 last_s=None if r.get("lastS") is None else float(r["lastS"]),
                 last_waiting=float(r.get("lastWaiting", 0.0)),
                 down_since_s=None if r.get("downSinceS") is None else float(r["downSinceS"]),
+                down_peak_per_s=float(r.get("downPeakPerS", 0.0)),
             )
             ests = {str(k): est.EstimatorState.from_dict(v) for k, v in data.get("estimators", {}).items()}
             li, lo = data.get("lastInputTokens"), data.get("lastOutputTokens")

@@ -16,8 +16,10 @@ scale-down uses max(level, forecast, observed).
 Decision. Required capacity = planned rate / `target_utilization`. Supply counts ready and pending replicas
 (pending ones are already coming). Short: add replicas to the variant with the lowest cost per unit of SLO
 capacity (cost per replica / rate* per replica) that is below its max, then the next. Long: remove replicas from
-the highest cost-per-capacity variant while the rest still covers `(1 + down_hysteresis) x` the requirement, and
-only once that has held for `down_delay_s` (hysteresis in size and in time).
+the highest cost-per-capacity variant while the rest still covers `(1 + down_hysteresis) x` the highest
+requirement seen in the scale-down window, and only once spare capacity has lasted the whole window:
+`max(down_delay_s, down_window_startups x start-up delay)` (a replica given back must not be needed again before
+a new one could start), and never while replicas are still starting (their capacity is not proven yet).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class SizingSettings:
     drain_s: float = 120.0
     target_utilization: float = 1.0  # rate* already carries the percentile margins
     down_hysteresis: float = 0.10
-    down_delay_s: float = 180.0
+    down_delay_s: float = 300.0
+    down_window_startups: float = 2.0  # the scale-down window is at least this many start-up delays
     interval_s: float = 30.0
 
 
@@ -51,6 +54,7 @@ class RateState:
     last_s: float | None = None
     last_waiting: float = 0.0
     down_since_s: float | None = None
+    down_peak_per_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,23 +175,31 @@ def size_variants(
             steps.append(f"slo sizing: short {remaining:.2f} req/s at every variant's max")
         new_state = replace(state, down_since_s=None)
     else:
-        keep = required_down * (1.0 + s.down_hysteresis)
+        window = max(s.down_delay_s, s.down_window_startups * max(v.startup_s for v in variants))
+        peak = max(required_down, state.down_peak_per_s if state.down_since_s is not None else 0.0)
+        keep = peak * (1.0 + s.down_hysteresis)
         removable = _removals(variants, targets, supply, keep)
-        if not any(removable.values()):
-            new_state = replace(state, down_since_s=None)
-        elif state.down_since_s is None or now_s - state.down_since_s < s.down_delay_s:
+        starting = sum(v.pending for v in variants)
+        if starting or not any(removable.values()):
+            new_state = replace(state, down_since_s=None, down_peak_per_s=0.0)
+            if starting and any(removable.values()):
+                steps.append(f"slo sizing: {starting} replica(s) still starting; no scale-down meanwhile")
+        elif state.down_since_s is None or now_s - state.down_since_s < window:
             since = now_s if state.down_since_s is None else state.down_since_s
-            new_state = replace(state, down_since_s=since)
+            new_state = replace(state, down_since_s=since, down_peak_per_s=peak)
             steps.append(
-                f"slo sizing: {sum(removable.values())} replica(s) spare above {keep:.2f} req/s; waiting "
-                f"{s.down_delay_s - (now_s - since):.0f} s more before scaling down"
+                f"slo sizing: {sum(removable.values())} replica(s) spare above {keep:.2f} req/s (peak of the "
+                f"window); waiting {window - (now_s - since):.0f} s more before scaling down"
             )
         else:
             for key, n in removable.items():
                 if n:
                     targets[key] -= n
-                    steps.append(f"slo sizing: -{n} on {key} (spare for {now_s - state.down_since_s:.0f} s)")
-            new_state = replace(state, down_since_s=None)
+                    steps.append(
+                        f"slo sizing: -{n} on {key} (spare above the window's peak {peak:.2f} req/s "
+                        f"for {now_s - state.down_since_s:.0f} s)"
+                    )
+            new_state = replace(state, down_since_s=None, down_peak_per_s=0.0)
     return SizingResult(targets, up_rate, required_up, supply, horizon, tuple(steps), new_state)
 
 
