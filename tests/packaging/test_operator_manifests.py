@@ -350,3 +350,16 @@ def test_dashboard_uses_only_metrics_the_controller_exports() -> None:
     assert used <= exported, f"dashboard queries metrics nobody exports: {sorted(used - exported)}"
     decision = {"wva_desired_replicas", "wva_current_replicas", "wva_desired_ratio", "wva_replica_scaling_total"}
     assert decision <= used
+
+
+def test_versions_agree_across_package_chart_image_and_samples() -> None:
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == version
+    (arg,) = [rest for instr, rest in _dockerfile() if instr == "ARG" and rest.startswith("VERSION=")]
+    assert arg == f"VERSION={version}"
+    rs = one(_docs(OPERATOR / "kuberay" / "rayservice.yaml"), "RayService")
+    image = rs["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(f":{version}")
+    ray_version = rs["spec"]["rayClusterConfig"]["rayVersion"]
+    assert re.search(rf"rayproject/ray:{re.escape(ray_version)}-py", (OPERATOR / "Dockerfile").read_text())
