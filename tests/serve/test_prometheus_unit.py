@@ -48,3 +48,26 @@ def test_parse_drops_nan_inf_and_unlabelled_rows() -> None:
 def test_parse_rejects_unexpected_payloads(payload: dict[str, Any], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         parse_vector_by_replica(payload)
+
+
+def test_tick_never_waits_for_a_hanging_prometheus() -> None:
+    """A Prometheus that accepts connections and never answers: the fetch thread hangs, the tick does not."""
+    import socket
+    import time
+
+    from tests.serve.contexts import make_ctx
+    from wva_ray.serve.policy import WvaSaturationPolicy
+    from wva_ray.serve.state import Reason
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        policy = WvaSaturationPolicy(mode="prometheus", prometheus={"url": url, "timeout_s": 5.0})
+        worst_s = 0.0
+        for _ in range(20):
+            t0 = time.perf_counter()
+            decision = policy.decide(make_ctx({}, running=["a", "b"]))
+            worst_s = max(worst_s, time.perf_counter() - t0)
+            assert (decision.desired, decision.reason) == (2, Reason.METRICS_MISSING)
+        assert worst_s < 0.05, f"a tick took {worst_s * 1000:.1f} ms while the fetch hung"
