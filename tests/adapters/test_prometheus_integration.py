@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,3 +285,19 @@ def test_https_with_ca_bundle_client_cert_and_server_name(mtls_dir: Path) -> Non
     finally:
         prom.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_prometheus_stores_the_colon_names(metrics_lab: MetricsLab) -> None:
+    """The colon trap: scraped through real Prometheus, the series keep `vllm:` (not `vllm_`) names."""
+    metrics_lab.start_pods([_scripted("colon-a", "m-colon", "it-colon", 0.1, 0, 100, 10)])
+    src = _source(metrics_lab.prometheus.url)
+    http = src._http
+
+    def names() -> set[str] | None:
+        result = http.query('group by (__name__) ({namespace="it-colon"})', time.time(), "names")
+        found = {str(r["metric"]["__name__"]) for r in result}
+        return found if "vllm:kv_cache_usage_perc" in found else None
+
+    found = poll(names, 40, what="the colon-named series")
+    assert {"vllm:num_requests_waiting", "vllm:cache_config_info", "vllm:request_success_total"} <= found
+    assert not any(n.startswith("vllm_") for n in found)
