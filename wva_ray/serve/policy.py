@@ -106,19 +106,21 @@ class WvaSaturationPolicy:
             poller.ensure_started()
         return poller
 
-    def decide(self, ctx: Any) -> StepDecision:
-        """The typed decision for one tick (what `__call__` returns, before conversion to Serve's shapes)."""
+    def decide(self, ctx: Any, state: DeploymentPolicyState | None = None) -> StepDecision:
+        """The typed decision for one tick (what `__call__` returns, before conversion to Serve's shapes).
+        `state` is the context's policy state already parsed (read from the context when None)."""
         view = view_from_context(ctx)
         if self.settings.mode == "coordinator":
             fetched = self._coordinator_poller(deployment_key(ctx)).latest()
             return follow_coordinator(view, fetched, self.settings.coordinator)
-        state = DeploymentPolicyState.from_policy_state(ctx.policy_state)
+        if state is None:
+            state = DeploymentPolicyState.from_policy_state(ctx.policy_state)
         pods = self._signals.pods(ctx, view.now_s)
         return decide_step(view, pods, state, self.settings.saturation, self.settings.transition_timeout_s)
 
     def __call__(self, ctx: Any) -> tuple[int, dict[str, Any]]:
         previous = DeploymentPolicyState.from_policy_state(ctx.policy_state)
-        decision = self.decide(ctx)
+        decision = self.decide(ctx, previous)
         if decision.desired != previous.last_desired or decision.reason.value != previous.last_reason:
             logger.info(
                 "wva policy app=%s deployment=%s mode=%s desired=%d (running=%d target=%d) reason=%s",
