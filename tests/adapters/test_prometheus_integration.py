@@ -301,3 +301,49 @@ def test_prometheus_stores_the_colon_names(metrics_lab: MetricsLab) -> None:
     found = poll(names, 40, what="the colon-named series")
     assert {"vllm:num_requests_waiting", "vllm:cache_config_info", "vllm:request_success_total"} <= found
     assert not any(n.startswith("vllm_") for n in found)
+
+
+def test_decisions_follow_real_metrics_and_hold_when_prometheus_stops(metrics_lab: MetricsLab) -> None:
+    """Collector -> core.decide: saturated pods scale up; with Prometheus down the previous desired is held."""
+    from tests.core.builders import V, snapshot_dict
+    from wva_ray.api.snapshot import Snapshot
+    from wva_ray.core import decide
+
+    ns, model = "it-decide", "m-decide"
+    pods = [_scripted(f"hot-{i}", model, ns, 0.95, 8, 100, 10) for i in range(2)]
+    metrics_lab.emulator.start_pod(pods[0])
+    metrics_lab.emulator.start_pod(pods[1])
+    workdir = Path(tempfile.mkdtemp(prefix="wva-prom-decide-"))
+    prom = LocalPrometheus(workdir)
+    try:
+        prom.write_targets([t for t in metrics_lab.emulator.file_sd_targets() if t["labels"]["namespace"] == ns])
+        prom.start()
+        src = _source(prom.url)
+        group = [ModelGroupRef(ns, model)]
+
+        def both_fresh() -> list[PodMetrics] | None:
+            rows = _rows(src, group)
+            return rows if len(rows) == 2 and not any(r.stale for r in rows) else None
+
+        rows = poll(both_fresh, 40, what="two hot pods")
+        variant = V("hot", [(0.0, 0.0), (0.0, 0.0)], model=model, namespace=ns, desired=2)
+
+        def decided(metrics: list[PodMetrics], error: str | None) -> tuple[int, list[str]]:
+            data = snapshot_dict(variant)
+            data["metrics"] = [m.model_dump(by_alias=True, mode="json", exclude_none=True) for m in metrics]
+            if error is not None:
+                data["metricsError"] = error
+            (d,) = decide(Snapshot.model_validate(data)).decisions
+            return d.desired_replicas, [f"{c.type}={c.status.value}/{c.reason}" for c in d.conditions]
+
+        desired, conditions = decided(rows, None)
+        assert desired == 3, conditions  # both pods saturated (kv 0.95, queue 8): one step up
+        prom.stop()
+        with pytest.raises(MetricsUnavailableError) as err:
+            _rows(src, group)
+        desired, conditions = decided([], str(err.value))
+        assert desired == 2  # held at the previous desired, never zero
+        assert "MetricsAvailable=False/PrometheusError" in conditions
+    finally:
+        prom.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
