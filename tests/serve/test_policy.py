@@ -137,3 +137,13 @@ def test_state_round_trip_ignores_malformed_values() -> None:
     assert s == DeploymentPolicyState()
     full = DeploymentPolicyState(12.5, 3, "scale-up")
     assert DeploymentPolicyState.from_policy_state(full.to_policy_state()) == full
+
+
+def test_transition_lock_defaults_to_the_configmap_key() -> None:
+    policy = WvaSaturationPolicy(saturation={"transitionTimeoutSeconds": 30})
+    started = {"wva_transition_started_s": NOW_S - 31.0}
+    desired, state = policy(make_ctx({"a": HOT}, target=3, policy_state=started))
+    assert (desired, state["wva_last_reason"]) == (1, "transition-timed-out")
+    override = WvaSaturationPolicy(saturation={"transitionTimeoutSeconds": 30}, transition_timeout_s=60)
+    desired, state = override(make_ctx({"a": HOT}, target=3, policy_state=started))
+    assert (desired, state["wva_last_reason"]) == (3, "transition")

@@ -75,7 +75,7 @@ class WvaMultiVariantPolicy:
             state = DeploymentPolicyState.from_policy_state(ctx.policy_state)
             inputs.append(VariantInput(name, self._cost(name), view, state, self._signals.pods(ctx, view.now_s)))
             ids[name] = dep_id
-        decisions = decide_variants(inputs, self.settings.saturation, self.settings.transition_timeout_s)
+        decisions = decide_variants(inputs, self.settings.saturation, self.settings.transition_lock_s)
         replicas: dict[Any, int] = {}
         states: dict[Any, dict[str, Any]] = {}
         for v in inputs:

@@ -116,7 +116,7 @@ class WvaSaturationPolicy:
         if state is None:
             state = DeploymentPolicyState.from_policy_state(ctx.policy_state)
         pods = self._signals.pods(ctx, view.now_s)
-        return decide_step(view, pods, state, self.settings.saturation, self.settings.transition_timeout_s)
+        return decide_step(view, pods, state, self.settings.saturation, self.settings.transition_lock_s)
 
     def __call__(self, ctx: Any) -> tuple[int, dict[str, Any]]:
         previous = DeploymentPolicyState.from_policy_state(ctx.policy_state)

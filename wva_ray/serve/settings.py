@@ -62,9 +62,16 @@ class ServePolicySettings(_Frozen):
     aggregation: SignalAggregation = "max"
     signal_window_s: float | None = Field(default=None, gt=0)
     max_metric_age_s: float = Field(default=30.0, gt=0)
-    transition_timeout_s: float = Field(default=600.0, gt=0)
+    transition_timeout_s: float | None = Field(default=None, gt=0)
     prometheus: PrometheusSettings = PrometheusSettings()
     coordinator: CoordinatorSettings = CoordinatorSettings()
+
+    @property
+    def transition_lock_s(self) -> float:
+        """How long the transition lock holds: `transition_timeout_s`, else `saturation.transitionTimeoutSeconds`."""
+        if self.transition_timeout_s is not None:
+            return self.transition_timeout_s
+        return self.saturation.transition_timeout_seconds
 
     @model_validator(mode="after")
     def _saturation_is_valid(self) -> ServePolicySettings:

@@ -20,7 +20,7 @@ from wva_ray.core.v1 import analyze_pods
 from wva_ray.serve.state import DeploymentPolicyState, DeploymentView, Reason, StepDecision
 
 
-def _decision(view: DeploymentView, desired: int, reason: Reason, started: float | None) -> StepDecision:
+def _decision(desired: int, reason: Reason, started: float | None) -> StepDecision:
     return StepDecision(desired, reason, DeploymentPolicyState(started, desired, reason.value))
 
 
@@ -29,13 +29,13 @@ def transition_gate(
 ) -> tuple[StepDecision | None, float | None]:
     """Rules 1-2. Returns (a holding decision or None to go on, the transition start time to keep)."""
     if view.current == 0:
-        return _decision(view, view.target, Reason.NO_RUNNING_REPLICAS, None), None
+        return _decision(view.target, Reason.NO_RUNNING_REPLICAS, None), None
     if view.target == view.current:
         return None, None
     started = state.transition_started_s if state.transition_started_s is not None else view.now_s
     if view.now_s - started >= timeout_s:
-        return _decision(view, view.clamp(view.current), Reason.TRANSITION_TIMED_OUT, None), None
-    return _decision(view, view.target, Reason.TRANSITION, started), started
+        return _decision(view.clamp(view.current), Reason.TRANSITION_TIMED_OUT, None), None
+    return _decision(view.target, Reason.TRANSITION, started), started
 
 
 def decide_step(
@@ -50,14 +50,14 @@ def decide_step(
     if held is not None:
         return held
     if not pods:
-        return _decision(view, view.target, Reason.METRICS_MISSING, started)
+        return _decision(view.target, Reason.METRICS_MISSING, started)
     if len(pods) != view.current:
-        return _decision(view, view.target, Reason.METRICS_PARTIAL, started)
+        return _decision(view.target, Reason.METRICS_PARTIAL, started)
     analysis = analyze_pods(pods, saturation)
     if analysis.scale_up:
         if view.target >= view.max_replicas:
-            return _decision(view, view.target, Reason.AT_MAX, started)
-        return _decision(view, view.clamp(view.target + 1), Reason.SCALE_UP, started)
+            return _decision(view.target, Reason.AT_MAX, started)
+        return _decision(view.clamp(view.target + 1), Reason.SCALE_UP, started)
     if analysis.scale_down_safe and view.target > view.min_replicas:
-        return _decision(view, view.clamp(view.target - 1), Reason.SCALE_DOWN, started)
-    return _decision(view, view.target, Reason.STEADY, started)
+        return _decision(view.clamp(view.target - 1), Reason.SCALE_DOWN, started)
+    return _decision(view.target, Reason.STEADY, started)
