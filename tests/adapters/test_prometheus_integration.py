@@ -107,25 +107,29 @@ def test_collector_returns_exactly_what_the_emulators_expose(metrics_lab: Metric
     assert {r.model_name for r in both} == {"m-exact", "m-other"}
 
 
-def test_stopped_pod_series_stop_counting(metrics_lab: MetricsLab) -> None:
-    ns = "it-stop"
+@pytest.mark.parametrize(
+    "keep_target",
+    [pytest.param(True, id="scrapes-fail"), pytest.param(False, id="removed-from-discovery")],
+)
+def test_stopped_pod_series_stop_counting(metrics_lab: MetricsLab, keep_target: bool) -> None:
+    ns = f"it-stop-{keep_target}".lower()
     metrics_lab.start_pods(
-        [_scripted("stop-live", "m-stop", ns, 0.3, 1, 100, 10), _scripted("stop-dead", "m-stop", ns, 0.6, 2, 100, 10)]
+        [_scripted(f"{ns}-live", "m-stop", ns, 0.3, 1, 100, 10), _scripted(f"{ns}-dead", "m-stop", ns, 0.6, 2, 100, 10)]
     )
     src = _source(metrics_lab.prometheus.url)
     group = [ModelGroupRef(ns, "m-stop")]
     poll(lambda: len([r for r in _rows(src, group) if not r.stale]) == 2, 40, what="two fresh pods")
-    metrics_lab.stop_pod("stop-dead")  # the target stays in discovery: its scrapes now fail
+    metrics_lab.stop_pod(f"{ns}-dead", keep_target=keep_target)
 
     def dead_is_stale() -> list[PodMetrics] | None:
         rows = {r.pod: r for r in _rows(src, group)}
-        dead = rows.get("stop-dead")
+        dead = rows.get(f"{ns}-dead")
         return list(rows.values()) if dead is None or dead.stale else None
 
     rows = {r.pod: r for r in poll(dead_is_stale, 30, what="the stopped pod to turn stale")}
-    assert rows["stop-live"].stale is False
+    assert rows[f"{ns}-live"].stale is False
     # Still inside max_over_time's minute the row may exist, but only as stale: never counted as live.
-    assert [r.pod for r in rows.values() if not r.stale] == ["stop-live"]
+    assert [r.pod for r in rows.values() if not r.stale] == [f"{ns}-live"]
 
 
 def test_hostile_model_names_cannot_break_or_widen_queries(metrics_lab: MetricsLab) -> None:
