@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian's Prometheus server for the metrics integration tests and benchmarks
-# (see /work/shared/spec/local-cluster.md). Idempotent: exits at once when the binary is present.
+# (see /work/shared/spec/local-cluster.md), plus openssl (the mTLS test makes its own CA).
+# Idempotent: exits at once when both are present.
 # The package's service is never started (no systemd here); tests run `prometheus` as a plain process.
 set -euo pipefail
 
 log() { echo "[10-prometheus $(date -u +%H:%M:%S)] $*"; }
 
-if command -v prometheus >/dev/null 2>&1 \
+if command -v prometheus >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 \
   && dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
   log "prometheus present: $(prometheus --version 2>&1 | head -1)"
   exit 0
@@ -20,7 +21,7 @@ if [ -z "$(find "$lists" -maxdepth 1 -name '*_Packages' -mmin -1440 2>/dev/null 
   log "apt-get update"
   apt-get -o DPkg::Lock::Timeout=600 update -qq
 fi
-log "installing prometheus"
-"${APT[@]}" install prometheus >/dev/null
+log "installing prometheus openssl"
+"${APT[@]}" install prometheus openssl >/dev/null
 # The Debian package may try to start its service through invoke-rc.d; without systemd nothing runs.
 log "installed: $(prometheus --version 2>&1 | head -1)"
