@@ -40,7 +40,9 @@ DEFAULT_TRACE = "mooncake_fast25_conversation"
 UPSTREAM_INTERVAL_S = 30.0
 MAX_PROMPT_TOKENS = 32_000
 MAX_OUTPUT_TOKENS = 2_048
-GRACE_S = 30.0  # Kubernetes' default terminationGracePeriodSeconds (trace time)
+# Kubernetes default terminationGracePeriodSeconds, in wall seconds: requests are served at real speed, so the
+# drain time of a pod is not compressed with the trace
+GRACE_S = 30.0
 ENVELOPE_MIN = 0.35
 ENVELOPE_MAX = 2.0
 
@@ -211,7 +213,7 @@ def _run_with_ray(
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="wva")
     host_cls: Any = ray.remote(num_cpus=0)(DemoCluster)
     host = host_cls.options(name="wva-demo-cluster", namespace="wva").remote(
-        demo_variants(), 1.0 / options.speed, GRACE_S / options.speed
+        demo_variants(), 1.0 / options.speed, GRACE_S
     )
     rt = None
     try:
@@ -252,7 +254,7 @@ async def _run_local(
     from wva_ray.adapters.gauges import GaugeExporter
     from wva_ray.runtime.local import LocalRuntime
 
-    cluster = DemoCluster(demo_variants(), 1.0 / options.speed, GRACE_S / options.speed)
+    cluster = DemoCluster(demo_variants(), 1.0 / options.speed, GRACE_S)
     await cluster.setup()
     wiring = DemoWiring(cluster, clock)
     gauges = GaugeExporter()

@@ -103,7 +103,7 @@ class DemoCluster(MemoryCluster):
         self.variants = {v.name: v for v in variants}
         self.startup_scale = startup_scale
         self.grace_s = grace_s
-        self._terminating: set[str] = set()
+        self._terminating: dict[str, str] = {}  # draining pod -> its target
         self.emulator = Emulator()
         self._starting: dict[str, asyncio.Task[EmulatedPod | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -167,7 +167,7 @@ class DemoCluster(MemoryCluster):
             return None
 
     def on_pod_deleted(self, target: MemoryTarget, pod: MemoryPod) -> None:
-        self._terminating.add(pod.name)
+        self._terminating[pod.name] = target.name
         self._spawn(self._stop(pod.name))
 
     async def _stop(self, name: str) -> None:
@@ -179,7 +179,7 @@ class DemoCluster(MemoryCluster):
             await asyncio.sleep(0.1)
         with contextlib.suppress(KeyError):
             await self.emulator.stop_pod(name)
-        self._terminating.discard(name)
+        self._terminating.pop(name, None)
 
     def pod_ready(self, target: MemoryTarget, pod: MemoryPod) -> bool:
         live = self.emulator.pods.get(pod.name)
@@ -282,7 +282,9 @@ class DemoCluster(MemoryCluster):
                     running,
                 )
             )
-            self.stats.gpu_seconds[target.name] += dt * len(target.pods) * target.gpus_per_replica
+            draining = sum(1 for t in self._terminating.values() if t == target.name)
+            held = len(target.pods) + draining  # a draining pod still holds its GPUs
+            self.stats.gpu_seconds[target.name] += dt * held * target.gpus_per_replica
 
     async def sampler(self) -> None:
         while True:
