@@ -46,9 +46,9 @@ def test_ramp_is_extrapolated_ahead_of_the_level() -> None:
 
 
 def test_trend_extrapolation_is_bounded() -> None:
-    est = RateEstimate(observed_per_s=1.0, level_per_s=1.0, trend_per_s2=1.0, backlog_per_s=0.0)
-    assert forecast(est, 600.0) == pytest.approx(2.0)
-    est = RateEstimate(observed_per_s=1.0, level_per_s=1.0, trend_per_s2=-1.0, backlog_per_s=0.0)
+    est = RateEstimate(observed_per_s=1.0, level_per_s=1.0, trend_per_s2=1.0, waiting=0.0)
+    assert forecast(est, 600.0) == pytest.approx(1.5)
+    est = RateEstimate(observed_per_s=1.0, level_per_s=1.0, trend_per_s2=-1.0, waiting=0.0)
     assert forecast(est, 600.0) == pytest.approx(0.5)
 
 
@@ -56,7 +56,11 @@ def test_queue_growth_counts_as_arrivals() -> None:
     state, _ = update_rate(RateState(), 10.0, 0.0, 0.0, S)
     _, est = update_rate(state, 10.0, 60.0, 30.0, S)
     assert est.observed_per_s == pytest.approx(12.0)
-    assert est.backlog_per_s == pytest.approx(60.0 / S.drain_s)
+    assert est.waiting == 60.0
+    res = size_variants([_v("h100", 1.0, 18.0, 1)], state, est, 30.0, S)
+    horizon = S.interval_s  # start-up 0 in this table
+    expected = max(est.level_per_s, forecast(est, horizon)) + 60.0 / (S.drain_s + horizon)
+    assert res.planned_rate_per_s == pytest.approx(expected)
 
 
 def test_bad_signals_are_named() -> None:
@@ -71,7 +75,7 @@ def _v(key: str, cost: float, rate: float, current: int, **kw: int | float | Non
 
 
 def _est(rate: float) -> RateEstimate:
-    return RateEstimate(observed_per_s=rate, level_per_s=rate, trend_per_s2=0.0, backlog_per_s=0.0)
+    return RateEstimate(observed_per_s=rate, level_per_s=rate, trend_per_s2=0.0, waiting=0.0)
 
 
 @pytest.mark.parametrize(

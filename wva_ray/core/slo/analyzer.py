@@ -10,8 +10,10 @@
 4. sizing (`sizing`): measured + forecast arrival rate over the start-up delay, replicas added where the cost per
    unit of SLO capacity is lowest, removed with hysteresis where it is highest;
 5. desired = max(SLO target, saturation safety net), where the safety net (the V1/V2 target the caller computed)
-   counts only when it asks for more than the current count: saturation may add replicas the model did not
-   foresee, but it never blocks an SLO scale-down by merely holding.
+   counts only when it asks for more than the current count and no replica of the model is still starting:
+   saturation may add replicas the model did not foresee, but it never blocks an SLO scale-down by merely holding,
+   and it does not re-buy, every cycle, the queue that replicas already on their way will drain (V1's own rule:
+   scale up only variants with nothing pending).
 
 Without an arrival-rate signal the group holds (targets = current, plus the safety net), with the reason.
 Every reason names the budget (class, targets, quantiles) and the rate it expected.
@@ -152,18 +154,20 @@ def _mix(variants: Sequence[SloVariantInput], state: SloModelState) -> tuple[flo
     return None
 
 
-def _with_safety_net(v: SloVariantInput, slo_target: int) -> tuple[int, str]:
+def _with_safety_net(v: SloVariantInput, slo_target: int, starting: int) -> tuple[int, str]:
     net = v.saturation_target
-    if net is not None and net > v.current and net > slo_target:
-        return net, f"saturation safety net asks for {net} (> SLO sizing {slo_target})"
-    return slo_target, ""
+    if net is None or net <= v.current or net <= slo_target:
+        return slo_target, ""
+    if starting:
+        return slo_target, f"saturation safety net ({net}) ignored while {starting} replica(s) of the model start"
+    return net, f"saturation safety net asks for {net} (> SLO sizing {slo_target})"
 
 
 def _hold(model: SloModelInput, state: SloModelState, why: str, steps: list[str]) -> SloResult:
     targets: dict[str, int] = {}
     reasons: dict[str, str] = {}
     for v in model.variants:
-        t, note = _with_safety_net(v, v.current)
+        t, note = _with_safety_net(v, v.current, sum(x.pending for x in model.variants))
         targets[v.key] = t
         reasons[v.key] = f"slo: holding at {v.current}: {why}" + (f"; {note}" if note else "")
     steps.append(f"slo: {why}")
@@ -232,7 +236,7 @@ def analyze_slo(model: SloModelInput, state: SloModelState, settings: SloSetting
     reasons: dict[str, str] = {}
     for v in model.variants:
         lim = limits[v.key]
-        final, note = _with_safety_net(v, sized.targets[v.key])
+        final, note = _with_safety_net(v, sized.targets[v.key], sum(x.pending for x in model.variants))
         out_targets[v.key] = final
         reasons[v.key] = (
             f"slo: {budget}; expected {sized.planned_rate_per_s:.2f} req/s over {sized.horizon_s:.0f} s "

@@ -1,16 +1,20 @@
 """Rate-aware sizing of one model's variants against their SLO capacities. Pure: `now_s` and state come in.
 
-Arrival rate. Each cycle measures `observed = sum over pods of rate(vllm:request_success_total)` plus the growth
+Arrival rate. Each cycle measures `observed = sum over pods of rate(vllm:request_success_total)` plus the change
 of the waiting queue `(waiting_now - waiting_before) / dt` (completions undercount arrivals once replicas are
-full; queue growth is the rest), and sizes for `backlog / drain_s` on top so a standing queue gets drained.
+full, queue growth is the rest; they overcount them while a backlog drains, the queue's shrinking). On top it
+sizes for `backlog / (drain_s + horizon)` so a standing queue gets drained: capacity added now arrives only after
+the start-up delay, so the backlog is spread over that delay plus `drain_s` (spreading it over `drain_s` alone
+re-buys the same backlog every cycle while replicas start).
 
 Forecast: Holt's linear trend (double exponential smoothing), time-aware (`a = 1 - exp(-dt / tau)`), over the
 start-up delay of the variant that would be scaled (+ one cycle). Chosen because it is the smallest model with a
 trend: two numbers of state (level, trend per second), irregular cycle lengths handled by the time constants, no
 history window to persist, and its response to a ramp is a ramp (a last-value or moving-average predictor lags a
 ramp by its whole window). ARIMA (Dynamo's default) needs a fitted window of 50 samples per model, more state
-than one cycle should carry for 10,000 VAs. The extrapolated trend is bounded to [-50 %, +100 %] of the level so
-a noisy slope cannot size for a wild rate. Scale-up uses max(level, forecast) (never below what is measured now);
+than one cycle should carry for 10,000 VAs. The extrapolated trend is bounded to [-50 %, +50 %] of the level so
+a noisy slope (or the jump of a step, which Holt first reads as a slope) cannot size for a wild rate.
+Scale-up uses max(level, forecast) (never below what is measured now);
 scale-down uses max(level, forecast, observed).
 
 Decision. Required capacity = planned rate / `target_utilization`. Supply counts ready and pending replicas
@@ -30,7 +34,7 @@ from dataclasses import dataclass, replace
 
 TREND_MIN_RATIO = -0.5
 MIN_RATE_PER_S = 1e-6  # below this a variant cannot meet the class (rate* 0)
-TREND_MAX_RATIO = 1.0
+TREND_MAX_RATIO = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ class RateEstimate:
     observed_per_s: float
     level_per_s: float
     trend_per_s2: float
-    backlog_per_s: float
+    waiting: float  # requests queued now (the backlog)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +109,17 @@ def update_rate(
         raise ValueError(f"waiting must be finite and >= 0, got {waiting!r}")
     if state.last_s is None or now_s <= state.last_s:
         new = replace(state, level_per_s=completions_per_s, trend_per_s2=0.0, last_s=now_s, last_waiting=waiting)
-        return new, RateEstimate(completions_per_s, completions_per_s, 0.0, waiting / s.drain_s)
+        return new, RateEstimate(completions_per_s, completions_per_s, 0.0, waiting)
     dt = now_s - state.last_s
-    growth = max(0.0, (waiting - state.last_waiting) / dt)
-    observed = completions_per_s + growth
+    # A shrinking queue means completions ran ahead of arrivals (a backlog draining): subtract it too.
+    observed = max(0.0, completions_per_s + (waiting - state.last_waiting) / dt)
     a = 1.0 - math.exp(-dt / s.level_tau_s)
     b = 1.0 - math.exp(-dt / s.trend_tau_s)
     predicted = state.level_per_s + state.trend_per_s2 * dt
     level = max(0.0, predicted + a * (observed - predicted))
     trend = state.trend_per_s2 + b * ((level - state.level_per_s) / dt - state.trend_per_s2)
     new = replace(state, level_per_s=level, trend_per_s2=trend, last_s=now_s, last_waiting=waiting)
-    return new, RateEstimate(observed, level, trend, waiting / s.drain_s)
+    return new, RateEstimate(observed, level, trend, waiting)
 
 
 def forecast(est: RateEstimate, horizon_s: float) -> float:
@@ -144,14 +148,16 @@ def size_variants(
     targets = {v.key: v.current for v in variants}
     steps: list[str] = []
     horizon = (usable[0].startup_s if usable else 0.0) + s.interval_s
-    up_rate = max(est.level_per_s, forecast(est, horizon)) + est.backlog_per_s
-    down_rate = max(est.level_per_s, forecast(est, horizon), est.observed_per_s) + est.backlog_per_s
+    backlog_per_s = est.waiting / (s.drain_s + horizon)
+    up_rate = max(est.level_per_s, forecast(est, horizon)) + backlog_per_s
+    down_rate = max(est.level_per_s, forecast(est, horizon), est.observed_per_s) + backlog_per_s
     required_up = up_rate / s.target_utilization
     required_down = down_rate / s.target_utilization
     supply = sum((v.ready + v.pending) * v.rate_per_replica for v in variants)
     steps.append(
         f"slo sizing: observed {est.observed_per_s:.2f} req/s, level {est.level_per_s:.2f}, trend "
-        f"{est.trend_per_s2 * 60:+.3f} req/s per min, backlog {est.backlog_per_s:.2f} req/s; planned "
+        f"{est.trend_per_s2 * 60:+.3f} req/s per min, backlog {est.waiting:.0f} requests "
+        f"({backlog_per_s:.2f} req/s); planned "
         f"{up_rate:.2f} req/s over {horizon:.0f} s; supply {supply:.2f} req/s at SLO"
     )
     if not usable:
