@@ -46,8 +46,9 @@ def rss_mib(pid: int) -> float:
 
 
 def ray_system_pids() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True, check=False)
-    return [int(p) for p in out.stdout.split()]
+    """The processes of THIS Ray session (GCS, raylet, monitors, dashboard), not other sessions on the host."""
+    node = ray._private.worker._global_node
+    return [info.process.pid for infos in node.all_processes.values() for info in infos]
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -163,3 +163,12 @@ async def test_cycle_loop_backs_off_0_1_doubling_to_4_and_resets() -> None:
 @pytest.mark.parametrize(("failures", "delay"), [(0, 0.0), (1, 0.1), (3, 0.4), (7, 4.0), (50, 4.0)])
 def test_backoff_delays(failures: int, delay: float) -> None:
     assert Backoff().delay_s(failures) == pytest.approx(delay)
+
+
+@_sync
+async def test_shards_without_groups_are_not_reported_late() -> None:
+    clock = FakeClock()
+    c = _cluster(clock, models=1)
+    report = await _runtime(c, clock, shards=4).run_once()
+    assert report.missing_shards == ()
+    assert not any(d.held for d in report.plan.decisions)

@@ -195,7 +195,7 @@ class Controller:
         s = self.settings
         w = self.wiring
         publishers = [LeaderGate(p, self.elector) for p in w.publishers()]
-        core = CycleCore(w.cluster_view(), publishers, s.shards, w.clock(), self.gauges)
+        core = CycleCore(w.cluster_view(), publishers, s.shards, w.clock(), self.gauges, scrape=s.direct_scrape)
         runtime = LocalRuntime(core, w.metrics_source(), s.interval_s, s.proposal_deadline_s)
         await runtime.run(term, on_report=self._on_report)
 
@@ -216,6 +216,7 @@ class Controller:
             metrics_port=s.metrics_port + 1 if s.metrics_port else 0,
             metrics_address=s.bind_address,
             controller_instance=s.controller_instance,
+            scrape=s.direct_scrape,
         )
         rt = start_ray_runtime(self.wiring, options)
         seen = 0

@@ -9,6 +9,7 @@ whole plan or none of it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -21,7 +22,7 @@ from wva_ray.adapters.gauges import GaugeExporter
 from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core.ports import Clock, DecisionPublisher, ModelGroupRef
-from wva_ray.runtime.cycle import ShardProposal, ShardWork, finalize_cycle, missing_shards, split
+from wva_ray.runtime.cycle import ScrapeEndpoint, ShardProposal, ShardWork, finalize_cycle, missing_shards, split
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,12 @@ class ClusterView(Protocol):
     """The cluster state without metrics (VAs with their status, targets, pods, ConfigMaps, GPU inventory)."""
 
     async def observe(self, now: datetime) -> Snapshot: ...
+
+
+class EndpointView(Protocol):
+    """Optional: a view that can also say where each live pod's `/metrics` is (direct-scrape mode)."""
+
+    async def scrape_endpoints(self) -> list[ScrapeEndpoint]: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class CycleCore:
         shards: int,
         clock: Clock,
         gauges: GaugeExporter | None = None,
+        scrape: bool = False,
     ) -> None:
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
@@ -74,6 +82,7 @@ class CycleCore:
         self.shards = shards
         self.clock = clock
         self.gauges = gauges
+        self.scrape = scrape  # ask the view for scrape endpoints and hand them to the shards
         self.epoch = uuid.uuid4().hex[:12]
         self._cycle = 0
         self._state = DecisionState()
@@ -91,8 +100,11 @@ class CycleCore:
         base = await self.view.observe(now)
         base = base.model_copy(update={"now": now, "state": self._state})
         self._cycle += 1
-        works = split(base, self.shards, self._cycle)
-        works = {s: _with_epoch(w, self.epoch) for s, w in works.items()}
+        endpoints: list[ScrapeEndpoint] = []
+        if self.scrape and hasattr(self.view, "scrape_endpoints"):
+            endpoints = await self.view.scrape_endpoints()
+        works = split(base, self.shards, self._cycle, endpoints)
+        works = {s: dataclasses.replace(w, epoch=self.epoch) for s, w in works.items()}
         self._open = _OpenCycle(self._cycle, now, base, works, started, time.perf_counter())
         return works
 
@@ -108,7 +120,12 @@ class CycleCore:
         o = self._open
         if o is None:
             raise RuntimeError("close() without an open cycle")
-        valid = {s: p for s, p in proposals.items() if p.cycle == o.cycle and p.proposals is not None}
+        # an answer counts when it carries proposals, or when the shard owns no group (nothing to propose)
+        valid = {
+            s: p
+            for s, p in proposals.items()
+            if p.cycle == o.cycle and (p.proposals is not None or not o.works[s].groups)
+        }
         late = missing_shards(o.works, valid)
         held_groups: list[ModelGroupRef] = [g for s in late for g in o.works[s].groups]
         closing = time.perf_counter()
@@ -149,7 +166,3 @@ class CycleCore:
             await publisher.publish(plan.decisions, now)
         if self.gauges is not None:
             await self.gauges.publish(plan.decisions, now)
-
-
-def _with_epoch(work: ShardWork, epoch: str) -> ShardWork:
-    return ShardWork(work.cycle, work.shard, work.groups, work.snapshot, epoch)

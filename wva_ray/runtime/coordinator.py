@@ -43,6 +43,7 @@ class CoordinatorOptions:
     metrics_port: int | None = None  # None: no HTTP server (tests); 0: any free port
     metrics_address: str = "127.0.0.1"
     controller_instance: str | None = None
+    scrape: bool = False  # direct-scrape mode: hand the shards their pods' endpoints
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,16 @@ from wva_ray.core.ports import ModelGroupRef
 from wva_ray.runtime.sharding import assign
 
 
+@dataclass(frozen=True, slots=True)
+class ScrapeEndpoint:
+    """Where a pod's vLLM `/metrics` can be read (direct-scrape mode)."""
+
+    namespace: str
+    pod: str
+    model_id: str
+    url: str
+
+
 @dataclass(frozen=True)
 class ShardWork:
     """What one shard must decide this cycle: its model groups and their part of the cluster state."""
@@ -30,6 +40,7 @@ class ShardWork:
     groups: tuple[ModelGroupRef, ...]
     snapshot: Snapshot
     epoch: str = ""  # the coordinator incarnation that issued the work
+    endpoints: tuple[ScrapeEndpoint, ...] = ()  # direct-scrape targets of the shard's pods (else empty)
 
 
 @dataclass(frozen=True)
@@ -77,15 +88,18 @@ def restrict(snapshot: Snapshot, groups: Iterable[ModelGroupRef]) -> Snapshot:
     )
 
 
-def split(snapshot: Snapshot, shards: int, cycle: int) -> dict[int, ShardWork]:
+def split(
+    snapshot: Snapshot, shards: int, cycle: int, endpoints: Sequence[ScrapeEndpoint] = ()
+) -> dict[int, ShardWork]:
     """One `ShardWork` per shard (shards with no group get empty work, so every shard reports each cycle)."""
     owned = assign(model_groups(snapshot), shards)
-    return {
-        s: ShardWork(
-            cycle, s, groups, restrict(snapshot, groups).model_copy(update={"state": state_for(snapshot.state, groups)})
-        )
-        for s, groups in owned.items()
-    }
+    out = {}
+    for s, groups in owned.items():
+        wanted = {(g.namespace, g.model_id) for g in groups}
+        part = restrict(snapshot, groups).model_copy(update={"state": state_for(snapshot.state, groups)})
+        mine = tuple(e for e in endpoints if (e.namespace, e.model_id) in wanted)
+        out[s] = ShardWork(cycle, s, groups, part, endpoints=mine)
+    return out
 
 
 def finalize_cycle(

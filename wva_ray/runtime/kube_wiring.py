@@ -1,10 +1,11 @@
-"""Wiring for a real cluster: the Kubernetes reader and publisher (coordinator) and the Prometheus metrics
-source (shards), built inside the process that uses them (Kubernetes API client objects cannot be pickled).
-No I/O at construction or when pickled; the objects it builds do I/O.
+"""Wiring for a real cluster: the Kubernetes reader and publisher (coordinator) and the Prometheus (or, with
+`direct_scrape`, the pod-scraping) metrics source (shards), built inside the process that uses them (Kubernetes
+API client objects cannot be pickled). No I/O at construction or when pickled; the objects it builds do I/O.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,10 +17,12 @@ from wva_ray.adapters.kube_publish import ActuationMode, KubePublisher
 from wva_ray.adapters.kube_settings import KubeSettings
 from wva_ray.adapters.prometheus import PrometheusMetricsSource
 from wva_ray.adapters.prometheus_http import PrometheusSettings
+from wva_ray.adapters.scrape import ScrapeMetricsSource
 from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import Snapshot
 from wva_ray.core.ports import Clock, ConfigError, DecisionPublisher, MetricsSource
 from wva_ray.runtime.coordination import ClusterView
+from wva_ray.runtime.cycle import ScrapeEndpoint
 from wva_ray.runtime.settings import RuntimeSettings
 from wva_ray.runtime.wiring import SystemClock
 
@@ -57,6 +60,9 @@ class KubeCluster:
     same cycle's observe resolved."""
 
     def __init__(self, api: KubeApi, settings: RuntimeSettings) -> None:
+        self.api = api
+        self.scrape_port = settings.scrape_port
+        self.scrape_scheme = settings.scrape_scheme
         self.reader = KubeReader(api, kube_settings(settings)).start()
         self.publisher = KubePublisher(
             api,
@@ -74,6 +80,32 @@ class KubeCluster:
     async def publish(self, decisions: Sequence[Decision], now: datetime) -> None:
         targets = self._last.targets if self._last is not None else {}
         await self.publisher.publish_async(decisions, now, targets)
+
+    async def scrape_endpoints(self) -> list[ScrapeEndpoint]:
+        """`http://<podIP>:<scrape_port>` of every live pod of the last observed targets (direct-scrape mode;
+        one pod list per namespace per cycle)."""
+        state = self._last
+        if state is None:
+            return []
+        return await asyncio.to_thread(self._endpoints, state)
+
+    def _endpoints(self, state: ClusterState) -> list[ScrapeEndpoint]:
+        models = {va.key: va.spec.model_id for va in state.variant_autoscalings}
+        wanted: dict[str, dict[str, str]] = {}  # namespace -> pod -> model
+        for key, pods in state.target_pods.items():
+            namespace = key.split("/", 1)[0]
+            for pod in pods:
+                wanted.setdefault(namespace, {})[pod] = models.get(key, "")
+        out = []
+        for namespace, model_of in sorted(wanted.items()):
+            listing = self.api.get(f"/api/v1/namespaces/{namespace}/pods")
+            for item in listing.get("items") or []:
+                name = (item.get("metadata") or {}).get("name")
+                ip = (item.get("status") or {}).get("podIP")
+                if name in model_of and ip and model_of[name]:
+                    url = f"{self.scrape_scheme}://{ip}:{self.scrape_port}"
+                    out.append(ScrapeEndpoint(namespace, name, model_of[name], url))
+        return out
 
     def close(self) -> None:
         self.reader.stop()
@@ -105,7 +137,7 @@ class KubeWiring:
 
     def metrics_source(self) -> MetricsSource:
         if self.settings.direct_scrape:
-            raise ConfigError("--direct-scrape is only available in `wva-ray demo` for now; set --prometheus-url")
+            return ScrapeMetricsSource()
         return PrometheusMetricsSource(prometheus_settings(self.settings))
 
     def clock(self) -> Clock:

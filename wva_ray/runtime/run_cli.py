@@ -36,6 +36,9 @@ def run(
         None, "--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, in-cluster)."
     ),
     prometheus_url: str | None = typer.Option(None, "--prometheus-url", help="PROMETHEUS_BASE_URL."),
+    direct_scrape: bool | None = typer.Option(
+        None, "--direct-scrape/--prometheus", help="Scrape the pods' /metrics instead of querying Prometheus."
+    ),
     actuation: str | None = typer.Option(None, "--actuation", help="hpa (default) | direct | serve."),
     interval: str | None = typer.Option(None, "--interval", help="Cycle interval, e.g. 30s (GLOBAL_OPT_INTERVAL)."),
     shards: int | None = typer.Option(None, "--shards", help="Shard actors (WVA_SHARDS)."),
@@ -55,6 +58,7 @@ def run(
     flags: dict[str, Any] = {
         "kubeconfig": kubeconfig,
         "prometheus_base_url": prometheus_url,
+        "direct_scrape": direct_scrape,
         "actuation": actuation,
         "interval_s": interval,
         "shards": shards,

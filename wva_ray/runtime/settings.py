@@ -73,6 +73,8 @@ class RuntimeSettings(BaseSettings):
     shards: int = Field(2, ge=1, le=64)
     use_ray: bool = True
     direct_scrape: bool = False
+    scrape_port: int = Field(8000, ge=1, le=65535)  # vLLM's default port (direct scrape)
+    scrape_scheme: Literal["http", "https"] = "http"
     metrics_port: int = Field(8080, ge=0, le=65535)
     health_port: int = Field(8081, ge=0, le=65535)
     bind_address: str = "0.0.0.0"

@@ -1,7 +1,9 @@
 """One shard's work in one cycle: batched metrics collection for its groups, then `core.propose`. Does I/O only
 through the `MetricsSource` it is given; the decision itself is the pure core.
 
-Metrics are read with one call per signal for all of the shard's groups (never one per model). A failed source
+Metrics are read with one call per signal for all of the shard's groups (never one per model). In direct-scrape
+mode the work carries the pods' endpoints and the source (`adapters.scrape.ScrapeMetricsSource`) is re-targeted
+with them first. A failed source
 is not an error of the cycle: the proposal carries `metrics_error` and no rows, so the core holds decisions.
 """
 
@@ -11,6 +13,7 @@ import logging
 import time
 from datetime import datetime
 
+from wva_ray.adapters.scrape import ScrapeTarget
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
 from wva_ray.core.config import parse_config, resolve_scale_to_zero
 from wva_ray.core.decide import propose
@@ -42,6 +45,9 @@ async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) 
     counts: list[RequestCount] = []
     queues: list[FlowControlQueue] = []
     metrics_error: str | None = None
+    set_targets = getattr(source, "set_targets", None)
+    if work.endpoints and set_targets is not None:
+        set_targets(ScrapeTarget(e.namespace, e.pod, e.model_id, e.url) for e in work.endpoints)
     try:
         metrics = await source.pod_metrics(work.groups)
         queries = scale_to_zero_queries(work)

@@ -12,6 +12,7 @@ snapshot each way per cycle cost more than the decisions themselves. So, like an
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 
@@ -49,13 +50,7 @@ class SentVas:
         fresh = tuple(va for va in vas if self.versions.get(va.key) != _rv(va) or not _rv(va))
         self.versions = {va.key: _rv(va) for va in vas}
         refs = tuple((va.key, _rv(va)) for va in vas)
-        bare = ShardWork(
-            work.cycle,
-            work.shard,
-            work.groups,
-            work.snapshot.model_copy(update={"variant_autoscalings": []}),
-            work.epoch,
-        )
+        bare = dataclasses.replace(work, snapshot=work.snapshot.model_copy(update={"variant_autoscalings": []}))
         return WorkWire(bare, fresh, refs, incarnation)
 
 

@@ -1,0 +1,71 @@
+"""Direct-scrape mode end to end in one process: the view hands each shard its pods' endpoints, the shard
+re-targets the scrape adapter and reads real emulated vLLM servers on loopback. Marker `integration`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from wva_ray.adapters.scrape import ScrapeMetricsSource
+from wva_ray.runtime.coordination import CycleCore
+from wva_ray.runtime.cycle import ScrapeEndpoint
+from wva_ray.runtime.local import LocalRuntime
+from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.runtime.remote import MemoryClusterClient
+from wva_ray.sim.emulator import Emulator, PodSpec
+from wva_ray.sim.emulator_metrics import Script, Signal
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class EndpointClient(MemoryClusterClient):
+    """The in-memory cluster plus endpoints of emulated servers named like its pods."""
+
+    def __init__(self, cluster: MemoryCluster, emu: Emulator) -> None:
+        super().__init__(cluster, direct=False)
+        self.cluster, self.emu = cluster, emu
+
+    async def scrape_endpoints(self) -> list[ScrapeEndpoint]:
+        out = []
+        for target in self.cluster.targets.values():
+            model = self.cluster.vas[f"{target.namespace}/{target.name}"]["spec"]["modelID"]
+            for p in target.pods:
+                live = self.emu.pods.get(p.name)
+                if live is not None:
+                    out.append(ScrapeEndpoint(target.namespace, p.name, model, live.url))
+        return out
+
+
+async def _scenario() -> dict[str, int]:
+    cluster = MemoryCluster(time.monotonic)
+    emu = Emulator()
+    try:
+        for m, kv in (("hot", 0.95), ("cold", 0.3)):
+            for acc, cost in (("H100", 10.0), ("L40S", 3.0)):
+                cluster.add_variant(VariantSpec(f"{m}-{acc.lower()}", m, acc, cost=cost, namespace="llm"))
+            for target in [t for t in cluster.targets.values() if t.name.startswith(m)]:
+                for p in target.pods:
+                    script = Script(kv_cache_usage=Signal("fixed", kv), num_requests_waiting=Signal("fixed", 0.0))
+                    await emu.start_pod(PodSpec(name=p.name, model=m, namespace="llm", script=script))
+        client = EndpointClient(cluster, emu)
+        source = ScrapeMetricsSource()
+        core = CycleCore(client, [client], 2, _Clock(), scrape=True)
+        report = await LocalRuntime(core, source, 30.0, 5.0).run_once()
+        await source.close()
+        assert report.missing_shards == ()
+        return {d.name: d.desired_replicas for d in report.plan.decisions if not d.held}
+    finally:
+        await emu.close()
+
+
+def test_direct_scrape_reads_emulated_pods_and_scales_the_hot_model() -> None:
+    desired = asyncio.run(_scenario())
+    assert desired == {"hot-h100": 1, "hot-l40s": 2, "cold-h100": 1, "cold-l40s": 1}
