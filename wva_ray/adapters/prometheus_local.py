@@ -41,7 +41,8 @@ class LocalPrometheusConfig:
 
 
 class LocalPrometheus:
-    """One Prometheus process with its own data dir under `workdir`."""
+    """One Prometheus process with its own data dir under `workdir`. Without a fixed `port` the port is picked
+    when `start()` runs, so read `port`/`url` after `start()`."""
 
     def __init__(self, workdir: Path, port: int = 0, config: LocalPrometheusConfig | None = None) -> None:
         self.workdir = workdir
