@@ -61,3 +61,65 @@ def test_ray_coordinator_publishes_va_status_through_kube_wiring(
     assert isinstance(alloc, dict) and alloc["numReplicas"] == 2 and alloc["accelerator"] == "H100"
     conditions = {c["type"]: c for c in status["conditions"]}  # type: ignore[attr-defined]
     assert conditions["MetricsAvailable"]["status"] == "False"
+
+
+def test_controller_in_ray_mode_elects_itself_publishes_and_stops_cleanly(
+    kube_cluster: ClusterInfo,
+    admin_api: KubeApi,
+    fake_kubelet: object,
+    va_crd: Path,
+    system_namespace: str,
+    namespace: str,
+    ray_session: None,
+) -> None:
+    import asyncio
+    import urllib.request
+
+    from wva_ray.runtime.controller import Controller
+
+    apply(admin_api, deployment(namespace, "m2-h100", replicas=1, product="NVIDIA-H100-80GB-HBM3"))
+    apply(admin_api, variant_autoscaling(namespace, "m2-h100", "m2-h100", model_id="m2"))
+    health_port = free_port()
+    settings = load_settings(
+        {
+            "kubeconfig": str(kube_cluster.kubeconfig),
+            "prometheus_base_url": f"http://127.0.0.1:{free_port()}",
+            "watch_namespace": namespace,
+            "pod_namespace": system_namespace,
+            "lease_name": f"wva-ray-{namespace}",
+            "interval_s": 1.0,
+            "use_ray": True,
+            "metrics_port": free_port(),
+            "health_port": health_port,
+            "bind_address": "127.0.0.1",
+        },
+        environ={},
+    )
+    path = f"/apis/llmd.ai/v1alpha1/namespaces/{namespace}/variantautoscalings/m2-h100"
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/readyz", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(Controller(settings, identity="ray-controller").run(stop))
+        try:
+            for _ in range(600):
+                status = admin_api.get(path).get("status") or {}
+                if status.get("desiredOptimizedAlloc") and await asyncio.to_thread(ready):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("no status written / not ready within 60 s")
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
+
+    asyncio.run(scenario())
+    assert admin_api.get(path)["status"]["desiredOptimizedAlloc"]["numReplicas"] == 1
+    lease = admin_api.get(f"/apis/coordination.k8s.io/v1/namespaces/{system_namespace}/leases/wva-ray-{namespace}")
+    assert not lease["spec"].get("holderIdentity"), "the Lease was not released on stop"
