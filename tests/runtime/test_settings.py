@@ -65,3 +65,9 @@ def test_unknown_file_key_is_an_error(tmp_path: Path) -> None:
     f.write_text("shardz: 3\n")
     with pytest.raises(ValidationError, match="shardz"):
         load_settings(file=f, environ={})
+
+
+def test_serve_actuation_needs_ray() -> None:
+    with pytest.raises(ValidationError, match="actuation 'serve' needs the Ray runtime.*use_ray is false"):
+        load_settings({"actuation": "serve", "use_ray": False}, environ={})
+    assert load_settings({"actuation": "serve"}, environ={}).use_ray

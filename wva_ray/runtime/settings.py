@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from wva_ray.api.config import parse_duration_s
@@ -94,6 +94,15 @@ class RuntimeSettings(BaseSettings):
             except ValueError:
                 return parse_duration_s(text)
         return value
+
+    @model_validator(mode="after")
+    def _serve_needs_ray(self) -> RuntimeSettings:
+        if self.actuation == "serve" and not self.use_ray:
+            raise ValueError(
+                "actuation 'serve' needs the Ray runtime (the Serve policy asks the coordinator actor), "
+                "but use_ray is false (--no-ray)"
+            )
+        return self
 
     @property
     def proposal_deadline_s(self) -> float:
