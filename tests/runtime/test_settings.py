@@ -68,6 +68,6 @@ def test_unknown_file_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_serve_actuation_needs_ray() -> None:
-    with pytest.raises(ValidationError, match="actuation 'serve' needs the Ray runtime.*use_ray is false"):
+    with pytest.raises(ValidationError, match=r"actuation 'serve' needs the Ray runtime.*use_ray is false"):
         load_settings({"actuation": "serve", "use_ray": False}, environ={})
     assert load_settings({"actuation": "serve"}, environ={}).use_ray
