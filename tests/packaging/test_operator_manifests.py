@@ -312,8 +312,7 @@ def test_image_build_context_holds_what_the_dockerfile_copies() -> None:
     ]
     for src in sources:
         assert src.rstrip("/") in allow, f"COPY {src} is excluded by Dockerfile.dockerignore"
-        if src != "README.md":  # written by the lead (pyproject's readme); see docs/troubleshooting.md
-            assert (REPO / src).exists(), f"COPY {src}: not in the repository"
+        assert (REPO / src).exists(), f"COPY {src}: not in the repository"
 
 
 # --- Grafana --------------------------------------------------------------------------------------------------
