@@ -177,7 +177,10 @@ def _hold(model: SloModelInput, state: SloModelState, why: str, steps: list[str]
 def _learned_params(
     v: SloVariantInput, estimators: dict[str, est.EstimatorState], s: SloSettings, steps: list[str]
 ) -> PerfParams:
-    current = estimators.get(v.accelerator) or est.initial_state(v.params, s.estimator)
+    known = estimators.get(v.accelerator)
+    if known is None and v.window is None:
+        return v.params  # nothing learned yet and nothing to learn from: the profile row
+    current = known or est.initial_state(v.params, s.estimator)
     if v.window is not None:
         current, note = est.update(current, v.window, v.params, s.estimator)
         steps.append(f"{v.key}: {note}")

@@ -150,7 +150,7 @@ class ReplicaModel:
     states that carry probability mass. Immutable after construction.
     """
 
-    __slots__ = ("_d_s", "_logn", "_n", "cap", "mix", "params", "queue_limit")
+    __slots__ = ("_d_s", "_log_d_over_n", "_n", "_states", "cap", "mix", "params", "queue_limit")
 
     def __init__(self, params: PerfParams, mix: TokenMix, queue_limit: int | None = None) -> None:
         self.params = params
@@ -162,8 +162,9 @@ class ReplicaModel:
         n = np.arange(1, self.cap + 1, dtype=np.float64)
         slope = params.beta_ms + params.gamma_ms_per_1k_kv * mix.kv_per_request / 1000.0
         self._n = n
-        self._logn = np.log(n)
         self._d_s = (params.alpha_ms + slope * n) / 1000.0
+        self._log_d_over_n = np.log(self._d_s / n)  # log(ITL(n) / n) = this - log(1 - rho)
+        self._states = np.arange(self.cap + self.queue_limit + 1, dtype=np.float64)
 
     def _prefill_rate(self, batch: float) -> float:
         """Prefill tokens/s while `batch` sequences decode (chunked prefill shares the step)."""
@@ -200,21 +201,20 @@ class ReplicaModel:
         top = self.cap
         if math.isfinite(guess):
             top = min(self.cap, int(guess + _TAIL_SIGMAS * math.sqrt(guess + 1.0) + 32))
-        d = self._d_s[:top]
-        itl = d / (1.0 - rho)
-        log_ratio = math.log(rate * o) + np.log(itl) - self._logn[:top] if rate > 0 else None
-        if log_ratio is None:
-            return _idle(float(itl[0]) * 1000.0, self.params.prefill_ms(mix.input_tokens))
+        if rate <= 0:
+            return _idle(float(self._d_s[0]) * 1000.0, self.params.prefill_ms(mix.input_tokens))
+        # log(lambda / mu(n)) = log(rate * O * ITL(n) / n), ITL(n) = d(n) / (1 - rho)
+        log_ratio = self._log_d_over_n[:top] + (math.log(rate * o) - math.log1p(-rho))
         queue = self.queue_limit if top == self.cap else 0
         log_p = np.empty(top + 1 + queue)
         log_p[0] = 0.0
         np.cumsum(log_ratio, out=log_p[1 : top + 1])
+        states = self._states[: top + 1 + queue]
         if queue:
-            tail_step = float(log_ratio[-1])
-            log_p[top + 1 :] = log_p[top] + tail_step * np.arange(1, queue + 1)
-        prob = np.exp(log_p - log_p.max())
+            log_p[top + 1 :] = log_p[top] + float(log_ratio[-1]) * (states[top + 1 :] - top)
+        log_p -= log_p.max()
+        prob = np.exp(log_p, out=log_p)
         prob /= prob.sum()
-        states = np.arange(prob.size, dtype=np.float64)
         in_service = float(prob[: top + 1] @ states[: top + 1]) + top * float(prob[top + 1 :].sum())
         p_full = float(prob[-1]) if queue else 0.0
         throughput = rate * (1.0 - p_full)
