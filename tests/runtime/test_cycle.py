@@ -10,7 +10,16 @@ import pytest
 from wva_ray.api.snapshot import DecisionState, PodMetrics, Snapshot
 from wva_ray.core.decide import propose
 from wva_ray.core.ports import ModelGroupRef
-from wva_ray.runtime.cycle import ShardProposal, finalize_cycle, merge_state, model_groups, restrict, split, state_for
+from wva_ray.runtime.cycle import (
+    ShardProposal,
+    carry_state,
+    finalize_cycle,
+    merge_state,
+    model_groups,
+    restrict,
+    split,
+    state_for,
+)
 from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -84,3 +93,14 @@ def test_metrics_rows_of_unknown_pods_are_not_carried() -> None:
     part = restrict(snap.model_copy(update={"metrics": [*snap.metrics, stray]}), model_groups(snap))
     assert "ghost" in {m.pod for m in part.metrics}  # rows are kept; the core drops pods not listed
     assert "ghost" not in {p.name for p in part.pods}
+
+
+def test_shard_memory_refills_the_state_of_a_restarted_coordinator() -> None:
+    snap = _snapshot(models=2)
+    work = split(snap, 1, 1)[0]  # the coordinator's state is empty (just restarted)
+    remembered = DecisionState(capacity_history={"m0|H100|<100": [5.0], "other|H100|<100": [9.0]})
+    carried = carry_state(work, remembered)
+    assert carried.snapshot.state.capacity_history == {"m0|H100|<100": [5.0]}  # only its own models
+    fresher = split(snap.model_copy(update={"state": DecisionState(capacity_history={"m0|H100|<100": [6.0]})}), 1, 2)
+    assert carry_state(fresher[0], remembered).snapshot.state.capacity_history == {"m0|H100|<100": [6.0]}
+    assert carry_state(work, DecisionState()) is work

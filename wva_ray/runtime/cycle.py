@@ -10,6 +10,7 @@ metrics are held, never zero).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,6 +132,19 @@ def state_for(state: DecisionState, groups: Iterable[ModelGroupRef]) -> Decision
     return DecisionState(
         capacity_history={k: v for k, v in state.capacity_history.items() if k.split("|", 1)[0] in models}
     )
+
+
+def carry_state(work: ShardWork, remembered: DecisionState) -> ShardWork:
+    """The shard's work with the decision state it remembers filled in where the coordinator has none for its
+    models (a restarted coordinator starts empty; the shards keep the V2 capacity history alive)."""
+    if not remembered.capacity_history:
+        return work
+    mine = state_for(remembered, work.groups).capacity_history
+    merged = {**mine, **work.snapshot.state.capacity_history}
+    if merged == work.snapshot.state.capacity_history:
+        return work
+    state = DecisionState(capacity_history=merged)
+    return dataclasses.replace(work, snapshot=work.snapshot.model_copy(update={"state": state}))
 
 
 def merge_state(base: DecisionState, updates: Sequence[DecisionState]) -> DecisionState:

@@ -4,7 +4,8 @@ metrics source its wiring builds).
 A shard starts its own loop on construction, so it survives restarts (max_restarts=-1) without anyone calling
 it: it long-polls the coordinator for its work, collects its groups' metrics in batched queries, runs the
 analyzers (`core.propose`) and submits the proposal. While the coordinator is restarting, calls fail and the
-shard retries with backoff (0.1 s doubling to 4 s).
+shard retries with backoff (0.1 s doubling to 4 s). A shard also remembers its models' decision state (the V2
+capacity history), so a restarted coordinator, which starts without it, gets it back with the next proposals.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 import ray
 
+from wva_ray.api.snapshot import DecisionState
 from wva_ray.runtime.coordinator import COORDINATOR_NAME, NAMESPACE
+from wva_ray.runtime.cycle import carry_state
 from wva_ray.runtime.loop import Backoff
 from wva_ray.runtime.shard_step import run_shard_step
 from wva_ray.runtime.wire import CacheMiss, ShardVaCache, compact_proposal
@@ -41,6 +44,7 @@ class ShardActor:
         self.last: tuple[str, int] = ("", 0)
         self.errors = 0
         self.cache = ShardVaCache()
+        self.state = DecisionState()  # this shard's models' decision state, kept across coordinator restarts
         self._stop = asyncio.Event()
         self._task = asyncio.get_event_loop().create_task(self._loop())
 
@@ -64,7 +68,10 @@ class ShardActor:
                     log.warning("shard=%d resynchronising its VA cache: %s", self.shard, exc)
                     self.cache.reset()
                     continue
+                work = carry_state(work, self.state)
                 proposal = await run_shard_step(work, self.source, work.snapshot.now)
+                if proposal.proposals is not None:
+                    self.state = proposal.proposals.state
                 await coordinator.submit.remote(compact_proposal(proposal))
                 self.last = (work.epoch, work.cycle)
                 self.cycles += 1
