@@ -70,3 +70,13 @@ def test_cli_registration_exposes_bench(tmp_path: Path) -> None:
 def test_unknown_scenario_names_the_known_ones(tmp_path: Path, shared_dir: Path) -> None:
     with pytest.raises(ValueError, match="T1-tiny"):
         run_bench(True, "nope", tmp_path / "o", scenarios_dir=_scenarios(tmp_path))
+
+
+def test_control_plane_times_decide_for_each_size() -> None:
+    from wva_ray.sim.control_plane import run_control_plane, synthetic_snapshot
+
+    snap = synthetic_snapshot(10)
+    assert len(snap.variant_autoscalings) == 10 and len(snap.pods) == 20
+    out = run_control_plane([10, 20], repeats=3)
+    assert set(out["sizes"]) == {"10", "20"}
+    assert all(0 < row["p50_ms"] <= row["max_ms"] for row in out["sizes"].values())

@@ -25,7 +25,6 @@ def synthetic_snapshot(n_vas: int, seed: int = 0) -> Snapshot:
     for i in range(max(1, n_vas // 2)):
         model = f"model-{i}"
         for acc, price in (("H100", "1.0"), ("A100", "0.55")):
-            cost = {"variantCost": price}
             name = f"{model}-{acc.lower()}"
             vas.append(
                 {
@@ -37,7 +36,7 @@ def synthetic_snapshot(n_vas: int, seed: int = 0) -> Snapshot:
                     "spec": {
                         "scaleTargetRef": {"kind": "Deployment", "name": name},
                         "modelID": model,
-                        "variantCost": cost,
+                        "variantCost": price,
                     },
                     "status": {"desiredOptimizedAlloc": {"numReplicas": 2, "accelerator": acc}},
                 }
