@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from tests.packaging.tools import Doc, by_kind, helm_lint, one, promql_check, render
+from tests.packaging.tools import CHART, Doc, by_kind, helm_lint, one, promql_check, render
 from wva_ray.api.config import SaturationEntry, ScaleToZeroEntry, parse_duration_s
 from wva_ray.api.va import ACCELERATOR_LABEL, CONTROLLER_INSTANCE_LABEL, VariantAutoscaling
 from wva_ray.runtime.settings import RuntimeSettings, load_settings
@@ -38,6 +38,7 @@ ALL_OPTIONAL: dict[str, Any] = {
     "networkPolicy": {"enabled": True, "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]},
     "serviceMonitor": {"enabled": True},
     "podMonitor": {"enabled": True},
+    "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "variants": VARIANTS,
     "hpa": {"enabled": True},
     "saturation": {"overrides": {"llama": {"model_id": "meta-llama/Llama-3.1-8B-Instruct", "kvCacheThreshold": 0.7}}},
@@ -445,3 +446,12 @@ def test_rendered_yaml_has_no_stray_whitespace(values: dict[str, Any]) -> None:
     assert result.ok, result.describe()
     bad = [f"{i}: {line!r}" for i, line in enumerate(result.stdout.splitlines(), 1) if line != line.rstrip()]
     assert bad == [], "\n".join(bad[:10])
+
+
+def test_prometheus_rule_renders_the_sample_rules() -> None:
+    docs = render({"prometheusRule": {"enabled": True, "labels": {"release": "kps"}}})
+    rule = one(docs, "PrometheusRule")
+    sample = yaml.safe_load((CHART.parent.parent / "operator/samples/prometheusrule-wva.yaml").read_text())
+    assert rule["spec"] == sample["spec"]
+    assert rule["metadata"]["labels"]["release"] == "kps"
+    assert by_kind(render(), "PrometheusRule") == []

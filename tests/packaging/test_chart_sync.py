@@ -27,11 +27,17 @@ def test_chart_crds_equal_the_generated_crds() -> None:
         assert copy.read_bytes() == src.read_bytes(), f"{copy} differs from {src}: {SYNC_HINT}"
 
 
-@pytest.mark.parametrize("name", ["cluster_role.yaml", "leader_election_role.yaml"])
-def test_chart_rbac_files_equal_operator_rbac(name: str) -> None:
-    src = OPERATOR / "rbac" / name
-    copy = CHART / "files" / "rbac" / name
-    assert copy.read_bytes() == src.read_bytes(), f"{copy} differs from {src}: {SYNC_HINT}"
+@pytest.mark.parametrize(
+    ("src", "copy"),
+    [
+        pytest.param("rbac/cluster_role.yaml", "rbac/cluster_role.yaml", id="cluster-role"),
+        pytest.param("rbac/leader_election_role.yaml", "rbac/leader_election_role.yaml", id="leader-election"),
+        pytest.param("samples/prometheusrule-wva.yaml", "prometheusrule-wva.yaml", id="alert-rules"),
+    ],
+)
+def test_chart_files_equal_their_operator_source(src: str, copy: str) -> None:
+    source, chart_copy = OPERATOR / src, CHART / "files" / copy
+    assert chart_copy.read_bytes() == source.read_bytes(), f"{chart_copy} differs from {source}: {SYNC_HINT}"
 
 
 def test_sync_script_check_mode_agrees() -> None:

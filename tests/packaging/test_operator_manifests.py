@@ -362,3 +362,16 @@ def test_versions_agree_across_package_chart_image_and_samples() -> None:
     assert image.endswith(f":{version}")
     ray_version = rs["spec"]["rayClusterConfig"]["rayVersion"]
     assert re.search(rf"rayproject/ray:{re.escape(ray_version)}-py", (OPERATOR / "Dockerfile").read_text())
+
+
+def test_alert_rules_pass_promtool_and_use_exported_metrics(tmp_path: Path) -> None:
+    rule = one(_docs(SAMPLES / "prometheusrule-wva.yaml"), "PrometheusRule")
+    path = tmp_path / "alerts.yaml"
+    path.write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
+    from tests.packaging.tools import run, system_tool
+
+    checked = run([system_tool("promtool", "scripts/setup.d/10-prometheus.sh"), "check", "rules", path])
+    assert checked.ok, checked.describe()
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    used = {m for e in exprs for m in re.findall(r"\bwva_[a-z_]+", e)}
+    assert used and used <= _exported_sample_names(), sorted(used - _exported_sample_names())
