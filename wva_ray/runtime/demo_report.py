@@ -156,6 +156,7 @@ def write_plot(data: Mapping[str, Any], speed: float, out_dir: Path, bin_s: floa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     variants: Mapping[str, Mapping[str, Any]] = data["variants"]
     models = sorted({v["model"] for v in variants.values()})
@@ -172,23 +173,27 @@ def write_plot(data: Mapping[str, Any], speed: float, out_dir: Path, bin_s: floa
             demand_ax = ax.twinx()
             demand_ax.plot(xs, [c / bin_s for c in counts], color="0.6", lw=1, label="demand (req/s)")
             demand_ax.set_ylabel("demand (req/s, wall)")
-        for name in sorted(n for n, v in variants.items() if v["model"] == model):
+        names = sorted(n for n, v in variants.items() if v["model"] == model)
+        for i, name in enumerate(names):
             samples = data["samples"].get(name, [])
             if not samples:
                 continue
+            off = (i - (len(names) - 1) / 2) * 0.06  # small offsets keep equal lines visible
             ts = [s["t_s"] * to_min for s in samples]
-            line = ax.step(ts, [s["current"] for s in samples], where="post", lw=2, label=f"{name} current")[0]
+            line = ax.step(ts, [s["current"] + off for s in samples], where="post", lw=2, label=f"{name} current")[0]
             ax.step(
                 ts,
-                [s["desired"] if s["desired"] is not None else float("nan") for s in samples],
+                [s["desired"] + off if s["desired"] is not None else float("nan") for s in samples],
                 where="post",
                 lw=1,
                 ls="--",
                 color=line.get_color(),
                 label=f"{name} desired",
             )
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(bottom=0)
         ax.set_title(model)
-        ax.set_ylabel("replicas")
+        ax.set_ylabel("replicas (lines offset slightly)")
         ax.legend(loc="upper left", fontsize=7)
     axes[-1, 0].set_xlabel("trace time (minutes)")
     fig.tight_layout()
