@@ -64,6 +64,7 @@ class DemoOptions:
     live: bool = True
     seed: int = 0
     shared_dir: Path | None = None
+    dashboard: bool = False  # start the Ray dashboard (named actors in `ray list actors`, health metrics)
 
     @property
     def interval_s(self) -> float:
@@ -210,7 +211,7 @@ def _run_with_ray(
     owns_ray = not ray.is_initialized()
     if owns_ray:
         console.print("starting local Ray (a few seconds)...")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="wva")
+        ray.init(num_cpus=2, include_dashboard=options.dashboard, log_to_driver=False, namespace="wva")
     host_cls: Any = ray.remote(num_cpus=0)(DemoCluster)
     host = host_cls.options(name="wva-demo-cluster", namespace="wva").remote(
         demo_variants(), 1.0 / options.speed, GRACE_S

@@ -18,6 +18,9 @@ def demo(
     shards: int = typer.Option(2, "--shards", min=1, max=16, help="Shard actors."),
     no_ray: bool = typer.Option(False, "--no-ray", help="Run coordinator and shards in one process, no Ray."),
     no_live: bool = typer.Option(False, "--no-live", help="No live table (for logs and CI)."),
+    dashboard: bool = typer.Option(
+        False, "--dashboard", help="Start the Ray dashboard (see the actors with `ray list actors`)."
+    ),
 ) -> None:
     """Run the autoscaler on emulated vLLM servers with a replayed trace; no cluster needed."""
     console = Console()
@@ -31,6 +34,7 @@ def demo(
                 use_ray=not no_ray,
                 shards=shards,
                 live=not no_live,
+                dashboard=dashboard,
             ),
             console,
         )
