@@ -179,6 +179,12 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
         len(requests),
     )
     summary = summarize(data, info)
+    summary["load"] = {
+        "trace_window": "each model replays its own segment of the trace, arrival times divided by speed",
+        "envelope": f"{ENVELOPE_MIN} -> {ENVELOPE_MAX} -> {ENVELOPE_MIN} (sin^2 over the run)",
+        "target_prefill_tokens_per_s_wall": {m: target for m, (_, target) in DEMO_MODELS.items()},
+        "variants": {v.name: v.profile.id for v in demo_variants()},
+    }
     path = write_summary(summary, options.output)
     plot = write_plot(data, options.speed, options.output)
     _print_summary(console, summary, path, plot)
