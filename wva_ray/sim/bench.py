@@ -371,7 +371,7 @@ def run_bench(
         if not chosen:
             raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(sorted(specs))}")
         specs = chosen
-    caps = CapacityTable(n_requests=2500 if quick else 6000)
+    caps = CapacityTable(n_requests=1500 if quick else 6000)
     results: dict[str, Any] = {}
     control: dict[str, Any] | None = None
     timelines: dict[str, Any] = {}
