@@ -63,10 +63,11 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     for name, scn in doc.get("scenarios", {}).items():
         lines += [f"## {name}", "", str(scn.get("description", "")).strip(), ""]
         b = scn.get("oracle_bounds", {})
+        nan = float("nan")
         lines.append(
-            f"Oracle MILP {b.get('milp_gpu_hours', float('nan')):.2f} GPU-h, LP bound "
-            f"{b.get('lp_gpu_hours', float('nan')):.2f}, fluid bound {b.get('fluid_gpu_hours', float('nan')):.2f}; "
-            f"seeds {scn.get('seeds')}."
+            f"Oracle MILP {b.get('milp_gpu_hours', nan):.2f} GPU-h (cost {b.get('milp_cost', nan):.2f}); "
+            f"bounds on cost: LP relaxation {b.get('lp_cost', nan):.2f}, fluid {b.get('fluid_cost', nan):.2f} "
+            f"(fluid GPU-h {b.get('fluid_gpu_hours', nan):.2f}); seeds {scn.get('seeds')}."
         )
         lines.append("")
         lines.append("| policy | " + " | ".join(c[1] for c in COLUMNS) + " |")
