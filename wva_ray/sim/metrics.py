@@ -85,8 +85,10 @@ def summarize(res: SimResult, ctx: MetricContext) -> dict[str, float]:
     hours = 0.0
     gpu_hours = 0.0
     cost = 0.0
+    per_variant: dict[str, float] = {}
     for pod in res.pods:
         h = max(0.0, pod.stopped_s - pod.created_s) / 3600.0
+        per_variant[pod.variant] = per_variant.get(pod.variant, 0.0) + h
         hours += h
         gpu_hours += h * pod.gpus
         cost += h * pod.cost_per_hour
@@ -136,6 +138,7 @@ def summarize(res: SimResult, ctx: MetricContext) -> dict[str, float]:
             "policy_ms_per_call": 1000.0 * res.policy_wall_s / max(res.policy_calls, 1),
         }
     )
+    out.update({f"replica_hours_{v}": h for v, h in sorted(per_variant.items())})
     out.update(_reaction(res, ctx, step_meets, step_arrival))
     return out
 
