@@ -46,5 +46,5 @@ def test_invalid_profile_names_file_and_field(tmp_path: Path) -> None:
 
 
 def test_unknown_profile_lists_known_ids() -> None:
-    with pytest.raises(KeyError, match="llama-3.1-8b/H100"):
+    with pytest.raises(KeyError, match=r"llama-3\.1-8b/H100"):
         get_profile("nope/XYZ")
