@@ -133,21 +133,21 @@ class Sample:
 
 
 def parse_vector(result: Sequence[Mapping[str, Any]]) -> list[Sample]:
-    """Instant-vector results as returned by `/api/v1/query` (`data.result`); NaN and Inf are dropped."""
+    """Instant-vector results as returned by `/api/v1/query` (`data.result`); NaN and Inf are dropped, malformed
+    items skipped. (Hot path: 3,000 pods x 10 queries per cycle, so no ABC isinstance checks per item.)"""
     out: list[Sample] = []
+    append = out.append
     for item in result:
-        metric = item.get("metric", {})
-        pair = item.get("value")
-        if not isinstance(metric, Mapping) or not isinstance(pair, Sequence) or len(pair) != 2:
-            continue
         try:
-            ts = float(pair[0])
-            value = float(pair[1])
-        except (TypeError, ValueError):
+            metric = item["metric"]
+            ts_raw, value_raw = item["value"]
+            value = float(value_raw)
+            ts = float(ts_raw)
+        except (KeyError, TypeError, ValueError):
             continue
-        if not math.isfinite(value):
+        if type(metric) is not dict or not math.isfinite(value):
             continue
-        out.append(Sample({str(k): str(v) for k, v in metric.items()}, value, ts))
+        append(Sample(metric, value, ts))
     return out
 
 
