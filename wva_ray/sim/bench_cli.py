@@ -19,5 +19,9 @@ def register(app: typer.Typer) -> None:
         policy: Annotated[list[str] | None, typer.Option("--policy", help="restrict to these policies")] = None,
     ) -> None:
         """Run the simulator benchmark: scenarios x policies x seeds, oracle, results.json + markdown + plots."""
-        path = run_bench(quick, scenario, output, policies=policy or None)
+        try:
+            path = run_bench(quick, scenario, output, policies=policy or None)
+        except ValueError as exc:  # unknown scenario or policy, invalid scenario file
+            typer.echo(f"wva-ray bench: {exc}", err=True)
+            raise typer.Exit(2) from exc
         typer.echo(str(path))
