@@ -101,9 +101,10 @@ class PrometheusMetricsSource:
 
 
 def _as_vector(res: object) -> list[Mapping[str, Any]]:
+    """The query's result list (items are checked by `parse_vector`, which skips malformed ones)."""
     if not isinstance(res, list):
         raise MetricsUnavailableError(f"unexpected Prometheus result of type {type(res).__name__}")
-    return [item for item in res if isinstance(item, Mapping)]
+    return res
 
 
 def _conforms(source: PrometheusMetricsSource) -> MetricsSource:
