@@ -40,14 +40,18 @@ class ControlPlaneError(RuntimeError):
 
 
 def find_binaries() -> Path:
-    """Directory holding kube-apiserver, kube-controller-manager and kube-scheduler."""
+    """Directory holding kube-apiserver, kube-controller-manager and kube-scheduler: $WVA_KUBE_BIN, else the
+    one the setup script recorded in <cache>/kube-current."""
     override = os.environ.get("WVA_KUBE_BIN")
-    candidates = [Path(override)] if override else sorted(CACHE_ROOT.glob("kube-*/bin"))
+    pointer = CACHE_ROOT / "kube-current"
+    candidates = [Path(override)] if override else []
+    if not override and pointer.is_file():
+        candidates.append(Path(pointer.read_text().strip()))
     for d in candidates:
         if all((d / b).is_file() for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")):
             return d
     raise ControlPlaneError(
-        f"no cached kube binaries under {CACHE_ROOT}/kube-*/bin (WVA_KUBE_BIN={override!r}): "
+        f"no kube binaries (WVA_KUBE_BIN={override!r}, {pointer} -> {candidates}): "
         "run scripts/setup.d/20-kube-control-plane.sh"
     )
 

@@ -97,3 +97,11 @@ def test_status_schema_enforced(admin_api: KubeApi, va_crd: object, namespace: s
         admin_api.patch(path, {"status": {"desiredOptimizedAlloc": {"numReplicas": -1, "accelerator": "H100"}}})
     with pytest.raises(KubeInvalid):
         admin_api.patch(path, {"status": {"desiredOptimizedAlloc": {"numReplicas": 1, "accelerator": "H"}}})
+
+
+def test_empty_strings_stay_strings(admin_api: KubeApi, va_crd: object, namespace: str) -> None:
+    """Regression for the local build (kubernetes#99804: Go >= 1.16 read "" in custom resources as null)."""
+    doc = _upstream_minimal(namespace, "va-empty")
+    doc["spec"]["scaleTargetRef"]["apiVersion"] = ""
+    created = admin_api.post(VAS.format(ns=namespace), doc)
+    assert created["spec"]["scaleTargetRef"]["apiVersion"] == ""
