@@ -44,6 +44,7 @@ class CoordinatorOptions:
     metrics_address: str = "127.0.0.1"
     controller_instance: str | None = None
     scrape: bool = False  # direct-scrape mode: hand the shards their pods' endpoints
+    head_resource: str | None = None  # custom Ray resource the coordinator requests a fraction of (pinning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,14 @@ class CoordinatorActor:
         self.metrics_port: int | None = None
         if options.metrics_port is not None:
             self.metrics_port = self.gauges.serve(options.metrics_port, options.metrics_address)
-        self.core = CycleCore(wiring.cluster_view(), wiring.publishers(), options.shards, wiring.clock(), self.gauges)
+        self.core = CycleCore(
+            wiring.cluster_view(),
+            wiring.publishers(),
+            options.shards,
+            wiring.clock(),
+            self.gauges,
+            scrape=options.scrape,
+        )
         self.health = _RayHealth()
         self._works: dict[int, ShardWork] = {}
         self._proposals: dict[int, ShardProposal] = {}
@@ -193,7 +201,12 @@ class CoordinatorActor:
     async def info(self) -> dict[str, Any]:
         import os
 
-        return {"pid": os.getpid(), "epoch": self.core.epoch, "metrics_port": self.metrics_port}
+        return {
+            "pid": os.getpid(),
+            "epoch": self.core.epoch,
+            "metrics_port": self.metrics_port,
+            "resources": ray.get_runtime_context().get_assigned_resources(),  # type: ignore[no-untyped-call]
+        }
 
     async def stop(self) -> None:
         """Finish the cycle in progress (a publish is never cut), then stop cycling."""
