@@ -1,9 +1,9 @@
 """What the packaged controller expects of the code it runs: the CLI commands the chart and the kind e2e call,
 and the Serve application and setting the RayService mode names.
 
-The last two are strict xfails: the RayService mode (helm controller.mode=rayservice, operator/kuberay/) needs
-a Serve application `wva_ray.runtime.ray_app:app` and a `head_resource` setting (env WVA_HEAD_RESOURCE) that
-the runtime does not provide yet. When it does, these XPASS and fail: remove the markers then."""
+The RayService mode (helm controller.mode=rayservice, operator/kuberay/) needs the Serve application
+`wva_ray.runtime.ray_app:app` and the `head_resource` setting (env WVA_HEAD_RESOURCE) that pins the
+coordinator to the head; tests/runtime/test_ray_app.py deploys that application with real Serve."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import typer.main
 import yaml
 
 from tests.packaging.tools import CHART
-from wva_ray.runtime.settings import RuntimeSettings
+from wva_ray.runtime.settings import RuntimeSettings, load_settings
 
 
 def _commands() -> set[str]:
@@ -36,11 +36,6 @@ def test_cli_has_the_commands_the_packaging_calls(command: str, used_by: str) ->
     assert command in _commands(), f"`wva-ray {command}` is not wired into wva_ray/cli.py (used by {used_by})"
 
 
-RAY_APP_MISSING = "runtime has no Serve app for the RayService mode yet (wva_ray/runtime/ray_app.py)"
-HEAD_RESOURCE_MISSING = "RuntimeSettings has no head_resource field yet (coordinator pinning on KubeRay)"
-
-
-@pytest.mark.xfail(strict=True, reason=RAY_APP_MISSING)
 def test_rayservice_import_path_is_importable() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     module_name, _, attr = values["rayService"]["importPath"].partition(":")
@@ -51,9 +46,12 @@ def test_rayservice_import_path_is_importable() -> None:
     assert hasattr(module, attr), f"{module_name} has no {attr}"
 
 
-@pytest.mark.xfail(strict=True, reason=HEAD_RESOURCE_MISSING)
 def test_runtime_reads_the_head_resource_setting() -> None:
     assert "head_resource" in RuntimeSettings.model_fields, (
         "RayService mode sets WVA_HEAD_RESOURCE (custom Ray resource only the head has) so the coordinator is "
         "pinned to the head; RuntimeSettings has no `head_resource` field to read it"
     )
+    template = (CHART / "templates" / "rayservice.yaml").read_text()
+    assert "WVA_HEAD_RESOURCE:" in template, "the chart no longer passes WVA_HEAD_RESOURCE to the Serve app"
+    settings = load_settings(environ={"WVA_HEAD_RESOURCE": "wva-head"})
+    assert settings.head_resource == "wva-head"

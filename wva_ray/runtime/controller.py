@@ -35,6 +35,7 @@ from wva_ray.runtime.coordination import CycleCore, CycleReport
 from wva_ray.runtime.kube_wiring import KubeWiring
 from wva_ray.runtime.local import LocalRuntime
 from wva_ray.runtime.settings import RuntimeSettings
+from wva_ray.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,13 @@ def default_identity() -> str:
 class Controller:
     """One `wva-ray run` process."""
 
-    def __init__(self, settings: RuntimeSettings, identity: str | None = None) -> None:
+    def __init__(self, settings: RuntimeSettings, identity: str | None = None, wiring: Wiring | None = None) -> None:
+        """`wiring` replaces the Kubernetes/Prometheus wiring built from `settings` (in-memory cluster in tests);
+        the Lease of leader election always lives on the real API server."""
         self.settings = settings
         self.identity = identity or default_identity()
-        self.wiring = KubeWiring(settings)
+        self.kube = KubeWiring(settings)
+        self.wiring: Wiring = wiring if wiring is not None else self.kube
         self.gauges = GaugeExporter(settings.controller_instance)
         self.health = Health(settings.interval_s, settings.leader_election)
         self.elector: LeaderElector | None = None
@@ -130,7 +134,7 @@ class Controller:
         if s.leader_election:
             renew = min(10.0, s.lease_duration_s * 2 / 3)
             self.elector = LeaderElector(
-                self.wiring.api(),
+                self.kube.api(),
                 LeaseConfig(
                     s.pod_namespace,
                     s.lease_name,
@@ -217,6 +221,7 @@ class Controller:
             metrics_address=s.bind_address,
             controller_instance=s.controller_instance,
             scrape=s.direct_scrape,
+            head_resource=s.head_resource,
         )
         rt = start_ray_runtime(self.wiring, options)
         seen = 0

@@ -1,5 +1,8 @@
 """Start and stop the Ray runtime: one coordinator and N shard actors, named, in the `wva` namespace. Does I/O
 (Ray actor creation). The caller owns `ray.init`.
+
+With `CoordinatorOptions.head_resource` set (KubeRay RayService mode, WVA_HEAD_RESOURCE) the coordinator
+requests a small share of that custom resource, which only the Ray head advertises, so it runs in the head pod.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from wva_ray.runtime.coordinator import COORDINATOR_NAME, NAMESPACE, Coordinator
 from wva_ray.runtime.shard import ShardActor, shard_name
 from wva_ray.runtime.wiring import Wiring
 
+HEAD_RESOURCE_SHARE = 0.01  # of the head-only custom resource: pins the coordinator without using it up
+
 
 @dataclass(frozen=True)
 class RayRuntime:
@@ -27,7 +32,12 @@ def start_ray_runtime(wiring: Wiring, options: CoordinatorOptions, name_prefix: 
     coordinator_name = f"{name_prefix}{COORDINATOR_NAME}"
     coordinator_cls: Any = CoordinatorActor
     shard_cls: Any = ShardActor
-    coordinator = coordinator_cls.options(name=coordinator_name, namespace=NAMESPACE).remote(wiring, options)
+    placement: dict[str, Any] = {}
+    if options.head_resource:
+        placement["resources"] = {options.head_resource: HEAD_RESOURCE_SHARE}
+    coordinator = coordinator_cls.options(name=coordinator_name, namespace=NAMESPACE, **placement).remote(
+        wiring, options
+    )
     shards = tuple(
         shard_cls.options(name=f"{name_prefix}{shard_name(s)}", namespace=NAMESPACE).remote(s, wiring, coordinator_name)
         for s in range(options.shards)

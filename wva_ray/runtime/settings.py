@@ -83,6 +83,9 @@ class RuntimeSettings(BaseSettings):
     lease_name: str = "wva-ray-leader"
     lease_duration_s: float = Field(15.0, gt=0)
     status_heartbeat_s: float = Field(300.0, gt=0)
+    # custom Ray resource only the head advertises (KubeRay RayService mode): the coordinator requests a
+    # fraction of it, which pins it to the head pod (its ServiceAccount writes to the Kubernetes API)
+    head_resource: str | None = Field(None, min_length=1)
 
     @field_validator("interval_s", "lease_duration_s", "status_heartbeat_s", mode="before")
     @classmethod
