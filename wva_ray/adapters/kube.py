@@ -458,6 +458,10 @@ class KubeReader:
         """The cached raw VA (used by the status writer to diff without a GET)."""
         return self._vas.get(namespace, name)
 
+    def pod_object(self, namespace: str, name: str) -> JsonObj | None:
+        """The cached raw pod (e.g. its ``status.podIP`` for direct scraping) without an API request."""
+        return self._pods.get(namespace, name)
+
 
 async def collect_metrics(snapshot: Snapshot, metrics: MetricsSource) -> Snapshot:
     """The snapshot with the metrics rows of its model groups (a failed source becomes ``metricsError``)."""
