@@ -30,6 +30,8 @@ class SnapshotConfig(WireModel):
     # ours
     namespaces: dict[str, NamespaceConfig] = Field(default_factory=dict)
     scale_to_zero_fallback: bool = False  # env WVA_SCALE_TO_ZERO, read by the adapter, not by the core
+    service_classes: dict[str, Any] = Field(default_factory=dict)  # ConfigMap service-classes-config (analyzer slo)
+    slo_profiles: dict[str, Any] = Field(default_factory=dict)  # ConfigMap wva-slo-profiles (analyzer slo)
 
     @field_validator("saturation", "scale_to_zero")
     @classmethod
@@ -99,6 +101,7 @@ class DecisionState(WireModel):
     """Ours: state carried from one cycle to the next (the V2 capacity history)."""
 
     capacity_history: dict[str, list[float]] = Field(default_factory=dict)
+    slo: dict[str, dict[str, Any]] = Field(default_factory=dict)  # analyzer slo, per "namespace/modelID"
 
 
 class Snapshot(WireModel):

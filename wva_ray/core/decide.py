@@ -19,6 +19,7 @@ from wva_ray.api.va import ConditionReason, ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
 from wva_ray.core.enforcer import enforce
+from wva_ray.core.slo.stage import SloContext, decide_slo, slo_context
 from wva_ray.core.v1 import decide_v1, variant_spare_kv
 from wva_ray.core.v2 import decide_v2
 from wva_ray.core.variants import Variant, build_variants
@@ -47,6 +48,17 @@ class Draft:
     spare_ratio: float = 0.0
     cost_per_capacity: float = 0.0
     notes: list[str] = field(default_factory=list)
+    class_priority: int | None = None  # analyzer slo: the service class's priority (allocation order)
+
+
+@dataclass(slots=True)
+class _SloInputs:
+    """What analyzer slo needs across groups in one propose(): parsed classes, state in, state out."""
+
+    ctx: SloContext
+    state_in: Mapping[str, Mapping[str, object]]
+    state_out: dict[str, dict[str, object]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +84,12 @@ def _decide_group(
     queues: Mapping[tuple[str, str], float],
     history: dict[str, list[float]],
     now: datetime,
+    slo: _SloInputs,
 ) -> list[Draft]:
     namespace, model_id = variants[0].namespace, variants[0].model_id
-    analyzer = "saturation" if settings.analyzer_name == "saturation" else "v1"
+    analyzer = {"saturation": "saturation", "slo": "slo"}.get(settings.analyzer_name, "v1")
     group_steps = [f"model {namespace}/{model_id}: analyzer {analyzer}"]
-    if settings.analyzer_name == "slo":
-        group_steps.append("analyzer 'slo' is not available in this build; using V1")
+    class_priority: int | None = None
     blocked = [v for v in variants if _blocking(v)]
     candidates = [v for v in variants if not _blocking(v)]
     decidable = [v for v in candidates if v.metrics_count > 0]
@@ -96,7 +108,17 @@ def _decide_group(
     spare: dict[str, float] = {}
     cpc: dict[str, float] = {}
     if decidable:
-        if analyzer == "saturation":
+        if analyzer == "slo":
+            rs = decide_slo(decidable, settings, slo.ctx, history, slo.state_in.get(f"{namespace}/{model_id}"), now)
+            history.clear()
+            history.update(rs.history)
+            targets, reasons, cpc = rs.targets, rs.reasons, rs.cost_per_capacity
+            group_steps += rs.steps
+            slo.warnings.extend(rs.warnings)
+            if rs.state is not None:
+                slo.state_out[f"{namespace}/{model_id}"] = rs.state
+            class_priority = rs.class_priority
+        elif analyzer == "saturation":
             r2 = decide_v2(decidable, settings, history)
             history.clear()
             history.update(r2.history)
@@ -143,6 +165,7 @@ def _decide_group(
             timed_out=v.key in timed_out,
             spare_ratio=spare.get(v.key, 0.0),
             cost_per_capacity=cpc.get(v.key, v.cost),
+            class_priority=class_priority,
         )
     for v in missing:
         d = drafts[v.key]
@@ -173,16 +196,21 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     for q in snapshot.flow_control_queues:
         queues[(q.namespace or "", q.model_name)] += q.size
     history = {k: list(v) for k, v in snapshot.state.capacity_history.items()}
+    slo = _SloInputs(slo_context(snapshot.config.service_classes, snapshot.config.slo_profiles), snapshot.state.slo)
+    warnings += slo.ctx.warnings
     drafts: list[Draft] = []
     for (namespace, model_id), members in sorted(groups.items()):
         resolved = resolve_saturation(cfg, namespace, model_id)
         warnings += [f"{namespace}/{model_id}: {p}" for p in resolved.problems]
-        drafts += _decide_group(members, resolved.settings, cfg, snapshot, counts, queues, history, now)
+        drafts += _decide_group(members, resolved.settings, cfg, snapshot, counts, queues, history, now, slo)
     drafts.sort(key=lambda d: (d.variant.namespace, d.variant.name))
     # Allocation settings come from the global `default` entry only (built-in < global default).
     global_cfg = ParsedConfig(cfg.saturation, cfg.scale_to_zero, {}, {}, cfg.scale_to_zero_fallback)
     allocation = resolve_saturation(global_cfg, "", "").settings
-    return Proposals(drafts, DecisionState(capacity_history=history), warnings, allocation)
+    warnings += slo.warnings
+    # slo state of groups not decided this cycle (no metrics) is carried over unchanged
+    slo_state = {**{k: dict(v) for k, v in snapshot.state.slo.items()}, **slo.state_out}
+    return Proposals(drafts, DecisionState(capacity_history=history, slo=slo_state), warnings, allocation)
 
 
 def budget_for(snapshot: Snapshot, s: SaturationSettings) -> Budget | None:
@@ -210,7 +238,7 @@ def to_proposal(d: Draft) -> Proposal:
         gpus_per_replica=v.gpus_per_replica,
         current=v.current,
         desired=d.desired,
-        priority=v.priority,
+        priority=v.priority if d.class_priority is None else min(v.priority, d.class_priority),
         spare_ratio=d.spare_ratio,
         cost_per_capacity=d.cost_per_capacity,
         cost=v.cost,
