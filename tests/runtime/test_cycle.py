@@ -104,3 +104,14 @@ def test_shard_memory_refills_the_state_of_a_restarted_coordinator() -> None:
     fresher = split(snap.model_copy(update={"state": DecisionState(capacity_history={"m0|H100|<100": [6.0]})}), 1, 2)
     assert carry_state(fresher[0], remembered).snapshot.state.capacity_history == {"m0|H100|<100": [6.0]}
     assert carry_state(work, DecisionState()) is work
+
+
+def test_slo_state_is_routed_to_the_owning_shard_and_merged_back() -> None:
+    from wva_ray.api.snapshot import DecisionState
+    from wva_ray.core.ports import ModelGroupRef
+    from wva_ray.runtime.cycle import merge_state, state_for
+
+    state = DecisionState(slo={"a/m1": {"x": 1}, "b/m2": {"x": 2}})
+    assert state_for(state, [ModelGroupRef("a", "m1")]).slo == {"a/m1": {"x": 1}}
+    merged = merge_state(state, [DecisionState(slo={"a/m1": {"x": 3}})])
+    assert merged.slo == {"a/m1": {"x": 3}, "b/m2": {"x": 2}}

@@ -127,32 +127,40 @@ def finalize_cycle(
 
 
 def state_for(state: DecisionState, groups: Iterable[ModelGroupRef]) -> DecisionState:
-    """The part of the decision state a shard owns (history keys start with `modelID|`)."""
+    """The part of the decision state a shard owns (history keys start with `modelID|`; analyzer slo keys are
+    `namespace/modelID`)."""
+    groups = list(groups)
     models = {g.model_id for g in groups}
+    group_keys = {f"{g.namespace}/{g.model_id}" for g in groups}
     return DecisionState(
-        capacity_history={k: v for k, v in state.capacity_history.items() if k.split("|", 1)[0] in models}
+        capacity_history={k: v for k, v in state.capacity_history.items() if k.split("|", 1)[0] in models},
+        slo={k: v for k, v in state.slo.items() if k in group_keys},
     )
 
 
 def carry_state(work: ShardWork, remembered: DecisionState) -> ShardWork:
     """The shard's work with the decision state it remembers filled in where the coordinator has none for its
     models (a restarted coordinator starts empty; the shards keep the V2 capacity history alive)."""
-    if not remembered.capacity_history:
+    if not remembered.capacity_history and not remembered.slo:
         return work
-    mine = state_for(remembered, work.groups).capacity_history
-    merged = {**mine, **work.snapshot.state.capacity_history}
-    if merged == work.snapshot.state.capacity_history:
+    mine = state_for(remembered, work.groups)
+    current = work.snapshot.state
+    merged = {**mine.capacity_history, **current.capacity_history}
+    merged_slo = {**mine.slo, **current.slo}
+    if merged == current.capacity_history and merged_slo == current.slo:
         return work
-    state = DecisionState(capacity_history=merged)
+    state = DecisionState(capacity_history=merged, slo=merged_slo)
     return dataclasses.replace(work, snapshot=work.snapshot.model_copy(update={"state": state}))
 
 
 def merge_state(base: DecisionState, updates: Sequence[DecisionState]) -> DecisionState:
     """Keys of the updates replace the base's (each shard only returns the keys of its own models)."""
     history: dict[str, list[float]] = dict(base.capacity_history)
+    slo = dict(base.slo)
     for update in updates:
         history.update(update.capacity_history)
-    return DecisionState(capacity_history=history)
+        slo.update(update.slo)
+    return DecisionState(capacity_history=history, slo=slo)
 
 
 def missing_shards(expected: Iterable[int], proposals: Mapping[int, ShardProposal]) -> list[int]:
