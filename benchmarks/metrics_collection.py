@@ -190,7 +190,9 @@ async def drive(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         (workdir / "prom").mkdir(parents=True, exist_ok=True)
         prom.write_targets(targets)
         prom.start()
-        src = PrometheusMetricsSource(PrometheusSettings(base_url=prom.url, timeout_s=30.0))
+        src = PrometheusMetricsSource(
+            PrometheusSettings(base_url=prom.url, timeout_s=30.0, query_concurrency=args.concurrency)
+        )
         groups = [group_of(i) for i in range(args.models)]
         data_s = await wait_for_data(src, groups, args.pods, deadline_s=240.0)
         # correctness spot check
@@ -226,6 +228,7 @@ async def drive(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             "pods": len(targets),
             "models": args.models,
             "emulator_processes": args.procs,
+            "query_concurrency": args.concurrency,
             "emulator_startup_s": round(startup_s, 1),
             "scrape_interval_s": args.scrape_interval,
             "first_complete_data_s": round(data_s, 1),
@@ -261,6 +264,7 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=10)
     ap.add_argument("--scrape-interval", type=float, default=15.0)
     ap.add_argument("--cpu-window", type=float, default=30.0)
+    ap.add_argument("--concurrency", type=int, default=8, help="PROMETHEUS_QUERY_CONCURRENCY of the collector")
     ap.add_argument("--serve-shard", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
