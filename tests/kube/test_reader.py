@@ -197,3 +197,25 @@ def test_snapshot_from_cluster_one_shot(
     )
     assert [va.key for va in snap.variant_autoscalings] == [f"{namespace}/one"]
     assert snap.metrics == []
+
+
+def test_service_classes_and_slo_profiles_are_read_from_the_system_namespace(
+    reader: KubeReader, admin_api: KubeApi, namespace: str
+) -> None:
+    gold = "name: gold\npriority: 1\ndata:\n- model: m1\n  slo-tpot: 30\n  slo-ttft: 500\n"
+    profile = (
+        "modelID: m1\naccelerator: L40S\nalphaMs: 20\nbetaMs: 0.04\ngammaMsPer1kKv: 0.1\nprefillTokensPerS: 9000\n"
+    )
+    for name, data in (("service-classes-config", {"gold": gold}), ("wva-slo-profiles", {"m1-l40s": profile})):
+        apply(
+            admin_api,
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": SYSTEM_NS}, "data": data},
+        )
+
+    def seen() -> Snapshot | None:
+        snap = reader.read().snapshot(datetime.now(UTC))
+        return snap if snap.config.service_classes and snap.config.slo_profiles else None
+
+    snap = wait_for(seen, 30, what="service classes and profiles in the snapshot")
+    assert snap.config.service_classes == {"gold": gold}
+    assert snap.config.slo_profiles == {"m1-l40s": profile}

@@ -238,6 +238,12 @@ class KubeReader:
             for cm_ns in cm_namespaces
             for name in (settings.saturation_config_map, settings.scale_to_zero_config_map)
         ]
+        self._config_maps += [
+            WatchCache(
+                api, f"/api/v1/namespaces/{settings.pod_namespace}/configmaps", field_selector=f"metadata.name={name}"
+            )
+            for name in (settings.service_classes_config_map, settings.slo_profiles_config_map)
+        ]
         self._workloads: dict[str, WatchCache] = {}
         self._scales: dict[str, tuple[str, JsonObj]] = {}  # scale path -> (workload rv, scale)
         self._lock = threading.Lock()
@@ -346,10 +352,18 @@ class KubeReader:
         saturation: dict[str, Any] = {}
         scale_to_zero: dict[str, Any] = {}
         local: dict[str, dict[str, dict[str, Any]]] = {}
+        service_classes: dict[str, Any] = {}
+        slo_profiles: dict[str, Any] = {}
         for cache in self._config_maps:
             for cm in cache.items():
                 ns, name = str(_meta(cm).get("namespace")), str(_meta(cm).get("name"))
                 data = dict(cm.get("data") or {})
+                if ns == s.pod_namespace and name == s.service_classes_config_map:
+                    service_classes.update(data)
+                    continue
+                if ns == s.pod_namespace and name == s.slo_profiles_config_map:
+                    slo_profiles.update(data)
+                    continue
                 kind = "saturation" if name == s.saturation_config_map else "scaleToZero"
                 if ns == s.pod_namespace:
                     (saturation if kind == "saturation" else scale_to_zero).update(data)
@@ -360,6 +374,8 @@ class KubeReader:
             scale_to_zero=scale_to_zero,
             namespaces={ns: NamespaceConfig.model_validate(v) for ns, v in sorted(local.items())},
             scale_to_zero_fallback=s.scale_to_zero_fallback,
+            service_classes=service_classes,
+            slo_profiles=slo_profiles,
         )
 
     def _scale_target(self, target: ResolvedTarget, live_pods: Sequence[JsonObj]) -> ScaleTarget:

@@ -42,6 +42,9 @@ class KubeSettings:
     controller_instance: str | None = None
     saturation_config_map: str = DEFAULT_SATURATION_CONFIG_MAP
     scale_to_zero_config_map: str = SCALE_TO_ZERO_CONFIG_MAP
+    # analyzer slo (global only): upstream's service classes and our optional performance profiles
+    service_classes_config_map: str = "service-classes-config"
+    slo_profiles_config_map: str = "wva-slo-profiles"
     scale_to_zero_fallback: bool = False
     node_selector: dict[str, str] = field(default_factory=dict)
     status_heartbeat_s: float = DEFAULT_HEARTBEAT_S
