@@ -120,3 +120,31 @@ def test_serves_text_format_over_http() -> None:
     finally:
         g.close()
     assert 'wva_desired_replicas{accelerator_type="H100",namespace="llm",variant_name="a"} 3.0' in body
+
+
+def test_relayed_port_serves_the_driver_flags_and_the_coordinators_families_once() -> None:
+    coordinator, driver = GaugeExporter(), GaugeExporter()
+    coordinator.apply([_d("a", 1, 3)])
+    coordinator.count_error("metrics")
+    driver.set_leader(True)
+    port = driver.serve(0, "127.0.0.1", relayed=True)
+
+    def scrape() -> dict[str, list[tuple[dict[str, str], float]]]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            body = resp.read().decode()
+        names = [line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")]
+        assert len(names) == len(set(names)), f"a family is exported twice: {sorted(names)}"
+        return {f.name: [(s.labels, s.value) for s in f.samples] for f in text_string_to_metric_families(body)}
+
+    try:
+        assert "wva_desired_replicas" not in scrape(), "decision gauges served before any relay"
+        driver.relay.update(coordinator.families())
+        families = scrape()
+        assert families["wva_desired_replicas"] == [(dict(_labels("a")), 3.0)]
+        assert families["wva_is_leader"] == [({}, 1.0)], "the driver's own leader flag must win"
+        assert ({"kind": "metrics"}, 1.0) in families["wva_errors"]
+        driver.relay.clear()
+        assert "wva_desired_replicas" not in scrape()
+        assert scrape()["wva_is_leader"] == [({}, 1.0)]
+    finally:
+        driver.close()

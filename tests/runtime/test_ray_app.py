@@ -3,8 +3,9 @@ Ray. Marker `integration`.
 
 The supervisor replica runs the same controller as `wva-ray run` in Ray mode; its cluster is the runtime's
 in-memory API server (`MemoryCluster`, hosted in an actor) with one saturated model, so the test sees the
-coordinator actor appear, decide (a scale-up) and publish, pinned through the head resource, and go away when the
-application is deleted. The head resource is Ray's own `node:__internal_head__` (the local node is the head).
+coordinator actor appear, decide (a scale-up) and publish, pinned through the head resource, with the decision
+gauges on the supervisor's one metrics port, and go away when the application is deleted. The head resource
+is Ray's own `node:__internal_head__` (the local node is the head).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from wva_ray.runtime.coordinator import COORDINATOR_NAME, NAMESPACE
 from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
@@ -44,6 +46,19 @@ def _coordinator() -> Any:
         return ray.get_actor(COORDINATOR_NAME, namespace=NAMESPACE)
     except ValueError:
         return None
+
+
+def _scrape(port: int) -> dict[tuple[str, str], float]:
+    """(sample name, variant_name) -> value of the wva_* samples served on `port`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        body = resp.read().decode()
+    out = {
+        (s.name, s.labels.get("variant_name", "")): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name.startswith("wva_")
+    }
+    return out
 
 
 @pytest.fixture
@@ -99,6 +114,14 @@ def test_ray_app_runs_the_controller_coordinator_decides_pinned_to_the_head(memo
         health = urllib.request.urlopen(f"http://127.0.0.1:{status['ports']['health']}/readyz", timeout=5)
         assert health.status == 200
         assert handle.remote(None).result(timeout_s=30).status_code == 200
+        # one port: the supervisor's metrics_port serves the coordinator's decision gauges with its own flags
+        port = status["ports"]["metrics"]
+        metrics = _wait(
+            lambda: (m := _scrape(port)).get(("wva_desired_replicas", "m0-l40s"), 0) >= 2 and m,
+            30,
+            "the scale-up in wva_desired_replicas on metrics_port (relayed after the cycle)",
+        )
+        assert metrics[("wva_is_leader", "")] == 1
     finally:
         serve.delete(APP, _blocking=True)
     _wait(lambda: _coordinator() is None, 60, "the coordinator to stop with the application")

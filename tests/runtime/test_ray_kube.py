@@ -100,9 +100,14 @@ def test_controller_in_ray_mode_elects_itself_publishes_and_stops_cleanly(
     def ready() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/readyz", timeout=2) as r:
-                return r.status == 200
+                return bool(r.status == 200)
         except OSError:
             return False
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=2) as r:
+            body: str = r.read().decode()
+            return body
 
     async def scenario() -> None:
         stop = asyncio.Event()
@@ -115,6 +120,12 @@ def test_controller_in_ray_mode_elects_itself_publishes_and_stops_cleanly(
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("no status written / not ready within 60 s")
+            for _ in range(100):  # the coordinator's decision gauges, relayed on the one metrics port
+                if 'wva_desired_replicas{accelerator_type="H100"' in await asyncio.to_thread(scrape):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"no wva_desired_replicas on metrics_port {settings.metrics_port}")
         finally:
             stop.set()
             await asyncio.wait_for(task, 60)

@@ -9,22 +9,57 @@ every change of the desired count. Series of VAs that disappear from a publish (
 publishable) are removed. Health metrics: `wva_cycle_duration_seconds`, `wva_shard_lag_seconds`,
 `wva_errors_total`, `wva_metrics_missing_variants`, `wva_held_variants`, `wva_publishes_total`,
 `wva_is_leader`, `wva_build_info`.
+
+One port: in Ray mode the decisions are made in the coordinator actor, but the driver process (`wva-ray run`,
+or the RayService supervisor) serves them. `serve(..., relayed=True)` serves this exporter's own
+`DRIVER_FAMILIES` plus every other family last handed to `relay.update` (the coordinator's `families()`,
+fetched by the driver each second), so `wva_desired_replicas` and the health metrics share `metrics_port`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client.metrics_core import Metric
 
 from wva_ray.api.plan import Decision
 
 CYCLE_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# families a driver exports itself when it relays the coordinator's (see RelayedFamilies)
+DRIVER_FAMILIES = frozenset({"wva_is_leader", "wva_build_info"})
+
+
+class RelayedFamilies:
+    """A prometheus_client collector: the `own` families of a local registry, then the latest families handed
+    to `update` (from another process) except those names, so no family appears twice."""
+
+    def __init__(self, local: CollectorRegistry, own: frozenset[str]) -> None:
+        self._local = local
+        self._own = own
+        self._remote: tuple[Metric, ...] = ()
+
+    def update(self, families: Sequence[Metric]) -> None:
+        self._remote = tuple(families)  # replaced whole: a scrape sees one consistent set
+
+    def clear(self) -> None:
+        self._remote = ()
+
+    def describe(self) -> list[Metric]:
+        return []  # names vary with the relayed set; nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._local.collect():
+            if family.name in self._own:
+                yield family
+        for family in self._remote:
+            if family.name not in self._own:
+                yield family
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +135,7 @@ class GaugeExporter:
         self._series: dict[str, SeriesKey] = {}
         self._last_desired: dict[str, int] = {}
         self._servers: list[Any] = []
+        self.relay = RelayedFamilies(self.registry, DRIVER_FAMILIES)
 
     def _labels(self, key: SeriesKey) -> tuple[str, ...]:
         base = (key.variant_name, key.namespace, key.accelerator_type)
@@ -173,9 +209,18 @@ class GaugeExporter:
         """The registry in the Prometheus text format 0.0.4."""
         return generate_latest(self.registry)
 
-    def serve(self, port: int, address: str = "0.0.0.0") -> int:
-        """Serve /metrics on a daemon thread; returns the bound port (useful when `port` is 0)."""
-        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+    def families(self) -> list[Metric]:
+        """A picklable copy of every family, for a driver's `relay.update`."""
+        return list(self.registry.collect())
+
+    def serve(self, port: int, address: str = "0.0.0.0", relayed: bool = False) -> int:
+        """Serve /metrics on a daemon thread; returns the bound port (useful when `port` is 0). With `relayed`,
+        serve `DRIVER_FAMILIES` of this exporter and the families last given to `relay.update`."""
+        registry = self.registry
+        if relayed:
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(self.relay)
+        server, _thread = start_http_server(port, addr=address, registry=registry)
         self._servers.append(server)
         return int(server.server_port)
 

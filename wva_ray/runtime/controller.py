@@ -6,9 +6,12 @@ expires or is released. Leadership is re-checked before every publish (`LeaderGa
 its Lease never writes. Stopping (SIGTERM) lets the cycle in progress finish its publish, then releases the
 Lease so the standby takes over at once.
 
-Ports: `metrics_port` serves this process's gauges (leader flag, and in `--no-ray` mode the decision gauges);
-in Ray mode the coordinator actor serves the decision gauges on `metrics_port + 1`. In Ray mode a lost Lease
-stops the actors (the gate is the driver); in `--no-ray` mode every publish is also gated (`LeaderGate`).
+Ports: `metrics_port` serves every gauge: in `--no-ray` mode this process's own; in Ray mode the leader flag
+and build info of this process plus the coordinator actor's decision and health gauges, fetched after each
+cycle (`GaugeExporter.relay`; a standby serves no decision gauges). `health_port` serves /healthz /readyz.
+
+In Ray mode a lost Lease stops the actors (the gate is the driver); in `--no-ray` mode every publish is also
+gated (`LeaderGate`).
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ class Controller:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        self.ports["metrics"] = self.gauges.serve(s.metrics_port, s.bind_address)
+        self.ports["metrics"] = self.gauges.serve(s.metrics_port, s.bind_address, relayed=s.use_ray)
         runner, self.ports["health"] = await start_health_server(self.health, s.bind_address, s.health_port)
         elector_task: asyncio.Task[None] | None = None
         if s.leader_election:
@@ -217,21 +220,32 @@ class Controller:
             shards=s.shards,
             interval_s=s.interval_s,
             deadline_s=s.proposal_deadline_s,
-            metrics_port=s.metrics_port + 1 if s.metrics_port else 0,
-            metrics_address=s.bind_address,
+            metrics_port=None,  # its gauges are relayed on this process's metrics_port
             controller_instance=s.controller_instance,
             scrape=s.direct_scrape,
             head_resource=s.head_resource,
         )
         rt = start_ray_runtime(self.wiring, options)
         seen = 0
+        relayed_s = time.monotonic()
         try:
             while not term.is_set():
                 summaries: list[Any] = await rt.coordinator.summaries.remote(seen)
                 if summaries:
                     seen = summaries[-1].cycle
                     self.health.last_publish_s = time.monotonic()
+                if summaries or time.monotonic() - relayed_s >= s.interval_s:  # new decisions, or errors
+                    await self._relay(rt.coordinator)
+                    relayed_s = time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(term.wait(), 1.0)
         finally:
+            self.gauges.relay.clear()  # no decision gauges while not leading
             await asyncio.to_thread(stop_ray_runtime, rt)
+
+    async def _relay(self, coordinator: Any) -> None:
+        """Serve the coordinator's latest gauge families on this process's metrics port (kept on failure)."""
+        try:
+            self.gauges.relay.update(await coordinator.families.remote())
+        except Exception as exc:  # a restarting coordinator: the last families stay until it answers
+            log.warning("could not fetch the coordinator's gauges: %s", exc)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from prometheus_client.metrics_core import Metric
 from ray.util import metrics as ray_metrics
 
 from wva_ray.adapters.gauges import GaugeExporter
@@ -181,6 +182,10 @@ class CoordinatorActor:
 
     async def summaries(self, after_cycle: int = 0) -> list[CycleSummary]:
         return [s for s in self._summaries if s.cycle > after_cycle]
+
+    async def families(self) -> list[Metric]:
+        """Every gauge family of this coordinator (decisions and health), for the driver to serve."""
+        return self.gauges.families()
 
     async def last_plan(self) -> Plan | None:
         return self._last_plan
