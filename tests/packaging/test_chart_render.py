@@ -407,28 +407,28 @@ def test_network_policy_admits_the_ports_the_service_and_probes_use(values: dict
 
 
 @pytest.mark.parametrize("values", [pytest.param(None, id="deployment"), pytest.param(RAYSERVICE, id="rayservice")])
-def test_both_gauge_ports_are_exposed_and_scraped(values: dict[str, Any] | None) -> None:
-    """`wva-ray run` serves health gauges on WVA_METRICS_PORT, the coordinator the decisions on port + 1."""
+def test_the_one_gauge_port_is_exposed_and_scraped(values: dict[str, Any] | None) -> None:
+    """`wva-ray run` serves every wva_* gauge (the coordinator's decisions relayed) on WVA_METRICS_PORT."""
     docs = render({**(values or {}), "controller": {**(values or {}).get("controller", {}), "metricsPort": 9500},
                    "serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}})  # fmt: skip
     ports = {p["name"]: p["containerPort"] for p in _controller_container(docs)["ports"]}
-    assert (ports["wva-metrics"], ports["wva-decisions"]) == (9500, 9501)
+    assert ports["wva-metrics"] == 9500
+    assert 9501 not in ports.values(), "a second gauge port is declared (decisions are relayed on metricsPort)"
     env = {e["name"]: e.get("value") for e in _controller_container(docs)["env"]}
     assert env["WVA_METRICS_PORT"] == "9500"
-    service_targets = {p["targetPort"] for p in one(docs, "Service")["spec"]["ports"]}
-    assert {"wva-metrics", "wva-decisions"} <= service_targets
-    assert {"metrics", "decisions"} <= {e["port"] for e in one(docs, "ServiceMonitor")["spec"]["endpoints"]}
-    assert {"wva-metrics", "wva-decisions"} <= {
-        e["port"] for e in one(docs, "PodMonitor")["spec"]["podMetricsEndpoints"]
-    }
+    service_ports = {p["targetPort"]: p["port"] for p in one(docs, "Service")["spec"]["ports"]}
+    assert "wva-metrics" in service_ports
+    assert "metrics" in {e["port"] for e in one(docs, "ServiceMonitor")["spec"]["endpoints"]}
+    assert "wva-metrics" in {e["port"] for e in one(docs, "PodMonitor")["spec"]["podMetricsEndpoints"]}
 
 
 def test_health_port_must_not_collide_with_the_gauge_ports() -> None:
     from tests.packaging.tools import helm_template
 
-    result = helm_template({"controller": {"metricsPort": 8080, "healthPort": 8081}})
+    result = helm_template({"controller": {"metricsPort": 9464, "healthPort": 9464}})
     assert not result.ok
-    assert "controller.healthPort (8081) must differ" in result.stderr
+    assert "controller.healthPort (9464) must differ from controller.metricsPort (9464" in result.stderr
+    assert helm_template({"controller": {"metricsPort": 8080, "healthPort": 8081}}).ok, "adjacent ports are fine"
 
 
 @pytest.mark.parametrize(

@@ -186,14 +186,12 @@ helm/sync-from-repo.sh and tests/packaging): the chart grants exactly what the a
 {{- end -}}
 
 {{/*
-Port of the decision gauges (wva_desired_replicas, ...). With Ray, `wva-ray run` serves its own health and
-leader metrics on WVA_METRICS_PORT and the coordinator actor serves the decision gauges on WVA_METRICS_PORT+1
-(wva_ray/runtime/controller.py); the chart exposes and scrapes both.
+Fails when the two ports of the controller collide. WVA_METRICS_PORT serves every wva_* gauge: the controller
+process relays the coordinator actor's decision gauges (wva_desired_replicas, ...) next to its own
+(wva_ray/runtime/controller.py); WVA_HEALTH_PORT serves /healthz and /readyz.
 */}}
-{{- define "wva-ray.decisionsPort" -}}
-{{- $port := add1 .Values.controller.metricsPort -}}
-{{- if or (eq (int .Values.controller.healthPort) (int $port)) (eq (int .Values.controller.healthPort) (int .Values.controller.metricsPort)) -}}
-{{- fail (printf "controller.healthPort (%v) must differ from controller.metricsPort (%v) and metricsPort+1 (%v, the decision gauges)" .Values.controller.healthPort .Values.controller.metricsPort $port) -}}
+{{- define "wva-ray.checkPorts" -}}
+{{- if eq (int .Values.controller.healthPort) (int .Values.controller.metricsPort) -}}
+{{- fail (printf "controller.healthPort (%v) must differ from controller.metricsPort (%v, the wva_* gauges)" .Values.controller.healthPort .Values.controller.metricsPort) -}}
 {{- end -}}
-{{- $port -}}
 {{- end -}}
