@@ -12,14 +12,15 @@ from pathlib import Path
 
 import typer
 
-from wva_ray.sim.emulator import Emulator, PodSpec
+from wva_ray.sim.emulator import LOOPBACK, Emulator, PodSpec
 from wva_ray.sim.emulator_metrics import Script, parse_signal
 from wva_ray.sim.profiles import get_profile
 
 
-async def serve_pods(specs: list[PodSpec], file_sd: Path | None, stop: asyncio.Event) -> None:
-    """Start `specs`, optionally write a file_sd targets file, serve until `stop` is set, then clean up."""
-    emu = Emulator()
+async def serve_pods(specs: list[PodSpec], file_sd: Path | None, stop: asyncio.Event, host: str = LOOPBACK) -> None:
+    """Start `specs` listening on `host`, optionally write a file_sd targets file, serve until `stop` is set,
+    then clean up."""
+    emu = Emulator(host)
     try:
         for spec in specs:
             pod = await emu.start_pod(spec)
@@ -37,6 +38,9 @@ def emulate(
     model: str = typer.Option(..., "--model", help="served model name (the `model_name` label)"),
     pods: int = typer.Option(1, "--pods", min=1, help="number of pods; pod i listens on BASE_PORT+i"),
     base_port: int = typer.Option(8000, "--base-port", min=1, max=65535),
+    host: str = typer.Option(
+        LOOPBACK, "--host", help="address the pods listen on (0.0.0.0 in a container; also used in --file-sd)"
+    ),
     namespace: str = typer.Option("default", "--namespace", help="namespace written in --file-sd labels"),
     profile: str | None = typer.Option(
         None, "--profile", help="serving profile id (e.g. llama-3.1-8b/H100); none = scripted only"
@@ -90,7 +94,7 @@ def emulate(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve_pods(specs, file_sd, stop)
+        await serve_pods(specs, file_sd, stop, host)
 
     try:
         asyncio.run(main())
