@@ -264,7 +264,7 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=10)
     ap.add_argument("--scrape-interval", type=float, default=15.0)
     ap.add_argument("--cpu-window", type=float, default=30.0)
-    ap.add_argument("--concurrency", type=int, default=8, help="PROMETHEUS_QUERY_CONCURRENCY of the collector")
+    ap.add_argument("--concurrency", type=int, default=2, help="PROMETHEUS_QUERY_CONCURRENCY of the collector")
     ap.add_argument("--serve-shard", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
