@@ -1,5 +1,5 @@
 """Fixtures for the runtime tests: the real local Kubernetes control plane of tests/kube (reused, not copied),
-for the two-instance `wva-ray run` test."""
+for the two-instance `wva-ray run` test, and Serve without its HTTP proxy (tests/serve) for the RayService app."""
 
 from tests.kube.conftest import (  # noqa: F401 - re-exported fixtures
     admin_api,
@@ -9,3 +9,4 @@ from tests.kube.conftest import (  # noqa: F401 - re-exported fixtures
     system_namespace,
     va_crd,
 )
+from tests.serve.conftest import serve_started  # noqa: F401 - re-exported fixture

@@ -62,7 +62,7 @@ def _scrape(port: int) -> dict[tuple[str, str], float]:
 
 
 @pytest.fixture
-def memory_cluster(ray_session: None) -> Iterator[Any]:
+def memory_cluster(serve_started: None) -> Iterator[Any]:
     import ray
 
     host_cls: Any = ray.remote(num_cpus=0)(MemoryCluster)
