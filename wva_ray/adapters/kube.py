@@ -496,7 +496,11 @@ async def collect_metrics(snapshot: Snapshot, metrics: MetricsSource) -> Snapsho
         counts = await metrics.request_counts(queries) if queries else []
     except MetricsUnavailableError as exc:
         return snapshot.model_copy(update={"metrics_error": str(exc)})
-    queues = await metrics.flow_control_queues(groups)
+    try:
+        queues = await metrics.flow_control_queues(groups)
+    except MetricsUnavailableError as exc:  # scale-from-zero just waits a cycle; the decisions still go on
+        log.warning("flow-control queues unavailable: %s", exc)
+        queues = []
     return snapshot.model_copy(update={"metrics": rows, "request_counts": counts, "flow_control_queues": queues})
 
 
