@@ -10,6 +10,7 @@ min over --repeat runs), in milliseconds, plus the machine.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import random
@@ -92,6 +93,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,1000,10000")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--analyzer", default="v1", choices=["v1", "saturation"])
+    ap.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after parsing, so the cyclic GC stops rescanning the snapshot on every collection "
+        "(what a long-running controller can do once per cycle)",
+    )
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()} {_cpu_model()}; python {platform.python_version()}")
     for size in (int(s) for s in args.sizes.split(",")):
@@ -100,14 +107,20 @@ def main() -> None:
         t0 = time.perf_counter()
         snap = Snapshot.model_validate_json(text)
         parse_ms = (time.perf_counter() - t0) * 1e3
+        if args.gc_freeze:
+            gc.collect()
+            gc.freeze()
         runs = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             plan = decide(snap)
             runs.append((time.perf_counter() - t0) * 1e3)
         changed = sum(d.action != "no-change" for d in plan.decisions)
+        if args.gc_freeze:
+            gc.unfreeze()
+        mode = f"{args.analyzer}, gc frozen" if args.gc_freeze else args.analyzer
         print(
-            f"{size:>6} VAs ({args.analyzer}): parse {parse_ms:8.1f} ms | decide median {statistics.median(runs):8.1f}"
+            f"{size:>6} VAs ({mode}): parse {parse_ms:8.1f} ms | decide median {statistics.median(runs):8.1f}"
             f" ms, min {min(runs):8.1f} ms | {changed} scaling decisions"
         )
 

@@ -110,7 +110,6 @@ def _decide_group(
     if decidable:
         if analyzer == "slo":
             rs = decide_slo(decidable, settings, slo.ctx, history, slo.state_in.get(f"{namespace}/{model_id}"), now)
-            history.clear()
             history.update(rs.history)
             targets, reasons, cpc = rs.targets, rs.reasons, rs.cost_per_capacity
             group_steps += rs.steps
@@ -120,7 +119,6 @@ def _decide_group(
             class_priority = rs.class_priority
         elif analyzer == "saturation":
             r2 = decide_v2(decidable, settings, history)
-            history.clear()
             history.update(r2.history)
             targets, reasons = r2.targets, r2.reasons
             group_steps += r2.steps
@@ -247,9 +245,20 @@ def to_proposal(d: Draft) -> Proposal:
     )
 
 
-def _cond(*, type: str, status: ConditionStatus, reason: str, message: str) -> PlanCondition:
-    """Conditions are built from trusted values: skip re-validation (10,000 VAs make 40,000 of them)."""
-    return PlanCondition.model_construct(type=type, status=status, reason=reason, message=message)
+class _Conditions:
+    """Builds conditions from trusted values, sharing equal ones: 10,000 VAs make 40,000 conditions but only a
+    few hundred distinct ones (frozen values, so sharing is safe)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str, str], PlanCondition] = {}
+
+    def __call__(self, *, type: str, status: ConditionStatus, reason: str, message: str) -> PlanCondition:
+        key = (type, status, reason, message)
+        cond = self._seen.get(key)
+        if cond is None:
+            cond = PlanCondition.model_construct(type=type, status=status, reason=reason, message=message)
+            self._seen[key] = cond
+        return cond
 
 
 _NO_CONFLICT = PlanCondition(
@@ -257,7 +266,9 @@ _NO_CONFLICT = PlanCondition(
 )
 
 
-def _conditions(d: Draft, metrics_error: str | None, limited_note: str | None) -> list[PlanCondition]:
+def _conditions(
+    d: Draft, metrics_error: str | None, limited_note: str | None, _cond: _Conditions
+) -> list[PlanCondition]:
     v = d.variant
     conds: list[PlanCondition] = []
     T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
@@ -381,6 +392,7 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
     drafts = proposals.drafts
     grants = allocate([to_proposal(d) for d in drafts], budget) if budget is not None else {}
     decisions: list[Decision] = []
+    conds = _Conditions()
     for d in drafts:
         v = d.variant
         grant = grants.get(v.key)
@@ -410,7 +422,7 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
                 action=action,
                 reason=reason,
                 steps=steps,
-                conditions=_conditions(d, metrics_error, limited_note),
+                conditions=_conditions(d, metrics_error, limited_note, conds),
                 analyzer=d.analyzer,
                 priority=v.priority,
                 gpus_per_replica=v.gpus_per_replica,

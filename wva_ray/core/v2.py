@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from wva_ray.api.config import SaturationSettings
@@ -70,7 +71,7 @@ def replica_capacity(
     p: PodSignal,
     v: Variant,
     s: SaturationSettings,
-    history: dict[str, list[float]],
+    history: MutableMapping[str, list[float]],
 ) -> ReplicaCapacity | None:
     """min(k1, k2) for one replica with known KV geometry; may push an observed k2 into `history`."""
     total = p.total_kv_tokens
@@ -99,7 +100,7 @@ class V2Result:
     reasons: dict[str, str]
     steps: list[str]
     capacity: dict[str, float]  # per-replica capacity per variant key (0 = unknown)
-    history: dict[str, list[float]]
+    history: dict[str, list[float]]  # only the keys this call changed (merge them into the carried history)
 
 
 def _variant_capacity(v: Variant, caps: list[ReplicaCapacity], model_in: float, model_out: float) -> float:
@@ -113,7 +114,10 @@ def _variant_capacity(v: Variant, caps: list[ReplicaCapacity], model_in: float, 
 
 def decide_v2(variants: Sequence[Variant], s: SaturationSettings, history_in: Mapping[str, list[float]]) -> V2Result:
     """Targets for the decidable variants of one model group (no transition lock in V2)."""
-    history = {k: list(v) for k, v in history_in.items()}
+    updates: dict[str, list[float]] = {}
+    history: ChainMap[str, list[float]] = ChainMap(
+        updates, dict(history_in) if not isinstance(history_in, dict) else history_in
+    )
     steps: list[str] = []
     caps: dict[str, float] = {}
     demand = 0.0
@@ -170,4 +174,4 @@ def decide_v2(variants: Sequence[Variant], s: SaturationSettings, history_in: Ma
                 remaining -= k * cap
                 reasons[v.key] = f"scale-down: {spare:.0f} tokens of spare capacity; most expensive first"
                 steps.append(f"-{k} on {v.name}")
-    return V2Result(targets, reasons, steps, caps, history)
+    return V2Result(targets, reasons, steps, caps, updates)
