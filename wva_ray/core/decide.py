@@ -261,130 +261,64 @@ class _Conditions:
         return cond
 
 
-_NO_CONFLICT = PlanCondition(
-    type=ConditionType.TARGET_CONFLICT, status=ConditionStatus.FALSE, reason=ConditionReason.NO_CONFLICT, message=""
-)
+_Cond = tuple[ConditionStatus, str, str]  # status, reason, message
+_T, _F = ConditionStatus.TRUE, ConditionStatus.FALSE
+
+
+def _target_resolved(v: Variant) -> _Cond:
+    ref = v.va.spec.scale_target_ref
+    if v.target_found:
+        return _T, ConditionReason.TARGET_FOUND, f"scale target {ref.kind}/{ref.name} found"
+    missing = next(h.message for h in v.holds if h.reason == ConditionReason.TARGET_NOT_FOUND)
+    return _F, ConditionReason.TARGET_NOT_FOUND, missing
+
+
+def _metrics_available(d: Draft, metrics_error: str | None) -> _Cond:
+    v = d.variant
+    if d.woke_from_zero:
+        return _T, ConditionReason.SCALE_FROM_ZERO, d.reason
+    if v.metrics_count > 0:
+        return _T, ConditionReason.METRICS_FOUND, f"{v.metrics_count} of {v.current} pods report saturation metrics"
+    if metrics_error:
+        return _F, ConditionReason.PROMETHEUS_ERROR, f"metrics source failed: {metrics_error}; holding"
+    if v.stale_pods:
+        return _F, ConditionReason.METRICS_STALE, f"{v.stale_pods} pods have only stale samples; holding"
+    return _F, ConditionReason.METRICS_MISSING, "no saturation metrics from live pods; holding"
+
+
+def _optimization_ready(d: Draft, limited_note: str | None) -> _Cond:
+    blocking = [h for h in d.variant.holds if h.condition_type == ConditionType.OPTIMIZATION_READY]
+    if blocking:
+        return _F, blocking[0].reason, "; ".join(h.message for h in blocking)
+    if limited_note is not None:
+        return _F, ConditionReason.LIMITED, limited_note
+    if d.timed_out:
+        return (
+            _F,
+            ConditionReason.TRANSITION_TIMED_OUT,
+            "the previous decision was not realised in time; re-baselined at current",
+        )
+    return _T, ConditionReason.OPTIMIZATION_SUCCEEDED, d.reason
+
+
+def _target_conflict(v: Variant) -> _Cond:
+    conflict = next((h for h in v.holds if h.reason == ConditionReason.TARGET_CONFLICT), None)
+    if conflict is None:
+        return _F, ConditionReason.NO_CONFLICT, ""
+    return _T, ConditionReason.TARGET_CONFLICT, conflict.message
 
 
 def _conditions(
-    d: Draft, metrics_error: str | None, limited_note: str | None, _cond: _Conditions
+    d: Draft, metrics_error: str | None, limited_note: str | None, make: _Conditions
 ) -> list[PlanCondition]:
-    v = d.variant
-    conds: list[PlanCondition] = []
-    T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
-    if v.target_found:
-        conds.append(
-            _cond(
-                type=ConditionType.TARGET_RESOLVED,
-                status=T,
-                reason=ConditionReason.TARGET_FOUND,
-                message=f"scale target {v.va.spec.scale_target_ref.kind}/{v.va.spec.scale_target_ref.name} found",
-            )
-        )
-    else:
-        conds.append(
-            _cond(
-                type=ConditionType.TARGET_RESOLVED,
-                status=F,
-                reason=ConditionReason.TARGET_NOT_FOUND,
-                message=next(h.message for h in v.holds if h.reason == ConditionReason.TARGET_NOT_FOUND),
-            )
-        )
-    if d.woke_from_zero:
-        conds.append(
-            _cond(
-                type=ConditionType.METRICS_AVAILABLE,
-                status=T,
-                reason=ConditionReason.SCALE_FROM_ZERO,
-                message=d.reason,
-            )
-        )
-    elif v.metrics_count > 0:
-        conds.append(
-            _cond(
-                type=ConditionType.METRICS_AVAILABLE,
-                status=T,
-                reason=ConditionReason.METRICS_FOUND,
-                message=f"{v.metrics_count} of {v.current} pods report saturation metrics",
-            )
-        )
-    elif metrics_error:
-        conds.append(
-            _cond(
-                type=ConditionType.METRICS_AVAILABLE,
-                status=F,
-                reason=ConditionReason.PROMETHEUS_ERROR,
-                message=f"metrics source failed: {metrics_error}; holding",
-            )
-        )
-    elif v.stale_pods:
-        conds.append(
-            _cond(
-                type=ConditionType.METRICS_AVAILABLE,
-                status=F,
-                reason=ConditionReason.METRICS_STALE,
-                message=f"{v.stale_pods} pods have only stale samples; holding",
-            )
-        )
-    else:
-        conds.append(
-            _cond(
-                type=ConditionType.METRICS_AVAILABLE,
-                status=F,
-                reason=ConditionReason.METRICS_MISSING,
-                message="no saturation metrics from live pods; holding",
-            )
-        )
-    blocking = [h for h in v.holds if h.condition_type == ConditionType.OPTIMIZATION_READY]
-    if blocking:
-        conds.append(
-            _cond(
-                type=ConditionType.OPTIMIZATION_READY,
-                status=F,
-                reason=blocking[0].reason,
-                message="; ".join(h.message for h in blocking),
-            )
-        )
-    elif limited_note is not None:
-        conds.append(
-            _cond(
-                type=ConditionType.OPTIMIZATION_READY,
-                status=F,
-                reason=ConditionReason.LIMITED,
-                message=limited_note,
-            )
-        )
-    elif d.timed_out:
-        conds.append(
-            _cond(
-                type=ConditionType.OPTIMIZATION_READY,
-                status=F,
-                reason=ConditionReason.TRANSITION_TIMED_OUT,
-                message="the previous decision was not realised in time; re-baselined at current",
-            )
-        )
-    else:
-        conds.append(
-            _cond(
-                type=ConditionType.OPTIMIZATION_READY,
-                status=T,
-                reason=ConditionReason.OPTIMIZATION_SUCCEEDED,
-                message=d.reason,
-            )
-        )
-    conflict = next((h for h in v.holds if h.reason == ConditionReason.TARGET_CONFLICT), None)
-    if conflict is None:
-        conds.append(_NO_CONFLICT)
-        return conds
-    conds.append(
-        _cond(
-            type=ConditionType.TARGET_CONFLICT,
-            status=T,
-            reason=ConditionReason.TARGET_CONFLICT,
-            message=conflict.message,
-        )
+    """The four conditions of one decision, in a fixed order."""
+    rows = (
+        (ConditionType.TARGET_RESOLVED, _target_resolved(d.variant)),
+        (ConditionType.METRICS_AVAILABLE, _metrics_available(d, metrics_error)),
+        (ConditionType.OPTIMIZATION_READY, _optimization_ready(d, limited_note)),
+        (ConditionType.TARGET_CONFLICT, _target_conflict(d.variant)),
     )
-    return conds
+    return [make(type=t, status=status, reason=reason, message=msg) for t, (status, reason, msg) in rows]
 
 
 def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | None = None) -> Plan:
