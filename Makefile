@@ -29,6 +29,7 @@ unit: setup
 
 test: setup system lint
 	$(VENV)/bin/pytest tests
+	$(VENV)/bin/wva-ray bench --quick --output out/bench-quick
 
 demo: setup
 	$(VENV)/bin/wva-ray demo
