@@ -125,3 +125,13 @@ def test_ray_serve_neutral_decision_resets_the_counter() -> None:
     for t in range(5, 9):
         assert pol.decide(_obs(float(t), low)) == {}
     assert pol.decide(_obs(9.0, low)) == {"v": 1}
+
+
+def test_hpa_kv_never_scales_to_zero_even_when_the_variant_allows_it() -> None:
+    """An HPA on a per-pod metric has minReplicas >= 1: at zero it could never read a metric again."""
+    import dataclasses
+
+    pol = HpaKv()
+    view = dataclasses.replace(_view([_pod("a", kv=0.0), _pod("b", kv=0.0)]), min_replicas=0)
+    assert pol.decide(_obs(0.0, view)) == {"v": 1}
+    assert pol.decide(_obs(600.0, view)) == {"v": 1}

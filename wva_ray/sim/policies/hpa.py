@@ -47,7 +47,8 @@ class HpaKv:
         for view in obs.variants:
             usages = [p.kv_avg_30s for p in view.pods if p.ready and p.kv_avg_30s is not None]
             rec = hpa_recommendation(view, usages, self.target, self.behavior.tolerance)
-            rec = max(view.min_replicas, min(view.max_replicas, rec))
+            # an HPA on a per-pod metric cannot scale from zero, and its minReplicas is at least 1
+            rec = max(max(view.min_replicas, 1), min(view.max_replicas, rec))
             stab = self._stab.setdefault(view.name, HpaStabilizer(self.behavior))
             out[view.name] = stab.apply(obs.now_s, view.current, rec)
         return out
