@@ -1,6 +1,7 @@
 """Times the pure pipeline `decide()` on generated snapshots (issue 2's speed target: 10,000 VAs < 1 s, one core).
 
 Usage: .venv/bin/python benchmarks/decide_scale.py [--sizes 100,1000,10000] [--repeat 5] [--analyzer v1|saturation]
+       [--gc on|freeze|paused]
 
 Each model has 2-3 variants (H100 / A100 / L40S) with 3 pods each; loads vary by model so that some groups scale
 up, some down and some hold. Prints one line per size: snapshot validation time and decide() time (median and
@@ -94,10 +95,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--analyzer", default="v1", choices=["v1", "saturation"])
     ap.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() after parsing, so the cyclic GC stops rescanning the snapshot on every collection "
-        "(what a long-running controller can do once per cycle)",
+        "--gc",
+        default="on",
+        choices=["on", "freeze", "paused"],
+        help="on: default collector; freeze: gc.freeze() after parsing; paused: collector off during decide() "
+        "(what the runtime does, wva_ray/runtime/gc_pause.py)",
     )
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()} {_cpu_model()}; python {platform.python_version()}")
@@ -107,18 +109,21 @@ def main() -> None:
         t0 = time.perf_counter()
         snap = Snapshot.model_validate_json(text)
         parse_ms = (time.perf_counter() - t0) * 1e3
-        if args.gc_freeze:
+        if args.gc == "freeze":
             gc.collect()
             gc.freeze()
         runs = []
         for _ in range(args.repeat):
+            if args.gc == "paused":
+                gc.disable()
             t0 = time.perf_counter()
             plan = decide(snap)
             runs.append((time.perf_counter() - t0) * 1e3)
+            gc.enable()
         changed = sum(d.action != "no-change" for d in plan.decisions)
-        if args.gc_freeze:
+        if args.gc == "freeze":
             gc.unfreeze()
-        mode = f"{args.analyzer}, gc frozen" if args.gc_freeze else args.analyzer
+        mode = f"{args.analyzer}, gc {args.gc}"
         print(
             f"{size:>6} VAs ({mode}): parse {parse_ms:8.1f} ms | decide median {statistics.median(runs):8.1f}"
             f" ms, min {min(runs):8.1f} ms | {changed} scaling decisions"

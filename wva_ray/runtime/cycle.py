@@ -19,6 +19,7 @@ from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core.decide import Proposals, budget_for, finalize, propose
 from wva_ray.core.ports import ModelGroupRef
+from wva_ray.runtime.gc_pause import gc_paused
 from wva_ray.runtime.sharding import assign
 
 
@@ -115,7 +116,8 @@ def finalize_cycle(
     parts = [p.proposals for p in proposals if p.proposals is not None]
     if missing or not parts:
         held = restrict(base, missing).model_copy(update={"metrics": [], "request_counts": []})
-        parts.append(propose(held, now))
+        with gc_paused():
+            parts.append(propose(held, now))
     drafts = sorted((d for part in parts for d in part.drafts), key=lambda d: (d.variant.namespace, d.variant.name))
     warnings = list(dict.fromkeys(w for part in parts for w in part.warnings))
     state = merge_state(base.state, [part.state for part in parts])
@@ -123,7 +125,8 @@ def finalize_cycle(
     errors = [p.metrics_error for p in proposals if p.metrics_error]
     all_failed = bool(proposals) and len(errors) == len(proposals)
     budget = budget_for(base, merged.allocation_settings)
-    return finalize(merged, budget, errors[0] if all_failed else None)
+    with gc_paused():
+        return finalize(merged, budget, errors[0] if all_failed else None)
 
 
 def state_for(state: DecisionState, groups: Iterable[ModelGroupRef]) -> DecisionState:

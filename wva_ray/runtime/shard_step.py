@@ -19,6 +19,7 @@ from wva_ray.core.config import parse_config, resolve_scale_to_zero
 from wva_ray.core.decide import propose
 from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, ScaleToZeroQuery, TransientApiError
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
+from wva_ray.runtime.gc_pause import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,8 @@ async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) 
         }
     )
     try:
-        proposals = propose(snapshot, now)
+        with gc_paused():
+            proposals = propose(snapshot, now)
     except Exception as exc:
         log.exception("propose failed", extra={"shard": work.shard, "cycle": work.cycle})
         return ShardProposal(
