@@ -27,9 +27,10 @@ lint: setup
 unit: setup
 	$(VENV)/bin/pytest -q tests -m "not integration and not e2e"
 
+# The simulator smoke run goes first so that pytest's summary is the last line CI prints.
 test: setup system lint
-	$(VENV)/bin/pytest tests
 	$(VENV)/bin/wva-ray bench --quick --output out/bench-quick
+	$(VENV)/bin/pytest tests
 
 demo: setup
 	$(VENV)/bin/wva-ray demo
