@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wva_ray.api.service_class import ResolvedTarget
-from wva_ray.sim.bench import SCENARIOS_DIR, TRACES_DIR, Prepared, _context, prepare, run_one
+from wva_ray.sim.bench import SCENARIOS_DIR, TRACES_DIR, Prepared, _context, prepare, run_one, scenario_slo_targets
 from wva_ray.sim.capacity import CapacityTable
 from wva_ray.sim.metrics import summarize
 from wva_ray.sim.policies.slo_policy import SloPolicy
-from wva_ray.sim.scenario import SLO_CLASSES, expand, load_scenarios
+from wva_ray.sim.scenario import expand, load_scenarios
 from wva_ray.sim.simulator import SimResult, Simulation
 
 BASELINES = [
@@ -42,20 +41,10 @@ KEYS = ("gpu_hours", "gpu_hours_vs_oracle", "cost_vs_oracle", "slo_attainment", 
 
 
 def run_slo(prep: Prepared) -> SimResult:
-    targets = {
-        m.name: ResolvedTarget(
-            class_name=m.slo_class,
-            priority=m.priority,
-            itl_ms=SLO_CLASSES[m.slo_class].itl_s * 1000.0,
-            ttft_ms=SLO_CLASSES[m.slo_class].ttft_s * 1000.0,
-            source="scenario slo_class",
-        )
-        for m in prep.scenario.models
-    }
     sim = Simulation(
         prep.models,
         prep.variants,
-        SloPolicy(targets, name="slo"),
+        SloPolicy(scenario_slo_targets(prep), name="slo"),
         prep.scenario.duration_s,
         seed=prep.seed,
         scrape_interval_s=prep.scenario.scrape_interval_s,

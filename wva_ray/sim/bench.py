@@ -159,6 +159,20 @@ def _static_peak(prep: Prepared) -> Scheduled:
     return Scheduled("static-peak", counts, 3600.0 * 1000)
 
 
+def scenario_slo_targets(prep: Prepared) -> dict[str, ResolvedTarget]:
+    """Each scenario model's SLO class as the latency targets analyzer slo sizes for."""
+    return {
+        m.name: ResolvedTarget(
+            class_name=m.slo_class,
+            priority=m.priority,
+            itl_ms=SLO_CLASSES[m.slo_class].itl_s * 1000.0,
+            ttft_ms=SLO_CLASSES[m.slo_class].ttft_s * 1000.0,
+            source="scenario slo_class",
+        )
+        for m in prep.scenario.models
+    }
+
+
 def make_policy(name: str, prep: Prepared) -> Policy:
     caps = prep.capacity
     if name == "wva-ray":
@@ -166,17 +180,7 @@ def make_policy(name: str, prep: Prepared) -> Policy:
     if name == "wva-ray-v2":
         return WvaRay("wva-ray-v2", analyzer="saturation")
     if name == "wva-ray-slo":
-        targets = {
-            m.name: ResolvedTarget(
-                class_name=m.slo_class,
-                priority=m.priority,
-                itl_ms=SLO_CLASSES[m.slo_class].itl_s * 1000.0,
-                ttft_ms=SLO_CLASSES[m.slo_class].ttft_s * 1000.0,
-                source="scenario slo_class",
-            )
-            for m in prep.scenario.models
-        }
-        return SloPolicy(targets, name="wva-ray-slo")
+        return SloPolicy(scenario_slo_targets(prep), name="wva-ray-slo")
     if name == "wva-upstream":
         return WvaUpstream()
     if name == "hpa-kv":
