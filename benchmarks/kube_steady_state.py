@@ -29,10 +29,10 @@ sys.path.insert(0, str(REPO))
 from tests.kube.cluster import LocalControlPlane  # noqa: E402
 from tests.kube.fake_kubelet import FakeKubelet, FakeNode  # noqa: E402
 from tests.kube.manifests import apply, deployment, load_yaml, variant_autoscaling, wait_for  # noqa: E402
-from wva_ray.adapters.kube import KubeReader  # noqa: E402
-from wva_ray.adapters.kube_client import KubeApi, token_configuration  # noqa: E402
-from wva_ray.adapters.kube_publish import KubePublisher  # noqa: E402
-from wva_ray.adapters.kube_settings import KubeSettings  # noqa: E402
+from wva_ray.adapters.kube.client import KubeApi, token_configuration  # noqa: E402
+from wva_ray.adapters.kube.publish import KubePublisher  # noqa: E402
+from wva_ray.adapters.kube.reader import KubeReader  # noqa: E402
+from wva_ray.adapters.kube.settings import KubeSettings  # noqa: E402
 from wva_ray.api.snapshot import PodMetrics  # noqa: E402
 from wva_ray.core.decide import decide  # noqa: E402
 

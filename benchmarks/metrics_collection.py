@@ -27,13 +27,13 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from wva_ray.adapters import prometheus_queries as pq
-from wva_ray.adapters.prometheus import PrometheusMetricsSource
-from wva_ray.adapters.prometheus_http import PrometheusSettings
-from wva_ray.adapters.prometheus_local import LocalPrometheus, LocalPrometheusConfig
+from wva_ray.adapters.prometheus import queries as pq
+from wva_ray.adapters.prometheus.client import PrometheusSettings
+from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.core.ports import ModelGroupRef, ScaleToZeroQuery
-from wva_ray.sim.emulator import Emulator, PodSpec
-from wva_ray.sim.emulator_metrics import Script, Signal
+from wva_ray.sim.emulator.metrics import Script, Signal
+from wva_ray.sim.emulator.server import Emulator, PodSpec
+from wva_ray.testing.prometheus_server import LocalPrometheus, LocalPrometheusConfig
 
 NAMESPACES = ("bench-a", "bench-b", "bench-c", "bench-d")
 

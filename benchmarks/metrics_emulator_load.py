@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from wva_ray.adapters.prometheus_local import free_port
 from wva_ray.sim.loadgen import LoadSpec, replay, synthetic_trace
+from wva_ray.testing.prometheus_server import free_port
 
 CHILD = """
 import sys, typer
-from wva_ray.sim.emulator_cli import register
+from wva_ray.cli.emulate import register
 app = typer.Typer()
 register(app)
 @app.command("noop")

@@ -29,10 +29,10 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import ray
 
-from wva_ray.runtime.coordinator import CoordinatorOptions
+from wva_ray.runtime.coordinator_actor import CoordinatorOptions
 from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
-from wva_ray.runtime.wiring import MemoryWiring
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.testing.memory_wiring import MemoryWiring
 
 
 def rss_mib(pid: int) -> float:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wva_ray.sim.report import write_cost_plot, write_markdown
+from wva_ray.sim.bench.report import write_cost_plot, write_markdown
 
 
 def merge(root: Path) -> Path:

@@ -11,10 +11,10 @@ import argparse
 import time
 from collections.abc import Mapping
 
+from wva_ray.sim.model.profiles import get_profile
+from wva_ray.sim.model.traces import TOKEN_PRESETS, RateShape, synthesize
 from wva_ray.sim.observe import Observation
-from wva_ray.sim.profiles import get_profile
 from wva_ray.sim.simulator import SimModel, Simulation, SimVariant
-from wva_ray.sim.traces import TOKEN_PRESETS, RateShape, synthesize
 
 
 class Hold:

@@ -18,11 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wva_ray.sim.bench import SCENARIOS_DIR, TRACES_DIR, Prepared, _context, prepare, run_one, scenario_slo_targets
-from wva_ray.sim.capacity import CapacityTable
-from wva_ray.sim.metrics import summarize
+from wva_ray.sim.bench.capacity import CapacityTable
+from wva_ray.sim.bench.metrics import summarize
+from wva_ray.sim.bench.runner import (
+    SCENARIOS_DIR,
+    TRACES_DIR,
+    Prepared,
+    _context,
+    prepare,
+    run_one,
+    scenario_slo_targets,
+)
+from wva_ray.sim.model.scenario import expand, load_scenarios
 from wva_ray.sim.policies.slo_policy import SloPolicy
-from wva_ray.sim.scenario import expand, load_scenarios
 from wva_ray.sim.simulator import SimResult, Simulation
 
 BASELINES = [

@@ -17,10 +17,10 @@ from collections.abc import Callable
 import numpy as np
 
 from wva_ray.api.service_class import ResolvedTarget
-from wva_ray.core.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
-from wva_ray.core.slo.capacity import max_rate
-from wva_ray.core.slo.estimator import Observation
-from wva_ray.core.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
+from wva_ray.core.analyzers.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
+from wva_ray.core.analyzers.slo.capacity import max_rate
+from wva_ray.core.analyzers.slo.estimator import Observation
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
 
 H100 = PerfParams(7.4, 0.015, 0.041, 35000, 1024, 400000, 8192)
 TARGET = ResolvedTarget("Standard", 50, 50.0, 1000.0, "bench")

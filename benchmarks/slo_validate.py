@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 
-from wva_ray.core.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
-from wva_ray.sim.profiles import load_profiles
-from wva_ray.sim.replica import Completed
-from wva_ray.sim.replica import ReplicaModel as SimReplica
-from wva_ray.sim.traces import TOKEN_PRESETS
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
+from wva_ray.sim.model.profiles import load_profiles
+from wva_ray.sim.model.replica import Completed
+from wva_ray.sim.model.replica import ReplicaModel as SimReplica
+from wva_ray.sim.model.traces import TOKEN_PRESETS
 
 N_REQUESTS = 2500
 

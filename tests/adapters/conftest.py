@@ -14,9 +14,9 @@ from typing import TypeVar
 
 import pytest
 
-from wva_ray.adapters.prometheus_local import LocalPrometheus, LocalPrometheusConfig
-from wva_ray.sim.emulator import EmulatedPod, PodSpec
-from wva_ray.sim.emulator_thread import EmulatorThread
+from wva_ray.sim.emulator.server import EmulatedPod, PodSpec
+from wva_ray.sim.emulator.thread import EmulatorThread
+from wva_ray.testing.prometheus_server import LocalPrometheus, LocalPrometheusConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from wva_ray.adapters import prometheus_http as ph
+from wva_ray.adapters.prometheus import client as ph
 from wva_ray.core.ports import ConfigError, MetricsUnavailableError
 
 

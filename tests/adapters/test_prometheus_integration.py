@@ -17,13 +17,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.adapters.conftest import MetricsLab, ensure_prometheus, poll
-from wva_ray.adapters.prometheus import PrometheusMetricsSource
-from wva_ray.adapters.prometheus_http import PrometheusSettings
-from wva_ray.adapters.prometheus_local import LocalPrometheus, LocalPrometheusConfig
+from wva_ray.adapters.prometheus.client import PrometheusSettings
+from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.api.snapshot import PodMetrics
 from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
-from wva_ray.sim.emulator import PodSpec
-from wva_ray.sim.emulator_metrics import Script, Signal
+from wva_ray.sim.emulator.metrics import Script, Signal
+from wva_ray.sim.emulator.server import PodSpec
+from wva_ray.testing.prometheus_server import LocalPrometheus, LocalPrometheusConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

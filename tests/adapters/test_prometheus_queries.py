@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wva_ray.adapters import prometheus_queries as q
+from wva_ray.adapters.prometheus import queries as q
 from wva_ray.core.ports import ModelGroupRef
 
 

@@ -17,9 +17,9 @@ from wva_ray.adapters.scrape import (
     window_row,
 )
 from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
-from wva_ray.sim.emulator import Emulator, PodSpec
-from wva_ray.sim.emulator_metrics import PodView, Script, ServedTotals, Signal
-from wva_ray.sim.emulator_render import render_exposition
+from wva_ray.sim.emulator.metrics import PodView, Script, ServedTotals, Signal
+from wva_ray.sim.emulator.render import render_exposition
+from wva_ray.sim.emulator.server import Emulator, PodSpec
 
 TARGET = ScrapeTarget("ns", "pod-a", "m1", "http://127.0.0.1:1")
 P0 = Point(0.0, 0.1, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1000, 16)

@@ -7,7 +7,7 @@ import pytest
 from tests.core.builders import V, saturation, snapshot
 from wva_ray.api.config import SaturationSettings
 from wva_ray.core import decide
-from wva_ray.core.v1 import analyze_pods
+from wva_ray.core.analyzers.v1 import analyze_pods
 
 S = SaturationSettings()
 

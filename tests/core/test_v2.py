@@ -6,7 +6,7 @@ import pytest
 
 from tests.core.builders import V, saturation, snapshot
 from wva_ray.core import decide
-from wva_ray.core.v2 import derived_k2, output_bucket, vllm_arg
+from wva_ray.core.analyzers.v2 import derived_k2, output_bucket, vllm_arg
 
 V2 = saturation(analyzerName="saturation")
 

@@ -16,7 +16,7 @@ import pytest
 from tests.kube.cluster import ClusterInfo, ControlPlaneError, LocalControlPlane
 from tests.kube.fake_kubelet import FakeKubelet, FakeNode
 from tests.kube.manifests import apply, apply_files, load_yaml, wait_for
-from wva_ray.adapters.kube_client import KubeApi, KubeNotFound, token_configuration
+from wva_ray.adapters.kube.client import KubeApi, KubeNotFound, token_configuration
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = Path(os.environ.get("WVA_TEST_CRD", str(REPO / "crds" / "llmd.ai_variantautoscalings.yaml")))

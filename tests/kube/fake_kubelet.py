@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from wva_ray.adapters.kube_client import KubeApi, KubeApiError, KubeConflict, KubeNotFound
+from wva_ray.adapters.kube.client import KubeApi, KubeApiError, KubeConflict, KubeNotFound
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from wva_ray.adapters.kube_client import JsonObj, KubeApi, KubeConflict, KubeNotFound
+from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeConflict, KubeNotFound
 
 T = TypeVar("T")
 

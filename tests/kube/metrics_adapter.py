@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.kube.manifests import apply
-from wva_ray.adapters.kube_client import KubeApi
+from wva_ray.adapters.kube.client import KubeApi
 
 GROUP_VERSION = "external.metrics.k8s.io/v1beta1"
 PREFIX = f"/apis/{GROUP_VERSION}"

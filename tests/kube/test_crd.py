@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.kube.manifests import variant_autoscaling
-from wva_ray.adapters.kube_client import KubeApi, KubeInvalid
+from wva_ray.adapters.kube.client import KubeApi, KubeInvalid
 
 pytestmark = [pytest.mark.integration]
 

@@ -17,9 +17,9 @@ from tests.kube.fake_kubelet import FakeKubelet
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
 from tests.kube.metrics_adapter import ExternalMetricsAdapter
 from wva_ray.adapters.gauges import GaugeExporter
-from wva_ray.adapters.kube_client import KubeApi, KubeApiError
-from wva_ray.adapters.prometheus_local import LocalPrometheus
+from wva_ray.adapters.kube.client import KubeApi, KubeApiError
 from wva_ray.api.plan import Action, Decision
+from wva_ray.testing.prometheus_server import LocalPrometheus
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 

@@ -13,9 +13,9 @@ import pytest
 
 from tests.kube.conftest import SYSTEM_NS
 from tests.kube.manifests import apply, variant_autoscaling, wait_for
-from wva_ray.adapters.kube_client import KubeApi
-from wva_ray.adapters.kube_lease import LeaderElector, LeaseConfig
-from wva_ray.adapters.kube_publish import KubePublisher
+from wva_ray.adapters.kube.client import KubeApi
+from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
+from wva_ray.adapters.kube.publish import KubePublisher
 from wva_ray.api.plan import Action, Decision
 
 pytestmark = [pytest.mark.integration]

@@ -15,8 +15,8 @@ from tests.kube.cluster import ClusterInfo
 from tests.kube.conftest import SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
-from wva_ray.adapters.kube_client import KubeApi
-from wva_ray.adapters.kube_publish import va_path
+from wva_ray.adapters.kube.client import KubeApi
+from wva_ray.adapters.kube.publish import va_path
 
 pytestmark = [pytest.mark.integration]
 

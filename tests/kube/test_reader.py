@@ -13,9 +13,9 @@ import pytest
 from tests.kube.conftest import SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet, FakeNode
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
-from wva_ray.adapters.kube import ClusterState, KubeReader, snapshot_from_cluster
-from wva_ray.adapters.kube_client import KubeApi
-from wva_ray.adapters.kube_settings import KubeSettings
+from wva_ray.adapters.kube.client import KubeApi
+from wva_ray.adapters.kube.reader import ClusterState, KubeReader, snapshot_from_cluster
+from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.api.snapshot import Snapshot
 
 pytestmark = [pytest.mark.integration]

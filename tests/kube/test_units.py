@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from wva_ray.adapters.kube_client import KubeConflict, KubeNotFound
-from wva_ray.adapters.kube_discovery import RestMapper, UnknownKind
-from wva_ray.adapters.kube_inventory import gpu_available, gpus_per_replica, parse_quantity, vllm_args
-from wva_ray.adapters.kube_lease import LeaderElector, LeaseConfig
-from wva_ray.adapters.kube_selectors import parse_selector, selector_from_object
-from wva_ray.adapters.kube_settings import KubeSettings
-from wva_ray.adapters.kube_status import heartbeat_for, plan_status
+from wva_ray.adapters.kube.client import KubeConflict, KubeNotFound
+from wva_ray.adapters.kube.discovery import RestMapper, UnknownKind
+from wva_ray.adapters.kube.inventory import gpu_available, gpus_per_replica, parse_quantity, vllm_args
+from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
+from wva_ray.adapters.kube.selectors import parse_selector, selector_from_object
+from wva_ray.adapters.kube.settings import KubeSettings
+from wva_ray.adapters.kube.status import heartbeat_for, plan_status
 from wva_ray.api.plan import Action, Decision, PlanCondition
 from wva_ray.api.va import ConditionStatus
 

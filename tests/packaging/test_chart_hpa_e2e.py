@@ -17,7 +17,7 @@ from tests.kube.metrics_adapter import ExternalMetricsAdapter
 from tests.kube.test_hpa_e2e import exporter, metrics_api, prometheus  # noqa: F401 - fixtures re-used
 from tests.packaging.tools import by_kind, render
 from wva_ray.adapters.gauges import GaugeExporter
-from wva_ray.adapters.kube_client import KubeApi
+from wva_ray.adapters.kube.client import KubeApi
 from wva_ray.api.plan import Action, Decision
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]

@@ -33,7 +33,7 @@ def _commands() -> set[str]:
     ],
 )
 def test_cli_has_the_commands_the_packaging_calls(command: str, used_by: str) -> None:
-    assert command in _commands(), f"`wva-ray {command}` is not wired into wva_ray/cli.py (used by {used_by})"
+    assert command in _commands(), f"`wva-ray {command}` is not wired into wva_ray/cli/ (used by {used_by})"
 
 
 def test_rayservice_import_path_is_importable() -> None:

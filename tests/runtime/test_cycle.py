@@ -20,7 +20,7 @@ from wva_ray.runtime.cycle import (
     split,
     state_for,
 )
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from wva_ray.runtime.demo import (
+from wva_ray.demo.report import RunInfo, scaling_actions, summarize
+from wva_ray.demo.runner import (
     DEFAULT_TRACE,
     DEMO_MODELS,
     ENVELOPE_MAX,
@@ -20,8 +21,7 @@ from wva_ray.runtime.demo import (
     resolve_trace,
     run_demo,
 )
-from wva_ray.runtime.demo_report import RunInfo, scaling_actions, summarize
-from wva_ray.sim.traces import Trace
+from wva_ray.sim.model.traces import Trace
 
 
 def test_resolve_trace_by_name_and_clear_error(shared_dir: Path, tmp_path: Path) -> None:

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 import pytest
 
 from wva_ray.adapters.scrape import ScrapeMetricsSource
-from wva_ray.runtime.coordination import CycleCore
+from wva_ray.runtime.coordinator_cycle import CycleCore
 from wva_ray.runtime.cycle import ScrapeEndpoint
 from wva_ray.runtime.local import LocalRuntime
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
-from wva_ray.runtime.remote import MemoryClusterClient
-from wva_ray.sim.emulator import Emulator, PodSpec
-from wva_ray.sim.emulator_metrics import Script, Signal
+from wva_ray.sim.emulator.metrics import Script, Signal
+from wva_ray.sim.emulator.server import Emulator, PodSpec
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.testing.remote import MemoryClusterClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

@@ -13,12 +13,12 @@ import pytest
 from wva_ray.adapters.gauges import GaugeExporter
 from wva_ray.api.snapshot import PodMetrics
 from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef
-from wva_ray.runtime.coordination import CycleCore
+from wva_ray.core.sharding import shard_of
+from wva_ray.runtime.coordinator_cycle import CycleCore
 from wva_ray.runtime.local import LocalRuntime
 from wva_ray.runtime.loop import Backoff, cycle_loop
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
-from wva_ray.runtime.remote import MemoryClusterClient
-from wva_ray.runtime.sharding import shard_of
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.testing.remote import MemoryClusterClient
 
 
 def _sync(fn: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from wva_ray.runtime.coordinator import COORDINATOR_NAME, NAMESPACE
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.runtime.coordinator_actor import COORDINATOR_NAME, NAMESPACE
 from wva_ray.runtime.settings import RuntimeSettings
-from wva_ray.runtime.wiring import MemoryWiring
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.testing.memory_wiring import MemoryWiring
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -22,7 +22,7 @@ import yaml
 from tests.kube.cluster import ClusterInfo, free_port
 from tests.kube.manifests import apply, deployment, variant_autoscaling
 from tests.packaging.tools import one, render
-from wva_ray.adapters.kube_client import KubeApi
+from wva_ray.adapters.kube.client import KubeApi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from wva_ray.runtime.coordinator import CoordinatorOptions, CycleSummary
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
-from wva_ray.runtime.wiring import MemoryWiring
+from wva_ray.runtime.coordinator_actor import CoordinatorOptions, CycleSummary
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
+from wva_ray.testing.memory_wiring import MemoryWiring
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

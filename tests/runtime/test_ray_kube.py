@@ -13,8 +13,8 @@ import pytest
 
 from tests.kube.cluster import ClusterInfo, free_port
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
-from wva_ray.adapters.kube_client import KubeApi, KubeNotFound
-from wva_ray.runtime.coordinator import CoordinatorOptions
+from wva_ray.adapters.kube.client import KubeApi, KubeNotFound
+from wva_ray.runtime.coordinator_actor import CoordinatorOptions
 from wva_ray.runtime.kube_wiring import KubeWiring
 from wva_ray.runtime.settings import load_settings
 

@@ -21,7 +21,7 @@ import pytest
 from tests.kube.cluster import ClusterInfo, free_port
 from tests.kube.conftest import SYSTEM_NS
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
-from wva_ray.adapters.kube_client import KubeApi
+from wva_ray.adapters.kube.client import KubeApi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -43,7 +43,7 @@ class RunProcess:
         argv = [
             sys.executable,
             "-m",
-            "wva_ray.runtime.run_cli",
+            "wva_ray.cli.run",
             "run",
             "--kubeconfig",
             str(kubeconfig),

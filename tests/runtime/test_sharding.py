@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wva_ray.core.ports import ModelGroupRef
-from wva_ray.runtime.sharding import assign, shard_of
+from wva_ray.core.sharding import assign, shard_of
 
 
 def _groups(n: int) -> list[ModelGroupRef]:

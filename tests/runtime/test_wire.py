@@ -9,8 +9,8 @@ import pytest
 
 from wva_ray.core.decide import finalize, propose
 from wva_ray.runtime.cycle import ShardProposal, model_groups, split
-from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
-from wva_ray.runtime.wire import CacheMiss, SentVas, ShardVaCache, compact_proposal, restore_proposal
+from wva_ray.runtime.shard_codec import CacheMiss, SentVas, ShardVaCache, compact_proposal, restore_proposal
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

@@ -99,7 +99,7 @@ def fast_autoscaling(policy_kwargs: dict[str, Any], **overrides: Any) -> dict[st
 def deploy(app_name: str, autoscaling: dict[str, Any], **fake_llm: Any) -> Any:
     from ray import serve
 
-    from wva_ray.serve.demo import FakeLLM
+    from wva_ray.demo.serve_app import FakeLLM
 
     app = FakeLLM.options(autoscaling_config=autoscaling).bind(**fake_llm)
     return serve.run(app, name=app_name, route_prefix=None)

@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 from tests.conftest import REPO_ROOT
 from tests.serve.contexts import make_ctx
 from tests.serve.harness import wait_until
-from wva_ray.adapters.prometheus_local import LocalPrometheus, LocalPrometheusConfig, free_port
 from wva_ray.serve.policy import WvaSaturationPolicy
 from wva_ray.serve.state import Reason
+from wva_ray.testing.prometheus_server import LocalPrometheus, LocalPrometheusConfig, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -24,10 +24,10 @@ MODEL = "fake-llm"
 def test_coordinator_mode_follows_the_real_coordinator_and_holds_on_its_held_decisions(app_name: str) -> None:
     import ray
 
-    from wva_ray.runtime.coordinator import COORDINATOR_NAME, CoordinatorOptions
+    from wva_ray.runtime.coordinator_actor import COORDINATOR_NAME, CoordinatorOptions
     from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
-    from wva_ray.runtime.memory_cluster import MemoryCluster, VariantSpec
-    from wva_ray.runtime.wiring import MemoryWiring
+    from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
+    from wva_ray.testing.memory_wiring import MemoryWiring
 
     prefix = f"s{uuid.uuid4().hex[:6]}-"
     host_cls: Any = ray.remote(num_cpus=0)(MemoryCluster)

@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from wva_ray.sim.bench import run_bench
-from wva_ray.sim.bench_cli import register
+from wva_ray.cli.bench import register
+from wva_ray.sim.bench.runner import run_bench
 
 TINY = """
 name: T1-tiny

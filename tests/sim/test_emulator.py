@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from wva_ray.sim.emulator import Emulator, PodSpec
-from wva_ray.sim.emulator_metrics import ITL_BUCKETS_S, REQUEST_LATENCY_BUCKETS_S, TTFT_BUCKETS_S, Script, Signal
-from wva_ray.sim.profiles import get_profile
-from wva_ray.sim.replica import ReplicaModel
+from wva_ray.sim.emulator.metrics import ITL_BUCKETS_S, REQUEST_LATENCY_BUCKETS_S, TTFT_BUCKETS_S, Script, Signal
+from wva_ray.sim.emulator.server import Emulator, PodSpec
+from wva_ray.sim.model.profiles import get_profile
+from wva_ray.sim.model.replica import ReplicaModel
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,8 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from wva_ray.sim.emulator import PodSpec
-from wva_ray.sim.emulator_cli import register, serve_pods
+from wva_ray.cli.emulate import register, serve_pods
+from wva_ray.sim.emulator.server import PodSpec
 
 
 def _free_port() -> int:

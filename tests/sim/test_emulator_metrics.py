@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wva_ray.sim.emulator_metrics import (
+from wva_ray.sim.emulator.metrics import (
     HistogramAcc,
     Script,
     ServedTotals,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wva_ray.sim.emulator_metrics import PodView, Script, ServedTotals, render_exposition_reference, scripted_view
-from wva_ray.sim.emulator_render import ExpositionRenderer, render_exposition
+from wva_ray.sim.emulator.metrics import PodView, Script, ServedTotals, render_exposition_reference, scripted_view
+from wva_ray.sim.emulator.render import ExpositionRenderer, render_exposition
 
 
 def _view(model: str, engine: str, served: int, t_s: float, rate: float) -> PodView:

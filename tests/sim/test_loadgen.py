@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wva_ray.sim.emulator import Emulator, PodSpec
+from wva_ray.sim.emulator.server import Emulator, PodSpec
 from wva_ray.sim.loadgen import LoadResult, LoadSpec, replay, summarize, synthetic_trace
-from wva_ray.sim.profiles import get_profile
-from wva_ray.sim.traces import Trace, load_trace
+from wva_ray.sim.model.profiles import get_profile
+from wva_ray.sim.model.traces import Trace, load_trace
 
 pytestmark = pytest.mark.timeout(90)
 

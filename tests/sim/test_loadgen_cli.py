@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from wva_ray.sim import loadgen_cli
-from wva_ray.sim.emulator import PodSpec
-from wva_ray.sim.emulator_thread import EmulatorThread
+from wva_ray.cli import loadgen as loadgen_cli
+from wva_ray.sim.emulator.server import PodSpec
+from wva_ray.sim.emulator.thread import EmulatorThread
 
 pytestmark = pytest.mark.timeout(60)
 

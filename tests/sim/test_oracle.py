@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wva_ray.sim.oracle import OracleInput, OracleVariant, solve
+from wva_ray.sim.bench.oracle import OracleInput, OracleVariant, solve
 
 
 def _var(name: str = "v", model: str = "m", mu: float = 10.0, cost: float = 1.0, **kw: float) -> OracleVariant:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from wva_ray.sim.model.profiles import get_profile
 from wva_ray.sim.observe import ModelView, Observation, PodView, VariantView
 from wva_ray.sim.policies.base import WVA_CHART_BEHAVIOR, HpaBehavior, HpaStabilizer
 from wva_ray.sim.policies.hpa import HpaKv, hpa_recommendation
 from wva_ray.sim.policies.ray_serve import RayServe
 from wva_ray.sim.policies.wva_upstream import V1Settings, WvaUpstream, v1_signals
-from wva_ray.sim.profiles import get_profile
 
 PROFILE = get_profile("llama-3.1-8b/H100")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wva_ray.sim.profiles import get_profile, load_profiles
+from wva_ray.sim.model.profiles import get_profile, load_profiles
 
 
 def test_bundled_profiles_carry_the_reference_table() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wva_ray.sim.profiles import Profile
-from wva_ray.sim.replica import RHO_WINDOW_S, ReplicaModel
+from wva_ray.sim.model.profiles import Profile
+from wva_ray.sim.model.replica import RHO_WINDOW_S, ReplicaModel
 
 
 def _profile(**over: float) -> Profile:

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wva_ray.sim.model.profiles import get_profile
+from wva_ray.sim.model.traces import TOKEN_PRESETS, RateShape, synthesize
 from wva_ray.sim.observe import Observation
-from wva_ray.sim.profiles import get_profile
 from wva_ray.sim.simulator import SimModel, Simulation, SimVariant
-from wva_ray.sim.traces import TOKEN_PRESETS, RateShape, synthesize
 
 H100 = get_profile("llama-3.1-8b/H100")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wva_ray.sim.traces import TOKEN_PRESETS, RateShape, load_trace, merge, rate_multiplied, synthesize
+from wva_ray.sim.model.traces import TOKEN_PRESETS, RateShape, load_trace, merge, rate_multiplied, synthesize
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,11 @@ from wva_ray.api.plan import Action, Decision, Plan, PlanCondition
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.api.va import ConditionReason, ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
+from wva_ray.core.analyzers.slo.stage import SloContext, decide_slo, slo_context
+from wva_ray.core.analyzers.v1 import decide_v1, variant_spare_kv
+from wva_ray.core.analyzers.v2 import decide_v2
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
 from wva_ray.core.enforcer import enforce
-from wva_ray.core.slo.stage import SloContext, decide_slo, slo_context
-from wva_ray.core.v1 import decide_v1, variant_spare_kv
-from wva_ray.core.v2 import decide_v2
 from wva_ray.core.variants import Variant, build_variants
 
 _BLOCKING = {

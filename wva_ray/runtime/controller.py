@@ -31,10 +31,10 @@ from typing import Any
 from aiohttp import web
 
 from wva_ray.adapters.gauges import GaugeExporter
-from wva_ray.adapters.kube_lease import LeaderElector, LeaseConfig
+from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
 from wva_ray.api.plan import Decision
 from wva_ray.core.ports import DecisionPublisher, TransientApiError
-from wva_ray.runtime.coordination import CycleCore, CycleReport
+from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.kube_wiring import KubeWiring
 from wva_ray.runtime.local import LocalRuntime
 from wva_ray.runtime.settings import RuntimeSettings
@@ -209,7 +209,7 @@ class Controller:
     async def _lead_with_ray(self, term: asyncio.Event) -> None:
         import ray
 
-        from wva_ray.runtime.coordinator import CoordinatorOptions
+        from wva_ray.runtime.coordinator_actor import CoordinatorOptions
         from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
 
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

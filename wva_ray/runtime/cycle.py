@@ -19,8 +19,8 @@ from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core.decide import Proposals, budget_for, finalize, propose
 from wva_ray.core.ports import ModelGroupRef
+from wva_ray.core.sharding import assign
 from wva_ray.runtime.gc_pause import gc_paused
-from wva_ray.runtime.sharding import assign
 
 
 @dataclass(frozen=True, slots=True)

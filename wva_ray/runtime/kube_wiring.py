@@ -11,20 +11,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from wva_ray.adapters.kube import ClusterState, KubeReader
-from wva_ray.adapters.kube_client import KubeApi, load_configuration
-from wva_ray.adapters.kube_publish import ActuationMode, KubePublisher
-from wva_ray.adapters.kube_settings import KubeSettings
-from wva_ray.adapters.prometheus import PrometheusMetricsSource
-from wva_ray.adapters.prometheus_http import PrometheusSettings
+from wva_ray.adapters.clock import SystemClock
+from wva_ray.adapters.kube.client import KubeApi, load_configuration
+from wva_ray.adapters.kube.publish import ActuationMode, KubePublisher
+from wva_ray.adapters.kube.reader import ClusterState, KubeReader
+from wva_ray.adapters.kube.settings import KubeSettings
+from wva_ray.adapters.prometheus.client import PrometheusSettings
+from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.adapters.scrape import ScrapeMetricsSource
 from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import Snapshot
 from wva_ray.core.ports import Clock, ConfigError, DecisionPublisher, MetricsSource
-from wva_ray.runtime.coordination import ClusterView
+from wva_ray.runtime.coordinator_cycle import ClusterView
 from wva_ray.runtime.cycle import ScrapeEndpoint
 from wva_ray.runtime.settings import RuntimeSettings
-from wva_ray.runtime.wiring import SystemClock
 
 
 def kube_settings(s: RuntimeSettings) -> KubeSettings:

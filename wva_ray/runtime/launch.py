@@ -13,8 +13,8 @@ from typing import Any
 
 import ray
 
-from wva_ray.runtime.coordinator import COORDINATOR_NAME, NAMESPACE, CoordinatorActor, CoordinatorOptions
-from wva_ray.runtime.shard import ShardActor, shard_name
+from wva_ray.runtime.coordinator_actor import COORDINATOR_NAME, NAMESPACE, CoordinatorActor, CoordinatorOptions
+from wva_ray.runtime.shard_actor import ShardActor, shard_name
 from wva_ray.runtime.wiring import Wiring
 
 HEAD_RESOURCE_SHARE = 0.01  # of the head-only custom resource: pins the coordinator without using it up

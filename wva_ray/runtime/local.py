@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 
 from wva_ray.core.ports import MetricsSource
-from wva_ray.runtime.coordination import CycleCore, CycleReport
+from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.cycle import ShardProposal
 from wva_ray.runtime.loop import cycle_loop
-from wva_ray.runtime.shard_step import run_shard_step
+from wva_ray.runtime.shard_cycle import run_shard_step
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 follows it. `fetch_coordinator_target` does I/O (a Ray actor call) and runs only on a `Poller` thread;
 `follow_coordinator` is pure.
 
-Contract the coordinator must provide (the runtime's `wva_ray/runtime/coordinator.py`):
+Contract the coordinator must provide (the runtime's `wva_ray/runtime/coordinator_actor.py`):
 
 - a named Ray actor, name `CoordinatorSettings.actor_name` (default `"wva-coordinator"`) in Ray namespace
   `CoordinatorSettings.namespace` (default `"wva"`);

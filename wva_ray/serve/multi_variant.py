@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wva_ray.api.config import SaturationSettings
-from wva_ray.core.v1 import analyze_pods
+from wva_ray.core.analyzers.v1 import analyze_pods
 from wva_ray.serve.state import DeploymentPolicyState, DeploymentView, Reason, StepDecision
 from wva_ray.serve.step import transition_gate
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wva_ray.api.config import SaturationSettings
-from wva_ray.core.v1 import analyze_pods
+from wva_ray.core.analyzers.v1 import analyze_pods
 from wva_ray.serve.state import DeploymentPolicyState, DeploymentView, Reason, StepDecision
 
 

@@ -1,4 +1,4 @@
-"""Load generator: replays a `Trace` (a public trace file via `wva_ray.sim.traces.load_trace`, or a synthetic
+"""Load generator: replays a `Trace` (a public trace file via `wva_ray.sim.model.traces.load_trace`, or a synthetic
 one via `synthetic_trace`), time-scaled, against OpenAI-compatible `/v1/completions` endpoints over HTTP, and
 records TTFT, ITL and end-to-end latency per request. Does network I/O (aiohttp).
 
@@ -25,7 +25,7 @@ from typing import Any, Literal
 import aiohttp
 import numpy as np
 
-from wva_ray.sim.traces import TOKEN_PRESETS, RateShape, Trace, synthesize
+from wva_ray.sim.model.traces import TOKEN_PRESETS, RateShape, Trace, synthesize
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from wva_ray.sim.profiles import Profile
+from wva_ray.sim.model.profiles import Profile
 
 # Sample field order (per pod per scrape).
 KV, WAITING, RUNNING, SUCCESS, PROMPT_SUM, GEN_SUM = range(6)

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from wva_ray.sim.model.profiles import Profile
+from wva_ray.sim.model.replica import Completed, ReplicaModel
+from wva_ray.sim.model.traces import FloatArray, Trace
 from wva_ray.sim.observe import (
     GEN_SUM,
     KV,
@@ -35,9 +38,6 @@ from wva_ray.sim.observe import (
     VariantView,
 )
 from wva_ray.sim.policies.base import Policy
-from wva_ray.sim.profiles import Profile
-from wva_ray.sim.replica import Completed, ReplicaModel
-from wva_ray.sim.traces import FloatArray, Trace
 
 STARTING, READY, DRAINING, STOPPED = range(4)
 DRAIN_GRACE_S = 900.0

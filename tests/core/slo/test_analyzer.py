@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 
 from wva_ray.api.service_class import ResolvedTarget
-from wva_ray.core.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
-from wva_ray.core.slo.estimator import Observation
-from wva_ray.core.slo.perf_model import PerfParams
+from wva_ray.core.analyzers.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
+from wva_ray.core.analyzers.slo.estimator import Observation
+from wva_ray.core.analyzers.slo.perf_model import PerfParams
 
 H100 = PerfParams(7.4, 0.015, 0.041, 35000, 1024, 400000, 8192)
 A100 = PerfParams(11.5, 0.035, 0.067, 14600, 256, 400000, 2048)

@@ -8,9 +8,9 @@ import pytest
 
 from wva_ray.api.service_class import ResolvedTarget, parse_perf_profiles
 from wva_ray.api.snapshot import Snapshot
-from wva_ray.core.slo.analyzer import SloModelState, SloSettings, analyze_slo
-from wva_ray.core.slo.bridge import model_inputs
-from wva_ray.core.slo.profiles import profile_for
+from wva_ray.core.analyzers.slo.analyzer import SloModelState, SloSettings, analyze_slo
+from wva_ray.core.analyzers.slo.bridge import model_inputs
+from wva_ray.core.analyzers.slo.profiles import profile_for
 from wva_ray.core.variants import build_variants
 
 OVERRIDE = {

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wva_ray.core.slo.estimator import (
+from wva_ray.core.analyzers.slo.estimator import (
     EstimatorState,
     Observation,
     _predict,
     initial_state,
     update,
 )
-from wva_ray.core.slo.perf_model import PerfParams
+from wva_ray.core.analyzers.slo.perf_model import PerfParams
 
 BASE = PerfParams(11.5, 0.035, 0.067, 14600, 256, 400000, 2048)  # A100 row (derived, +-25 %)
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wva_ray.core.slo.capacity import max_rate, max_rate_or_fallback
-from wva_ray.core.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix, admission_cap
+from wva_ray.core.analyzers.slo.capacity import max_rate, max_rate_or_fallback
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix, admission_cap
 
 # Profile rows of ../shared/data/profiles/README.md. `max_num_batched_tokens` is set huge here so that the
 # prefill rate is the table's (the README's fluid numbers ignore the decode share of a chunked step).

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wva_ray.core.slo.queueing import (
+from wva_ray.core.analyzers.slo.queueing import (
     chain_metrics,
     gamma_quantile,
     pk_mean_wait_s,

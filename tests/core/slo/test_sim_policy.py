@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from wva_ray.api.service_class import ResolvedTarget
+from wva_ray.sim.model.profiles import load_profiles
 from wva_ray.sim.observe import ModelView, Observation, PodView, VariantView
 from wva_ray.sim.policies.slo_policy import SloPolicy
-from wva_ray.sim.profiles import load_profiles
 
 STANDARD = ResolvedTarget("standard", 100, 50.0, 1000.0, "test")
 

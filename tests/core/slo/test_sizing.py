@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wva_ray.core.slo.sizing import (
+from wva_ray.core.analyzers.slo.sizing import (
     RateEstimate,
     RateState,
     SizingSettings,

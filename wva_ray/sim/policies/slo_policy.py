@@ -1,5 +1,5 @@
 """Analyzer `slo` as a simulated policy: builds the analyzer's inputs from the shared `Observation`, calls
-`wva_ray.core.slo.analyze_slo` per model every 30 s, and actuates directly. Pure, no I/O.
+`wva_ray.core.analyzers.slo.analyze_slo` per model every 30 s, and actuates directly. Pure, no I/O.
 
 - Targets: each model's service class (the scenario's SLO class, as a VA label would name it).
 - Parameters: the variant's profile row (the simulator exposes no ITL/TTFT histograms, so the online estimator
@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wva_ray.api.service_class import ResolvedTarget
-from wva_ray.core.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
-from wva_ray.core.slo.perf_model import PerfParams
+from wva_ray.core.analyzers.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
+from wva_ray.core.analyzers.slo.perf_model import PerfParams
 from wva_ray.sim.observe import Observation, VariantView
 from wva_ray.sim.policies.wva_ray import WvaRay
 

@@ -1,0 +1,528 @@
+"""Kubernetes reading side of wva-ray: watched cluster state -> ``wva_ray.api.snapshot.Snapshot`` (does I/O).
+
+``KubeReader`` keeps list-and-watch caches (``kube_cache.WatchCache``, one daemon thread each) of the owned
+VariantAutoscalings (controller-instance label, ``WATCH_NAMESPACE``), pods, nodes, namespaces (the
+``wva.llmd.ai/exclude`` annotation), the saturation and scale-to-zero ConfigMaps (global in
+``POD_NAMESPACE`` and namespace-local) and every workload kind a VA targets. ``read()`` assembles a
+``ClusterState`` from the caches; the only requests it makes are a ``/scale`` GET for a target whose
+object changed since its scale was last read, and discovery for a kind seen for the first time, so a
+steady-state cycle costs no API requests beyond the watch streams.
+
+Blocking and the event loop: every HTTP call here is blocking (the official ``kubernetes`` client is
+synchronous). Watches run on their own daemon threads; ``KubeReader.read`` must be called off the event
+loop, which ``read_async`` does with ``asyncio.to_thread``. Nothing in this module is called from a
+coroutine directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from wva_ray.adapters.kube.cache import WatchCache
+from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeNotFound, load_configuration
+from wva_ray.adapters.kube.discovery import ResourceType, RestMapper, UnknownKind
+from wva_ray.adapters.kube.inventory import (
+    FINISHED_PHASES,
+    gpu_available,
+    gpus_per_replica,
+    pod_spec_gpus,
+    pod_template_spec,
+    vllm_args,
+)
+from wva_ray.adapters.kube.selectors import LabelSelector, parse_selector
+from wva_ray.adapters.kube.settings import KubeSettings
+from wva_ray.api.snapshot import (
+    DecisionState,
+    FlowControlQueue,
+    NamespaceConfig,
+    Pod,
+    PodMetrics,
+    RequestCount,
+    ScaleTarget,
+    Snapshot,
+    SnapshotConfig,
+)
+from wva_ray.api.va import (
+    ACCELERATOR_LABEL,
+    CONTROLLER_INSTANCE_LABEL,
+    EXCLUDE_ANNOTATION,
+    GROUP,
+    PLURAL,
+    VERSION,
+    VariantAutoscaling,
+)
+from wva_ray.core.accelerator import accelerator_from_node_selector
+from wva_ray.core.config import parse_config, resolve_scale_to_zero
+from wva_ray.core.ports import (
+    MetricsSource,
+    MetricsUnavailableError,
+    ModelGroupRef,
+    ScaleToZeroQuery,
+    TransientApiError,
+)
+
+log = logging.getLogger(__name__)
+
+VA_BASE = f"/apis/{GROUP}/{VERSION}"
+# Kinds whose status.readyReplicas is authoritative (omitted by the server when 0).
+READY_REPLICAS_KINDS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")})
+SYNC_TIMEOUT_S = 30.0
+
+
+def va_collection_path(namespace: str | None = None) -> str:
+    return f"{VA_BASE}/namespaces/{namespace}/{PLURAL}" if namespace else f"{VA_BASE}/{PLURAL}"
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return _meta(obj).get("labels") or {}
+
+
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+def pod_live(pod: Mapping[str, Any]) -> bool:
+    """Not finished and not terminating: its metric series are current."""
+    if _meta(pod).get("deletionTimestamp"):
+        return False
+    return (pod.get("status") or {}).get("phase") not in FINISHED_PHASES
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """A VA's scale target as read this cycle: where it lives, its scale subresource, its workload object."""
+
+    resource: ResourceType
+    namespace: str
+    name: str
+    scale: JsonObj
+    workload: JsonObj
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.resource.group_version, self.resource.kind, self.namespace, self.name)
+
+    @property
+    def scale_path(self) -> str:
+        return self.resource.scale_path(self.namespace, self.name)
+
+    @property
+    def spec_replicas(self) -> int:
+        return int((self.scale.get("spec") or {}).get("replicas", 0))
+
+    @property
+    def selector(self) -> LabelSelector:
+        return parse_selector(str((self.scale.get("status") or {}).get("selector", "")))
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """Everything the adapter read for one cycle; ``snapshot()`` adds the metrics rows."""
+
+    variant_autoscalings: tuple[VariantAutoscaling, ...]
+    raw_variant_autoscalings: Mapping[str, JsonObj]
+    targets: Mapping[str, ResolvedTarget]  # VA key -> target; unresolved VAs are absent
+    target_errors: Mapping[str, str]  # VA key -> why its target is not resolved
+    invalid_variant_autoscalings: Mapping[str, str]  # VA key -> validation error (not in the snapshot)
+    scale_targets: tuple[ScaleTarget, ...]
+    pods: tuple[Pod, ...]
+    config: SnapshotConfig
+    gpu_available: dict[str, float] | None
+    gpu_inventory_error: str | None = None
+    target_pods: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # VA key -> live pod names
+
+    def snapshot(
+        self,
+        now: datetime,
+        *,
+        metrics: Sequence[PodMetrics] = (),
+        request_counts: Sequence[RequestCount] = (),
+        flow_control_queues: Sequence[FlowControlQueue] = (),
+        metrics_error: str | None = None,
+        state: DecisionState | None = None,
+    ) -> Snapshot:
+        return Snapshot(
+            now=now,
+            config=self.config,
+            variant_autoscalings=list(self.variant_autoscalings),
+            scale_targets=list(self.scale_targets),
+            pods=list(self.pods),
+            metrics=list(metrics),
+            request_counts=list(request_counts),
+            gpu_available=self.gpu_available,
+            metrics_error=metrics_error,
+            gpu_inventory_error=self.gpu_inventory_error,
+            flow_control_queues=list(flow_control_queues),
+            state=state or DecisionState(),
+        )
+
+
+def _strip(obj: JsonObj) -> JsonObj:
+    """A VA as ``kubectl get -o json`` would print it, minus managedFields (noise in snapshots)."""
+    meta = {k: v for k, v in _meta(obj).items() if k != "managedFields"}
+    return {**obj, "metadata": meta}
+
+
+class _PodIndex:
+    """Live pods by namespace and by (namespace, label, value), for selector matching without a full scan."""
+
+    def __init__(self, pods: Iterable[JsonObj]) -> None:
+        self.by_ns: dict[str, list[JsonObj]] = {}
+        self.by_label: dict[tuple[str, str, str], list[JsonObj]] = {}
+        for pod in pods:
+            if not pod_live(pod):
+                continue
+            ns = str(_meta(pod).get("namespace", ""))
+            self.by_ns.setdefault(ns, []).append(pod)
+            for k, v in _labels(pod).items():
+                self.by_label.setdefault((ns, k, v), []).append(pod)
+
+    def select(self, namespace: str, selector: LabelSelector) -> list[JsonObj]:
+        if selector.empty:
+            return []  # an empty scale selector selects nothing we can attribute to the target
+        candidates: list[JsonObj] | None = None
+        for req in selector.requirements:
+            if req.op == "In" and len(req.values) == 1:
+                (value,) = req.values
+                candidates = self.by_label.get((namespace, req.key, value), [])
+                break
+        if candidates is None:
+            candidates = self.by_ns.get(namespace, [])
+        return [p for p in candidates if selector.matches(_labels(p))]
+
+
+class KubeReader:
+    """Watched cluster state for one controller instance; thread-safe ``read()``.
+
+    With ``WATCH_NAMESPACE`` the VA, pod, workload and ConfigMap watches are namespaced (nodes stay
+    cluster-scoped for the inventory), so the GPU inventory only subtracts that namespace's pods;
+    cluster-wide (the default) it subtracts every pod bound to a GPU node.
+    """
+
+    def __init__(self, api: KubeApi, settings: KubeSettings, mapper: RestMapper | None = None) -> None:
+        self.api = api
+        self.settings = settings
+        self.mapper = mapper or RestMapper(api)
+        ns = settings.watch_namespace
+        va_selector = (
+            f"{CONTROLLER_INSTANCE_LABEL}={settings.controller_instance}" if settings.controller_instance else None
+        )
+        self._vas = WatchCache(api, va_collection_path(ns), label_selector=va_selector)
+        self._pods = WatchCache(api, f"/api/v1/namespaces/{ns}/pods" if ns else "/api/v1/pods")
+        self._nodes = WatchCache(api, "/api/v1/nodes")
+        self._namespaces = None if ns else WatchCache(api, "/api/v1/namespaces")
+        cm_namespaces = sorted({ns, settings.pod_namespace}) if ns else [None]
+        self._config_maps = [
+            WatchCache(
+                api,
+                f"/api/v1/namespaces/{cm_ns}/configmaps" if cm_ns else "/api/v1/configmaps",
+                field_selector=f"metadata.name={name}",
+            )
+            for cm_ns in cm_namespaces
+            for name in (settings.saturation_config_map, settings.scale_to_zero_config_map)
+        ]
+        self._config_maps += [
+            WatchCache(
+                api, f"/api/v1/namespaces/{settings.pod_namespace}/configmaps", field_selector=f"metadata.name={name}"
+            )
+            for name in (settings.service_classes_config_map, settings.slo_profiles_config_map)
+        ]
+        self._workloads: dict[str, WatchCache] = {}
+        self._scales: dict[str, tuple[str, JsonObj]] = {}  # scale path -> (workload rv, scale)
+        self._lock = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def _core_caches(self) -> list[WatchCache]:
+        caches = [self._vas, self._pods, self._nodes, *self._config_maps]
+        return caches + ([self._namespaces] if self._namespaces else [])
+
+    def start(self, timeout_s: float = SYNC_TIMEOUT_S) -> KubeReader:
+        """Start the watches and wait until each has listed once (raises ``TransientApiError`` otherwise)."""
+        for cache in self._core_caches():
+            cache.start()
+        for cache in self._core_caches():
+            if cache.path == "/api/v1/nodes" and not cache.wait_synced(timeout_s):
+                log.warning("node inventory not readable: %s", cache.last_error)
+                continue
+            if not cache.wait_synced(timeout_s):
+                raise TransientApiError(f"watch {cache.path} not synced in {timeout_s}s: {cache.last_error}")
+        return self
+
+    def stop(self) -> None:
+        for cache in [*self._core_caches(), *self._workloads.values()]:
+            cache.stop()
+
+    async def read_async(self) -> ClusterState:
+        """``read()`` on a worker thread (keeps the event loop free)."""
+        return await asyncio.to_thread(self.read)
+
+    # -- targets ----------------------------------------------------------------------------------------
+    def _workload_cache(self, resource: ResourceType) -> WatchCache:
+        path = resource.collection_path(self.settings.watch_namespace)
+        with self._lock:
+            cache = self._workloads.get(path)
+            if cache is None:
+                cache = self._workloads[path] = WatchCache(self.api, path).start()
+        if not cache.wait_synced(SYNC_TIMEOUT_S):
+            raise TransientApiError(f"watch {path} not synced: {cache.last_error}")
+        return cache
+
+    def _scale(self, resource: ResourceType, namespace: str, name: str, workload: JsonObj) -> JsonObj | None:
+        path = resource.scale_path(namespace, name)
+        rv = str(_meta(workload).get("resourceVersion", ""))
+        with self._lock:
+            cached = self._scales.get(path)
+        if cached is not None and cached[0] == rv:
+            return cached[1]
+        try:
+            scale = self.api.get(path)
+        except KubeNotFound:
+            return None
+        except KubeApiError as exc:
+            raise TransientApiError(f"GET {path}: {exc}") from exc
+        with self._lock:
+            self._scales[path] = (rv, scale)
+        return scale
+
+    def resolve_target(self, va: VariantAutoscaling) -> ResolvedTarget | str:
+        """The VA's target, or a message saying why it cannot be resolved (TargetResolved=False)."""
+        ref = va.spec.scale_target_ref
+        ns = va.metadata.namespace
+        try:
+            resource = self.mapper.resolve(ref.api_version, ref.kind)
+        except UnknownKind as exc:
+            return str(exc)
+        except KubeApiError as exc:
+            raise TransientApiError(f"discovery for {ref.kind}: {exc}") from exc
+        workload = self._workload_cache(resource).get(ns if resource.namespaced else "", ref.name)
+        if workload is None:
+            return f"scale target {ref.kind} {ns}/{ref.name} not found"
+        scale = self._scale(resource, ns, ref.name, workload)
+        if scale is None:
+            return f"scale target {ref.kind} {ns}/{ref.name} not found"
+        return ResolvedTarget(resource=resource, namespace=ns, name=ref.name, scale=scale, workload=workload)
+
+    # -- assembly ---------------------------------------------------------------------------------------
+    def _excluded_namespaces(self) -> set[str]:
+        if self._namespaces is None:
+            return set()
+        return {
+            str(_meta(n).get("name"))
+            for n in self._namespaces.items()
+            if str((_meta(n).get("annotations") or {}).get(EXCLUDE_ANNOTATION, "")).lower() == "true"
+        }
+
+    def _owned_vas(self) -> tuple[list[tuple[VariantAutoscaling, JsonObj]], dict[str, str]]:
+        excluded = self._excluded_namespaces()
+        owned: list[tuple[VariantAutoscaling, JsonObj]] = []
+        invalid: dict[str, str] = {}
+        for raw in self._vas.items():
+            meta = _meta(raw)
+            if meta.get("deletionTimestamp") or meta.get("namespace") in excluded:
+                continue
+            stripped = _strip(raw)
+            try:
+                owned.append((VariantAutoscaling.model_validate(stripped), stripped))
+            except ValidationError as exc:
+                key = f"{meta.get('namespace')}/{meta.get('name')}"
+                invalid[key] = str(exc).replace("\n", "; ")
+                log.warning("va=%s skipped: invalid object: %s", key, invalid[key])
+        owned.sort(key=lambda pair: (pair[0].metadata.namespace, pair[0].metadata.name))
+        return owned, invalid
+
+    def _config(self) -> SnapshotConfig:
+        s = self.settings
+        saturation: dict[str, Any] = {}
+        scale_to_zero: dict[str, Any] = {}
+        local: dict[str, dict[str, dict[str, Any]]] = {}
+        service_classes: dict[str, Any] = {}
+        slo_profiles: dict[str, Any] = {}
+        for cache in self._config_maps:
+            for cm in cache.items():
+                ns, name = str(_meta(cm).get("namespace")), str(_meta(cm).get("name"))
+                data = dict(cm.get("data") or {})
+                if ns == s.pod_namespace and name == s.service_classes_config_map:
+                    service_classes.update(data)
+                    continue
+                if ns == s.pod_namespace and name == s.slo_profiles_config_map:
+                    slo_profiles.update(data)
+                    continue
+                kind = "saturation" if name == s.saturation_config_map else "scaleToZero"
+                if ns == s.pod_namespace:
+                    (saturation if kind == "saturation" else scale_to_zero).update(data)
+                else:
+                    local.setdefault(ns, {}).setdefault(kind, {}).update(data)
+        return SnapshotConfig(
+            saturation=saturation,
+            scale_to_zero=scale_to_zero,
+            namespaces={ns: NamespaceConfig.model_validate(v) for ns, v in sorted(local.items())},
+            scale_to_zero_fallback=s.scale_to_zero_fallback,
+            service_classes=service_classes,
+            slo_profiles=slo_profiles,
+        )
+
+    def _scale_target(self, target: ResolvedTarget, live_pods: Sequence[JsonObj]) -> ScaleTarget:
+        workload = target.workload
+        status = workload.get("status") or {}
+        group = target.resource.group_version.split("/")[0] if "/" in target.resource.group_version else ""
+        if (group, target.resource.kind) in READY_REPLICAS_KINDS or "readyReplicas" in status:
+            ready = int(status.get("readyReplicas", 0))
+        else:
+            ready = sum(1 for p in live_pods if pod_ready(p))
+        return ScaleTarget(
+            api_version=target.resource.group_version,
+            kind=target.resource.kind,
+            namespace=target.namespace,
+            name=target.name,
+            spec_replicas=target.spec_replicas,
+            status_replicas=int((target.scale.get("status") or {}).get("replicas", 0)),
+            ready_replicas=ready,
+            gpus_per_replica=gpus_per_replica(workload),
+            vllm_args=vllm_args(workload) or [],
+            node_selector=dict(pod_template_spec(workload).get("nodeSelector") or {}),
+            deleting=bool(_meta(workload).get("deletionTimestamp")),
+        )
+
+    def _inventory(
+        self, all_pods: Sequence[JsonObj], pending_by_accelerator: Mapping[str, float]
+    ) -> tuple[dict[str, float] | None, str | None]:
+        if not self._nodes.synced:
+            return None, f"node inventory not readable: {self._nodes.last_error}"
+        free = gpu_available(self._nodes.items(), all_pods, self.settings.node_selector or None)
+        result: dict[str, float] = {k: float(v) for k, v in free.items()}
+        for accelerator, gpus in pending_by_accelerator.items():
+            if accelerator in result:
+                result[accelerator] = max(0.0, result[accelerator] - gpus)
+        return dict(sorted(result.items())), None
+
+    def read(self) -> ClusterState:
+        """One consistent-enough view of the cluster from the caches (blocking: call off the event loop)."""
+        owned, invalid = self._owned_vas()
+        all_pods = self._pods.items()
+        index = _PodIndex(all_pods)
+        targets: dict[str, ResolvedTarget] = {}
+        errors: dict[str, str] = {}
+        scale_targets: dict[tuple[str, str, str, str], ScaleTarget] = {}
+        pods: dict[tuple[str, str], Pod] = {}
+        target_pods: dict[str, tuple[str, ...]] = {}
+        pending_gpus: dict[str, float] = {}
+        counted_pending: set[tuple[str, str]] = set()
+        for va, _raw in owned:
+            resolved = self.resolve_target(va)
+            if isinstance(resolved, str):
+                errors[va.key] = resolved
+                continue
+            targets[va.key] = resolved
+            try:
+                selected = index.select(resolved.namespace, resolved.selector)
+            except ValueError as exc:
+                errors[va.key] = str(exc)
+                del targets[va.key]
+                continue
+            target_pods[va.key] = tuple(sorted(str(_meta(p).get("name")) for p in selected))
+            if resolved.key not in scale_targets:
+                scale_targets[resolved.key] = self._scale_target(resolved, selected)
+            accelerator = va.metadata.labels.get(ACCELERATOR_LABEL) or accelerator_from_node_selector(
+                scale_targets[resolved.key].node_selector
+            )
+            for p in selected:
+                pod_key = (resolved.namespace, str(_meta(p).get("name")))
+                pods.setdefault(
+                    pod_key,
+                    Pod(namespace=pod_key[0], name=pod_key[1], target=resolved.name, ready=pod_ready(p)),
+                )
+                if accelerator and not (p.get("spec") or {}).get("nodeName") and pod_key not in counted_pending:
+                    counted_pending.add(pod_key)
+                    pending_gpus[accelerator] = pending_gpus.get(accelerator, 0.0) + pod_spec_gpus(p.get("spec") or {})
+        gpu_free, gpu_error = self._inventory(all_pods, pending_gpus)
+        used_scales = {t.scale_path for t in targets.values()}
+        with self._lock:  # forget scales of targets no VA points at any more
+            for path in [p for p in self._scales if p not in used_scales]:
+                del self._scales[path]
+        return ClusterState(
+            variant_autoscalings=tuple(va for va, _ in owned),
+            raw_variant_autoscalings={va.key: raw for va, raw in owned},
+            targets=targets,
+            target_errors=errors,
+            invalid_variant_autoscalings=invalid,
+            scale_targets=tuple(scale_targets[k] for k in sorted(scale_targets)),
+            pods=tuple(pods[k] for k in sorted(pods)),
+            config=self._config(),
+            gpu_available=gpu_free,
+            gpu_inventory_error=gpu_error,
+            target_pods=target_pods,
+        )
+
+    def va_object(self, namespace: str, name: str) -> JsonObj | None:
+        """The cached raw VA (used by the status writer to diff without a GET)."""
+        return self._vas.get(namespace, name)
+
+    def pod_object(self, namespace: str, name: str) -> JsonObj | None:
+        """The cached raw pod (e.g. its ``status.podIP`` for direct scraping) without an API request."""
+        return self._pods.get(namespace, name)
+
+
+async def collect_metrics(snapshot: Snapshot, metrics: MetricsSource) -> Snapshot:
+    """The snapshot with the metrics rows of its model groups (a failed source becomes ``metricsError``)."""
+    groups = sorted(
+        {ModelGroupRef(va.metadata.namespace, va.spec.model_id) for va in snapshot.variant_autoscalings},
+        key=lambda g: (g.namespace, g.model_id),
+    )
+    parsed = parse_config(snapshot.config)
+    queries = []
+    for g in groups:
+        stz = resolve_scale_to_zero(parsed, g.namespace, g.model_id)
+        if stz.enabled:
+            queries.append(ScaleToZeroQuery(g, stz.retention_s))
+    try:
+        rows = await metrics.pod_metrics(groups)
+        counts = await metrics.request_counts(queries) if queries else []
+    except MetricsUnavailableError as exc:
+        return snapshot.model_copy(update={"metrics_error": str(exc)})
+    try:
+        queues = await metrics.flow_control_queues(groups)
+    except MetricsUnavailableError as exc:  # scale-from-zero just waits a cycle; the decisions still go on
+        log.warning("flow-control queues unavailable: %s", exc)
+        queues = []
+    return snapshot.model_copy(update={"metrics": rows, "request_counts": counts, "flow_control_queues": queues})
+
+
+async def snapshot_from_cluster(
+    now: datetime,
+    *,
+    kubeconfig: str | None = None,
+    env: Mapping[str, str] | None = None,
+    metrics: MetricsSource | None = None,
+) -> Snapshot:
+    """One-shot read for ``wva-ray plan --from-cluster``: watches synced once, state read, nothing written.
+
+    Credentials: ``kubeconfig`` (or $KUBECONFIG / ~/.kube/config), else the in-cluster service account.
+    Settings from ``env`` (default ``os.environ``): WATCH_NAMESPACE, POD_NAMESPACE, CONTROLLER_INSTANCE, ...
+    """
+    settings = KubeSettings.from_env(os.environ if env is None else env)
+    api = KubeApi(await asyncio.to_thread(load_configuration, kubeconfig))
+    reader = KubeReader(api, settings)
+    try:
+        await asyncio.to_thread(reader.start)
+        state = await reader.read_async()
+    finally:
+        reader.stop()
+    snapshot = state.snapshot(now)
+    return await collect_metrics(snapshot, metrics) if metrics is not None else snapshot

@@ -1,0 +1,285 @@
+"""`wva-ray demo`: the whole autoscaler on one machine with no cluster. Does I/O (Ray, emulated servers on
+loopback ports, the terminal, files in the output directory).
+
+Two models with two or three variants each (H100 / A100 / L40S serving profiles) run as emulated vLLM pods in an
+embedded in-memory cluster; a segment of a shared trace (../shared/data/traces) is replayed, compressed in time
+by `speed` (arrival times divided by `speed`, requests thinned so each model sees a load worth a few replicas,
+shaped by a rise-and-fall envelope);
+the coordinator and shard actors (or, with `use_ray=False`, the same code in one process) decide every
+`30 s / speed`, reading the pods by direct scrape, and act directly on the in-memory targets (pods start after
+the profile's start-up delay divided by `speed`). A live table shows each variant; at the end the summary is
+printed and written to `DIR/summary.json` with a plot `DIR/demo.png`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from wva_ray.adapters.clock import ScaledClock
+from wva_ray.demo.cluster import DemoCluster, DemoRequest, DemoVariant
+from wva_ray.demo.report import RunInfo, render_table, summarize, write_plot, write_summary
+from wva_ray.demo.wiring import DemoWiring
+from wva_ray.runtime.coordinator_cycle import CycleCore
+from wva_ray.sim.model.profiles import get_profile
+from wva_ray.sim.model.traces import Trace, load_trace
+
+DEFAULT_TRACE = "mooncake_fast25_conversation"
+UPSTREAM_INTERVAL_S = 30.0
+MAX_PROMPT_TOKENS = 32_000
+MAX_OUTPUT_TOKENS = 2_048
+# Kubernetes default terminationGracePeriodSeconds, in wall seconds: requests are served at real speed, so the
+# drain time of a pod is not compressed with the trace
+GRACE_S = 30.0
+ENVELOPE_MIN = 0.35
+ENVELOPE_MAX = 2.0
+
+# model -> (profile ids, target prefill tokens/s of its replayed load, wall)
+DEMO_MODELS: dict[str, tuple[tuple[str, ...], float]] = {
+    "llama-3.1-8b": (("llama-3.1-8b/H100", "llama-3.1-8b/A100", "llama-3.1-8b/L40S"), 32_000.0),
+    "llama-3.1-70b": (("llama-3.1-70b/H100x4", "llama-3.1-70b/A100x4"), 10_000.0),
+}
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    duration_s: float = 100.0
+    output: Path = Path("demo-output")
+    trace: str = DEFAULT_TRACE
+    speed: float = 12.0
+    use_ray: bool = True
+    shards: int = 2
+    live: bool = True
+    seed: int = 0
+    shared_dir: Path | None = None
+    dashboard: bool = False  # start the Ray dashboard (named actors in `ray list actors`, health metrics)
+
+    @property
+    def interval_s(self) -> float:
+        return max(0.5, UPSTREAM_INTERVAL_S / self.speed)
+
+
+def repo_shared_dir() -> Path:
+    """../shared next to the checkout (this file is wva_ray/demo/runner.py)."""
+    return Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def resolve_trace(name: str, shared_dir: Path | None = None) -> Path:
+    """A trace by file path, or by name in ../shared/data/traces (with or without its suffix)."""
+    direct = Path(name)
+    if direct.suffix in (".csv", ".jsonl") and direct.is_file():
+        return direct
+    traces = (shared_dir or repo_shared_dir()) / "data" / "traces"
+    if not traces.is_dir():
+        raise FileNotFoundError(
+            f"trace folder {traces} not found: the demo replays the shared traces; keep the checkout beside "
+            f"shared/ (or pass --trace with a .csv/.jsonl file path)"
+        )
+    for candidate in (traces / name, traces / f"{name}.jsonl", traces / f"{name}.csv"):
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in traces.iterdir() if p.suffix in (".csv", ".jsonl"))
+    raise FileNotFoundError(f"trace {name!r} not found in {traces}; known traces: {', '.join(known)}")
+
+
+def demo_variants() -> list[DemoVariant]:
+    out = []
+    for model, (profiles, _) in DEMO_MODELS.items():
+        for pid in profiles:
+            profile = get_profile(pid)
+            out.append(DemoVariant(f"{model.replace('.', '-')}-{profile.accelerator.lower()}", model, profile))
+    return out
+
+
+def envelope(fraction: float) -> float:
+    """The load multiplier over the run (0 -> 1): from 0.35 up to 2.0 at mid-run and back, so that the demo
+    shows scale-ups, holds and scale-downs within a few minutes (the trace itself has no day shape)."""
+    return ENVELOPE_MIN + (ENVELOPE_MAX - ENVELOPE_MIN) * math.sin(math.pi * min(1.0, max(0.0, fraction))) ** 2
+
+
+def build_requests(trace: Trace, options: DemoOptions) -> list[DemoRequest]:
+    """Each model replays its own segment of the trace, compressed by `speed`, thinned to its target load and
+    shaped by `envelope`."""
+    span = options.duration_s * options.speed
+    rng = random.Random(options.seed)
+    requests: list[DemoRequest] = []
+    models = list(DEMO_MODELS)
+    for i, model in enumerate(models):
+        _, target_prefill = DEMO_MODELS[model]
+        latest = max(0.0, trace.duration_s - span)
+        start = latest * i / max(1, len(models) - 1)
+        seg = trace.window(start, start + span)
+        if len(seg) == 0:
+            continue
+        prompts = [min(int(p), MAX_PROMPT_TOKENS) for p in seg.prompt_tokens]
+        wall_span = span / options.speed
+        full_prefill = sum(prompts) / wall_span
+        keep = min(1.0, target_prefill / full_prefill) if full_prefill > 0 else 1.0
+        for t, p, o in zip(seg.arrival_s, prompts, seg.output_tokens, strict=True):
+            if rng.random() < keep * envelope(float(t) / span):
+                out = max(1, min(int(o), MAX_OUTPUT_TOKENS))
+                requests.append(DemoRequest(float(t) / options.speed, model, max(1, p), out))
+    requests.sort(key=lambda r: r.at_s)
+    return requests
+
+
+async def _drive_live(
+    rows: Callable[[], Any], options: DemoOptions, console: Console, title: str, done: Callable[[], bool]
+) -> None:
+    end = time.monotonic() + options.duration_s
+    live_cm: Any = (
+        Live(console=console, refresh_per_second=2, transient=False) if options.live else contextlib.nullcontext()
+    )
+    with live_cm as live:
+        while time.monotonic() < end and not done():
+            if live is not None:
+                left = end - time.monotonic()
+                live.update(render_table(await rows(), f"{title} — {left:4.0f} s left"))
+            await asyncio.sleep(1.0)
+
+
+def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, Any]:
+    """Run the demo and return its summary (also written to `options.output`)."""
+    console = console or Console()
+    trace_path = resolve_trace(options.trace, options.shared_dir)
+    options.output.mkdir(parents=True, exist_ok=True)
+    trace = load_trace(trace_path)
+    requests = build_requests(trace, options)
+    console.print(
+        f"[bold]wva-ray demo[/bold]: trace {trace_path.name}, speed x{options.speed:g}, "
+        f"{options.duration_s:.0f} s, {len(requests)} requests, interval {options.interval_s:.2f} s, "
+        f"{'Ray with ' + str(options.shards) + ' shards' if options.use_ray else 'no Ray (one process)'}"
+    )
+    clock = ScaledClock(datetime.now(UTC), time.time(), options.speed)
+    started = time.monotonic()
+    if options.use_ray:
+        data, cycles = _run_with_ray(options, requests, clock, console)
+    else:
+        data, cycles = asyncio.run(_run_local(options, requests, clock, console))
+    info = RunInfo(
+        "ray" if options.use_ray else "no-ray",
+        trace_path.name,
+        options.speed,
+        min(options.duration_s, time.monotonic() - started),
+        options.interval_s,
+        options.shards,
+        cycles,
+        len(requests),
+    )
+    summary = summarize(data, info)
+    summary["load"] = {
+        "trace_window": "each model replays its own segment of the trace, arrival times divided by speed",
+        "envelope": f"{ENVELOPE_MIN} -> {ENVELOPE_MAX} -> {ENVELOPE_MIN} (sin^2 over the run)",
+        "target_prefill_tokens_per_s_wall": {m: target for m, (_, target) in DEMO_MODELS.items()},
+        "variants": {v.name: v.profile.id for v in demo_variants()},
+    }
+    path = write_summary(summary, options.output)
+    plot = write_plot(data, options.speed, options.output)
+    _print_summary(console, summary, path, plot)
+    return summary
+
+
+def _print_summary(console: Console, s: dict[str, Any], path: Path, plot: Path) -> None:
+    req, slo, gpu, acts = s["requests"], s["slo"], s["gpu_hours"], s["scaling_actions"]
+    attainment = "n/a" if slo["attainment"] is None else f"{slo['attainment']:.1%}"
+    console.print(
+        f"\n[bold]summary[/bold] ({s['mode']}, {s['cycles']} cycles): "
+        f"{req['completed']} requests completed, {req['failed']} failed, {req['unfinished']} unfinished; "
+        f"SLO (TTFT <= {slo['ttft_s']} s, ITL <= {slo['itl_s']} s) attainment {attainment}; "
+        f"GPU-hours {gpu['total']:.2f} (trace time); scaling actions {acts['total']} "
+        f"({acts['up']} up, {acts['down']} down)"
+    )
+    console.print(f"written: {path} and {plot}")
+
+
+def _run_with_ray(
+    options: DemoOptions, requests: list[DemoRequest], clock: ScaledClock, console: Console
+) -> tuple[dict[str, Any], int]:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    from wva_ray.runtime.coordinator_actor import CoordinatorOptions
+    from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+
+    owns_ray = not ray.is_initialized()
+    if owns_ray:
+        console.print("starting local Ray (a few seconds)...")
+        ray.init(num_cpus=2, include_dashboard=options.dashboard, log_to_driver=False, namespace="wva")
+    host_cls: Any = ray.remote(num_cpus=0)(DemoCluster)
+    host = host_cls.options(name="wva-demo-cluster", namespace="wva").remote(
+        demo_variants(), 1.0 / options.speed, GRACE_S
+    )
+    rt = None
+    try:
+        ray.get(host.setup.remote())
+        coord_opts = CoordinatorOptions(
+            shards=options.shards,
+            interval_s=options.interval_s,
+            deadline_s=options.interval_s * 0.6,
+            metrics_port=0,
+        )
+        rt = start_ray_runtime(DemoWiring(host, clock), coord_opts)
+        info = ray.get(rt.coordinator.info.remote())
+        console.print(f"coordinator up; gauges at http://127.0.0.1:{info['metrics_port']}/metrics")
+        ray.get(host.start.remote(requests))
+
+        async def rows() -> Any:
+            return await host.rows.remote()
+
+        asyncio.run(_drive_live(rows, options, console, "wva-ray demo (Ray)", lambda: False))
+        cycles = len(ray.get(rt.coordinator.summaries.remote(0)))
+        stop_ray_runtime(rt)
+        rt = None
+        data: dict[str, Any] = ray.get(host.export_async.remote())
+        ray.get(host.close.remote())
+        return data, cycles
+    finally:
+        if rt is not None:
+            stop_ray_runtime(rt)
+        with contextlib.suppress(Exception):
+            ray.kill(host, no_restart=True)
+        if owns_ray:
+            ray.shutdown()
+
+
+async def _run_local(
+    options: DemoOptions, requests: list[DemoRequest], clock: ScaledClock, console: Console
+) -> tuple[dict[str, Any], int]:
+    from wva_ray.adapters.gauges import GaugeExporter
+    from wva_ray.runtime.local import LocalRuntime
+
+    cluster = DemoCluster(demo_variants(), 1.0 / options.speed, GRACE_S)
+    await cluster.setup()
+    wiring = DemoWiring(cluster, clock)
+    gauges = GaugeExporter()
+    core = CycleCore(wiring.cluster_view(), wiring.publishers(), options.shards, clock, gauges)
+    source = wiring.metrics_source()
+    runtime = LocalRuntime(core, source, options.interval_s, options.interval_s * 0.6)
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(runtime.run(stop))
+    try:
+        await cluster.start(requests)
+        await _drive_live(cluster.rows, options, console, "wva-ray demo (no Ray)", lambda: loop_task.done())
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(loop_task, timeout=max(10.0, options.interval_s * 2))
+        close = getattr(source, "close", None)
+        if close is not None:
+            await close()
+    data = await cluster.export_async()
+    await cluster.close()
+    return data, runtime.cycles

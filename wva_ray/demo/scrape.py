@@ -1,0 +1,45 @@
+"""The demo's metrics source: the direct-scrape adapter (`adapters.scrape.ScrapeMetricsSource`, no Prometheus)
+with its target list refreshed from the embedded cluster before every read. Does network I/O (through the
+adapter) and asks its host for the pod list.
+
+Windows are measured on the demo's compressed clock, so "1 m peak" means one minute of trace time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from wva_ray.adapters.scrape import ScrapeMetricsSource, ScrapeTarget
+from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
+from wva_ray.core.ports import Clock, MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
+from wva_ray.testing.remote import call
+
+
+class HostedScrapeSource:
+    """`MetricsSource`: scrape the pods that the host (`pod_endpoints(groups)`) lists right now."""
+
+    def __init__(self, host: Any, clock: Clock) -> None:
+        self.host = host
+        self.clock = clock
+        self.inner = ScrapeMetricsSource(clock=lambda: clock.now().timestamp(), stale_after_s=90.0)
+
+    async def _refresh(self, groups: Sequence[ModelGroupRef]) -> None:
+        try:
+            endpoints = await call(self.host, "pod_endpoints", list(groups))
+        except Exception as exc:
+            raise MetricsUnavailableError(f"pod list unavailable: {exc}") from exc
+        self.inner.set_targets(ScrapeTarget(e.namespace, e.pod, e.model_id, e.url) for e in endpoints)
+
+    async def pod_metrics(self, groups: Sequence[ModelGroupRef]) -> list[PodMetrics]:
+        await self._refresh(groups)
+        return await self.inner.pod_metrics(groups)
+
+    async def request_counts(self, queries: Sequence[ScaleToZeroQuery]) -> list[RequestCount]:
+        return await self.inner.request_counts(queries)
+
+    async def flow_control_queues(self, groups: Sequence[ModelGroupRef]) -> list[FlowControlQueue]:
+        return await self.inner.flow_control_queues(groups)
+
+    async def close(self) -> None:
+        await self.inner.close()
