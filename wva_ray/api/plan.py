@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from wva_ray.api.base import WireModel
 from wva_ray.api.snapshot import DecisionState
@@ -22,6 +23,13 @@ class PlanCondition(WireModel):
     status: ConditionStatus
     reason: str
     message: str = ""
+
+
+class DecisionSource(WireModel):
+    """Ours: where a variant came from when it is not a VariantAutoscaling object (annotation discovery)."""
+
+    kind: str  # HorizontalPodAutoscaler | ScaledObject
+    reason: str
 
 
 class Decision(WireModel):
@@ -42,6 +50,14 @@ class Decision(WireModel):
     limited: bool = False
     held: bool = False  # the value was held (missing metrics, invalid input, conflict): not acted on
     publish: bool = True  # false when no gauge may be emitted (no accelerator, conflict)
+    source: DecisionSource | None = None  # absent for a VariantAutoscaling; omitted from the output then
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_source(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("source", 0) is None:
+            del data["source"]
+        return data
 
     @property
     def key(self) -> str:

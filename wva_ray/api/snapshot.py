@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from wva_ray.api.base import WireModel
+from wva_ray.api.scaler import ScalerObject
 from wva_ray.api.va import VariantAutoscaling
 
 
@@ -55,6 +56,10 @@ class ScaleTarget(WireModel):
     # ours
     node_selector: dict[str, str] = Field(default_factory=dict)
     deleting: bool = False
+    # ours (annotation discovery): required nodeAffinity `In` terms (key -> values) and the pod template's labels
+    # (for a LeaderWorkerSet: the leader template's)
+    node_affinity: dict[str, list[str]] = Field(default_factory=dict)
+    pod_labels: dict[str, str] = Field(default_factory=dict)
 
 
 class Pod(WireModel):
@@ -62,6 +67,9 @@ class Pod(WireModel):
     name: str
     target: str
     ready: bool = True
+    # ours (annotation discovery): a live pod in a namespace with managed scalers that maps to none of them;
+    # `target` is then "" and this says why (counted as `wva_pod_mapping_miss_total{reason}`)
+    miss_reason: str | None = None
 
 
 class PodMetrics(WireModel):
@@ -118,3 +126,6 @@ class Snapshot(WireModel):
     gpu_inventory_error: str | None = None  # the GPU inventory could not be read
     flow_control_queues: list[FlowControlQueue] = Field(default_factory=list)
     state: DecisionState = Field(default_factory=DecisionState)
+    # ours (WVA v0.9 annotation discovery): HPAs and ScaledObjects as the API server returns them; each managed one
+    # becomes a variant named after the scaler (wva_ray.core.annotated)
+    scalers: list[ScalerObject] = Field(default_factory=list)

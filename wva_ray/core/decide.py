@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from wva_ray.api.config import SaturationSettings
-from wva_ray.api.plan import Action, Decision, Plan, PlanCondition
+from wva_ray.api.plan import Action, Decision, DecisionSource, Plan, PlanCondition
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.api.va import ConditionReason, ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
 from wva_ray.core.analyzers.slo.stage import SloContext, decide_slo, slo_context
 from wva_ray.core.analyzers.v1 import decide_v1, variant_spare_kv
 from wva_ray.core.analyzers.v2 import decide_v2
+from wva_ray.core.annotated import discovered_from, expand
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
 from wva_ray.core.enforcer import enforce
 from wva_ray.core.variants import Variant, build_variants
@@ -183,8 +184,9 @@ def _decide_group(
 
 def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     """Everything up to (not including) global allocation: per-model-group drafts for every VA."""
+    snapshot, discovery = expand(snapshot)  # annotated scalers -> in-memory VAs (no-op without scalers)
     cfg = parse_config(snapshot.config)
-    warnings = list(cfg.warnings)
+    warnings = [*cfg.warnings, *discovery.warnings]
     variants = build_variants(snapshot)
     groups: dict[tuple[str, str], list[Variant]] = defaultdict(list)
     for v in variants:
@@ -345,6 +347,7 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
             Action.SCALE_UP if desired > v.current else Action.SCALE_DOWN if desired < v.current else Action.NO_CHANGE
         )
         conflict = any(h.reason == ConditionReason.TARGET_CONFLICT for h in v.holds)
+        found = discovered_from(v.va)
         decisions.append(
             Decision.model_construct(
                 namespace=v.namespace,
@@ -363,6 +366,7 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
                 limited=limited_note is not None,
                 held=d.held,
                 publish=bool(v.accelerator) and not conflict,
+                source=DecisionSource.model_construct(kind=found[0], reason=found[1]) if found else None,
             )
         )
     return Plan(decisions=decisions, warnings=proposals.warnings, state=proposals.state)
