@@ -1,6 +1,6 @@
 """The decision pipeline: `decide(snapshot, now) -> Plan` (wva-behaviour.md section 3). Pure.
 
-configuration merge -> variants (targets, conflicts, live-pod metrics) -> analyzer per model group (V1 or V2) ->
+configuration merge -> variants (targets, conflicts, live-pod metrics) -> analyzer per model group (registry) ->
 enforcer -> global allocation -> one Decision per VA, each with its action, reason, steps and conditions.
 `propose` stops before global allocation (what a shard sends to the coordinator); `finalize` runs it.
 """
@@ -17,9 +17,9 @@ from wva_ray.api.plan import Action, Decision, DecisionSource, Plan, PlanConditi
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.api.va import ConditionReason, ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
-from wva_ray.core.analyzers.slo.stage import SloContext, decide_slo, slo_context
-from wva_ray.core.analyzers.v1 import decide_v1, variant_spare_kv
-from wva_ray.core.analyzers.v2 import decide_v2
+from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, Sizing, slo_context
+from wva_ray.core.analyzers.registry import analyzer_for
+from wva_ray.core.analyzers.v1 import variant_spare_kv
 from wva_ray.core.annotated import discovered_from, expand
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
 from wva_ray.core.enforcer import enforce
@@ -53,10 +53,9 @@ class Draft:
 
 
 @dataclass(slots=True)
-class _SloInputs:
-    """What analyzer slo needs across groups in one propose(): parsed classes, state in, state out."""
+class _SloState:
+    """Analyzer-slo state across the groups of one propose(): state in, state out, warnings."""
 
-    ctx: SloContext
     state_in: Mapping[str, Mapping[str, object]]
     state_out: dict[str, dict[str, object]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -78,19 +77,19 @@ def _blocking(v: Variant) -> bool:
 
 def _decide_group(
     variants: Sequence[Variant],
-    settings: SaturationSettings,
+    settings: AnalyzerSettings,
     cfg: ParsedConfig,
     snapshot: Snapshot,
     counts: Mapping[tuple[str, str], float],
     queues: Mapping[tuple[str, str], float],
     history: dict[str, list[float]],
     now: datetime,
-    slo: _SloInputs,
+    slo: _SloState,
 ) -> list[Draft]:
     namespace, model_id = variants[0].namespace, variants[0].model_id
-    analyzer = {"saturation": "saturation", "slo": "slo"}.get(settings.analyzer_name, "v1")
-    group_steps = [f"model {namespace}/{model_id}: analyzer {analyzer}"]
-    class_priority: int | None = None
+    analyzer = analyzer_for(settings.saturation.analyzer_name)
+    label = analyzer.label
+    group_steps = [f"model {namespace}/{model_id}: analyzer {label}"]
     blocked = [v for v in variants if _blocking(v)]
     candidates = [v for v in variants if not _blocking(v)]
     decidable = [v for v in candidates if v.metrics_count > 0]
@@ -98,44 +97,29 @@ def _decide_group(
     drafts: dict[str, Draft] = {}
     for v in blocked:
         hold = next(h for h in v.holds if h.reason in _BLOCKING)
-        drafts[v.key] = Draft(v, v.held_value, f"held: {hold.message}", [], analyzer, False, True)
+        drafts[v.key] = Draft(v, v.held_value, f"held: {hold.message}", [], label, False, True)
     for v in missing:
         why = "metrics source failed" if snapshot.metrics_error else "no live pod reports metrics"
-        drafts[v.key] = Draft(v, v.held_value, f"held: {why}", [], analyzer, True, True)
+        drafts[v.key] = Draft(v, v.held_value, f"held: {why}", [], label, True, True)
 
-    targets: dict[str, int] = {}
-    reasons: dict[str, str] = {}
-    timed_out: frozenset[str] = frozenset()
+    sizing = Sizing({}, {}, ())
     spare: dict[str, float] = {}
-    cpc: dict[str, float] = {}
     if decidable:
-        if analyzer == "slo":
-            rs = decide_slo(decidable, settings, slo.ctx, history, slo.state_in.get(f"{namespace}/{model_id}"), now)
-            history.update(rs.history)
-            targets, reasons, cpc = rs.targets, rs.reasons, rs.cost_per_capacity
-            group_steps += rs.steps
-            slo.warnings.extend(rs.warnings)
-            if rs.state is not None:
-                slo.state_out[f"{namespace}/{model_id}"] = rs.state
-            class_priority = rs.class_priority
-        elif analyzer == "saturation":
-            r2 = decide_v2(decidable, settings, history)
-            history.update(r2.history)
-            targets, reasons = r2.targets, r2.reasons
-            group_steps += r2.steps
-            for v in decidable:
-                cap = r2.capacity.get(v.key, 0.0)
-                cpc[v.key] = v.cost / cap if cap > 0 else v.cost
-        else:
-            r1 = decide_v1(decidable, settings, now)
-            targets, reasons, timed_out = r1.targets, r1.reasons, r1.timed_out
-            group_steps += r1.steps
-            for v in decidable:
-                cpc[v.key] = v.cost
+        group = ModelGroup(namespace, model_id, tuple(decidable), now)
+        group_key = group.key
+        sizing = analyzer.size(group, settings, GroupState(history, slo.state_in.get(group_key)))
+        history.update(sizing.history)
+        group_steps += sizing.steps
+        slo.warnings.extend(sizing.warnings)
+        if sizing.slo_state is not None:
+            slo.state_out[group_key] = dict(sizing.slo_state)
         for v in decidable:
-            spare[v.key] = variant_spare_kv(v, settings)
+            spare[v.key] = variant_spare_kv(v, settings.saturation)
     else:
         group_steps.append("no variant of this model has live metrics: every variant holds")
+    targets = dict(sizing.targets)
+    reasons, timed_out, cpc = sizing.reasons, sizing.timed_out, sizing.cost_per_capacity
+    class_priority = sizing.class_priority
 
     for v in missing:  # held variants enter the enforcer with their held value
         targets[v.key] = v.held_value
@@ -158,7 +142,7 @@ def _decide_group(
             enf.targets[v.key],
             enf.notes.get(v.key, reason),
             [],
-            analyzer,
+            label,
             True,
             False,
             timed_out=v.key in timed_out,
@@ -196,13 +180,15 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     for q in snapshot.flow_control_queues:
         queues[(q.namespace or "", q.model_name)] += q.size
     history = {k: list(v) for k, v in snapshot.state.capacity_history.items()}
-    slo = _SloInputs(slo_context(snapshot.config.service_classes, snapshot.config.slo_profiles), snapshot.state.slo)
-    warnings += slo.ctx.warnings
+    slo_ctx = slo_context(snapshot.config.service_classes, snapshot.config.slo_profiles)
+    slo = _SloState(snapshot.state.slo)
+    warnings += slo_ctx.warnings
     drafts: list[Draft] = []
     for (namespace, model_id), members in sorted(groups.items()):
         resolved = resolve_saturation(cfg, namespace, model_id)
         warnings += [f"{namespace}/{model_id}: {p}" for p in resolved.problems]
-        drafts += _decide_group(members, resolved.settings, cfg, snapshot, counts, queues, history, now, slo)
+        settings = AnalyzerSettings(resolved.settings, slo_ctx)
+        drafts += _decide_group(members, settings, cfg, snapshot, counts, queues, history, now, slo)
     drafts.sort(key=lambda d: (d.variant.namespace, d.variant.name))
     # Allocation settings come from the global `default` entry only (built-in < global default).
     global_cfg = ParsedConfig(cfg.saturation, cfg.scale_to_zero, {}, {}, cfg.scale_to_zero_fallback)

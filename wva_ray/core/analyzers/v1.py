@@ -1,5 +1,5 @@
-"""Analyzer V1 (the default): spare KV and queue capacity over all pods of all variants of a model, and the
-one-step-per-model target rule with the bounded transition lock (wva-behaviour.md 3.2). Pure.
+"""Analyzer V1 (the default, `analyzerName` empty): spare KV and queue capacity over all pods of all variants of a
+model, and the one-step-per-model target rule with the bounded transition lock (wva-behaviour.md 3.2). Pure.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from wva_ray.api.config import SaturationSettings
+from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, Sizing
 from wva_ray.core.variants import Variant
 
 
@@ -58,14 +59,6 @@ def variant_spare_kv(v: Variant, s: SaturationSettings) -> float:
     return analyze_pods([(p.kv, p.queue) for p in v.signals], s).avg_spare_kv
 
 
-@dataclass(frozen=True, slots=True)
-class V1Result:
-    targets: dict[str, int]
-    reasons: dict[str, str]
-    steps: list[str]
-    timed_out: frozenset[str]
-
-
 def _lock_expired(v: Variant, now: datetime, timeout_s: float) -> bool:
     status = v.va.status
     alloc = status.desired_optimized_alloc if status else None
@@ -81,7 +74,7 @@ def _in_transition(v: Variant) -> bool:
     return (v.previous_desired != 0 and v.previous_desired != v.current) or v.metrics_count != v.current
 
 
-def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime) -> V1Result:
+def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime) -> Sizing:
     """Targets for the decidable variants of one model group. `variants` have metrics and no holds."""
     steps: list[str] = []
     timed_out = frozenset(
@@ -99,7 +92,7 @@ def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime)
             moving = v.previous_desired != 0 and v.previous_desired != v.current
             targets[v.key] = v.previous_desired if moving and v.key not in timed_out else v.current
             reasons[v.key] = "transition in progress: holding until the previous decision is realised"
-        return V1Result(targets, reasons, steps, timed_out)
+        return _sizing(variants, targets, reasons, steps, timed_out)
     for key in sorted(timed_out):
         steps.append(f"{key}: transition lock expired after {s.transition_timeout_seconds:g}s; re-baselined at current")
 
@@ -139,7 +132,7 @@ def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime)
             steps.append(f"scale-down -1 on {pick.name} (most expensive above its floor)")
         else:
             steps.append("scale-down safe but every variant is at its floor")
-    return V1Result(targets, reasons, steps, timed_out)
+    return _sizing(variants, targets, reasons, steps, timed_out)
 
 
 def _why_up(a: V1Analysis, s: SaturationSettings) -> str:
@@ -151,3 +144,24 @@ def _why_up(a: V1Analysis, s: SaturationSettings) -> str:
     if a.avg_spare_queue < s.queue_spare_trigger:
         parts.append(f"avg spare queue {a.avg_spare_queue:.2f} < {s.queue_spare_trigger:g}")
     return " and ".join(parts)
+
+
+def _sizing(
+    variants: Sequence[Variant],
+    targets: dict[str, int],
+    reasons: dict[str, str],
+    steps: list[str],
+    timed_out: frozenset[str],
+) -> Sizing:
+    """V1 orders allocation by plain cost (it has no notion of capacity per replica)."""
+    return Sizing(targets, reasons, tuple(steps), {v.key: v.cost for v in variants}, timed_out)
+
+
+@dataclass(frozen=True, slots=True)
+class V1Analyzer:
+    """The registry's entry for `analyzerName: ""`."""
+
+    label: str = "v1"
+
+    def size(self, group: ModelGroup, settings: AnalyzerSettings, state: GroupState) -> Sizing:
+        return decide_v1(group.variants, settings.saturation, group.now)

@@ -11,6 +11,14 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from wva_ray.api.config import SaturationSettings
+from wva_ray.core.analyzers.base import (
+    AnalyzerSettings,
+    CapacityView,
+    GroupState,
+    ModelGroup,
+    Sizing,
+    cost_per_capacity,
+)
 from wva_ray.core.variants import PodSignal, Variant
 
 HISTORY_WINDOW = 10
@@ -101,6 +109,8 @@ class V2Result:
     steps: list[str]
     capacity: dict[str, float]  # per-replica capacity per variant key (0 = unknown)
     history: dict[str, list[float]]  # only the keys this call changed (merge them into the carried history)
+    required_tokens: float = 0.0  # upstream's RC
+    spare_tokens: float = 0.0  # upstream's SC
 
 
 def _variant_capacity(v: Variant, caps: list[ReplicaCapacity], model_in: float, model_out: float) -> float:
@@ -174,4 +184,17 @@ def decide_v2(variants: Sequence[Variant], s: SaturationSettings, history_in: Ma
                 remaining -= k * cap
                 reasons[v.key] = f"scale-down: {spare:.0f} tokens of spare capacity; most expensive first"
                 steps.append(f"-{k} on {v.name}")
-    return V2Result(targets, reasons, steps, caps, updates)
+    return V2Result(targets, reasons, steps, caps, updates, required, spare)
+
+
+@dataclass(frozen=True, slots=True)
+class V2Analyzer:
+    """The registry's entry for `analyzerName: saturation`."""
+
+    label: str = "saturation"
+
+    def size(self, group: ModelGroup, settings: AnalyzerSettings, state: GroupState) -> Sizing:
+        r = decide_v2(group.variants, settings.saturation, state.capacity_history)
+        cpc = cost_per_capacity(group.variants, r.capacity)
+        view = CapacityView("tokens", r.required_tokens, r.spare_tokens, r.capacity)
+        return Sizing(r.targets, r.reasons, tuple(r.steps), cpc, history=r.history, capacity=view)

@@ -15,49 +15,19 @@ from datetime import datetime
 from typing import Any
 
 from wva_ray.api.config import SaturationSettings
-from wva_ray.api.service_class import (
-    PerfProfileEntry,
-    ServiceClasses,
-    class_name_for,
-    parse_perf_profiles,
-    parse_service_classes,
-    resolve_target,
+from wva_ray.api.service_class import class_name_for, resolve_target
+from wva_ray.core.analyzers.base import (
+    AnalyzerSettings,
+    GroupState,
+    ModelGroup,
+    Sizing,
+    SloContext,
+    cost_per_capacity,
 )
 from wva_ray.core.analyzers.slo.analyzer import SloModelState, SloSettings, analyze_slo
 from wva_ray.core.analyzers.slo.bridge import model_inputs
 from wva_ray.core.analyzers.v2 import decide_v2
 from wva_ray.core.variants import Variant
-
-
-@dataclass(frozen=True, slots=True)
-class SloContext:
-    """The service classes and profile overrides of one snapshot, parsed once per cycle."""
-
-    classes: ServiceClasses
-    profiles: tuple[PerfProfileEntry, ...]
-    warnings: tuple[str, ...]
-
-
-def slo_context(service_classes: Mapping[str, Any], slo_profiles: Mapping[str, Any]) -> SloContext:
-    classes, w1 = parse_service_classes(service_classes)
-    profiles, w2 = parse_perf_profiles(slo_profiles)
-    return SloContext(
-        classes,
-        profiles,
-        tuple(f"config.serviceClasses.{w}" for w in w1) + tuple(f"config.sloProfiles.{w}" for w in w2),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class SloStageResult:
-    targets: dict[str, int]
-    reasons: dict[str, str]
-    steps: list[str]
-    cost_per_capacity: dict[str, float]
-    history: dict[str, list[float]]
-    state: dict[str, Any] | None
-    class_priority: int
-    warnings: list[str]
 
 
 def decide_slo(
@@ -67,7 +37,7 @@ def decide_slo(
     history: Mapping[str, list[float]],
     state_in: Mapping[str, Any] | None,
     now: datetime,
-) -> SloStageResult:
+) -> Sizing:
     """Targets for the decidable variants of one model group (all of one namespace and model)."""
     net = decide_v2(variants, settings, history)
     warnings: list[str] = []
@@ -84,10 +54,18 @@ def decide_slo(
         warnings.append(f"{variants[0].namespace}/{variants[0].model_id}: {warning}")
     model, unsized = model_inputs(variants, target, ctx.profiles, net.targets)
     steps = [f"safety net (V2): {s}" for s in net.steps]
-    cpc = {v.key: (v.cost / net.capacity[v.key] if net.capacity.get(v.key, 0) > 0 else v.cost) for v in variants}
+    cpc = cost_per_capacity(variants, net.capacity)
     if not model.variants:
         steps.append("slo: no performance profile for any variant of this model; using V2")
-        return SloStageResult(net.targets, net.reasons, steps, cpc, net.history, None, target.priority, warnings)
+        return Sizing(
+            net.targets,
+            net.reasons,
+            tuple(steps),
+            cpc,
+            class_priority=target.priority,
+            history=net.history,
+            warnings=tuple(warnings),
+        )
     try:
         state = SloModelState.from_dict(state_in or {})
     except ValueError as err:
@@ -99,6 +77,25 @@ def decide_slo(
     for v in unsized:
         reasons[v.key] = f"{reasons.get(v.key, '')} (no performance profile for {v.accelerator}: V2 only)"
     cpc.update({k: c for k, c in res.cost_per_capacity.items() if c > 0})
-    return SloStageResult(
-        targets, reasons, [*res.steps, *steps], cpc, net.history, res.state.to_dict(), target.priority, warnings
+    return Sizing(
+        targets,
+        reasons,
+        (*res.steps, *steps),
+        cpc,
+        class_priority=target.priority,
+        history=net.history,
+        slo_state=res.state.to_dict(),
+        warnings=tuple(warnings),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SloAnalyzer:
+    """The registry's entry for `analyzerName: slo`."""
+
+    label: str = "slo"
+
+    def size(self, group: ModelGroup, settings: AnalyzerSettings, state: GroupState) -> Sizing:
+        return decide_slo(
+            group.variants, settings.saturation, settings.slo, state.capacity_history, state.slo, group.now
+        )
