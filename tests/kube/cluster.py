@@ -92,14 +92,17 @@ def _write_kubeconfig(path: Path, server: str, token: str, ca_file: Path) -> Non
 class LocalControlPlane:
     """etcd + kube-apiserver + kube-controller-manager + kube-scheduler as child processes."""
 
-    def __init__(self, workdir: Path, with_controllers: bool = True) -> None:
+    def __init__(self, workdir: Path, with_controllers: bool = True, hpa_sync_period_s: float = 5.0) -> None:
         self.workdir = workdir
         self.with_controllers = with_controllers
+        self.hpa_sync_period_s = hpa_sync_period_s
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._argv: dict[str, list[str]] = {}
         self.info: ClusterInfo | None = None
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        self._argv[name] = argv
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self._procs[name] = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
@@ -170,7 +173,7 @@ class LocalControlPlane:
                     str(bins / "kube-controller-manager"),
                     f"--kubeconfig={kubeconfig}",
                     "--controllers=*,-nodelifecycle,-cloud-node-lifecycle,-nodeipam,-csrsigning",
-                    "--horizontal-pod-autoscaler-sync-period=5s",
+                    f"--horizontal-pod-autoscaler-sync-period={self.hpa_sync_period_s:g}s",
                     f"--service-account-private-key-file={wd / 'sa.key'}",
                     "--leader-elect=false",
                     "--port=0",
@@ -214,15 +217,32 @@ class LocalControlPlane:
     def stop(self) -> None:
         order = ["kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
         for name in order:
-            p = self._procs.pop(name, None)
-            if p is None:
-                continue
-            _stop_pid(p.pid)
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                _kill_group(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
+            self._stop_one(name)
+
+    def _stop_one(self, name: str) -> None:
+        p = self._procs.pop(name, None)
+        if p is None:
+            return
+        _stop_pid(p.pid)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            _kill_group(p.pid, signal.SIGKILL)
+            p.wait(timeout=5)
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver only (etcd, the controllers and the scheduler keep running and retry)."""
+        self._stop_one("kube-apiserver")
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver again with its first command line (same port, certificates and etcd data)."""
+        assert self.info is not None, "start() first"
+        self._spawn("kube-apiserver", self._argv["kube-apiserver"])
+        self._wait_ready(self.info.server, self.info.token)
+
+    def restart_apiserver(self) -> None:
+        self.stop_apiserver()
+        self.start_apiserver()
 
 
 def _kill_group(pid: int, sig: int) -> None:

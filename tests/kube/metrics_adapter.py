@@ -1,9 +1,14 @@
 """A small external-metrics adapter for the HPA tests (test helper, does network and process I/O).
 
-Serves ``external.metrics.k8s.io/v1beta1`` over HTTPS (self-signed, openssl) from Prometheus, like
+What it is: a stand-in for prometheus-adapter (or KEDA's metrics server), written for the tests because neither
+can run here (both ship as container images only). It serves ``external.metrics.k8s.io/v1beta1`` over HTTPS
+(self-signed, openssl) and answers every request with a live PromQL query against real Prometheus, like
 prometheus-adapter configured with upstream WVA's rule: the metric is looked up by name, the HPA's label
-selector becomes PromQL matchers, and the request namespace matches ``exported_namespace`` (Prometheus
-renames the gauge's ``namespace`` when the controller's own namespace is the target label).
+selector becomes PromQL matchers, and the request namespace matches ``exported_namespace`` (Prometheus renames
+the gauge's ``namespace`` when the controller's own namespace is the target label). It holds no value of its
+own: what the HPA sees is the gauge wva-ray exported, as Prometheus last scraped it (in tests/loop, the
+`wva-ray run` process's metrics endpoint). An empty result is served as an empty list (the HPA then keeps its
+replica count), a Prometheus error as 503.
 Registered with an ``APIService`` whose Service is ``type: ExternalName`` pointing at 127.0.0.1.
 """
 
