@@ -1,4 +1,5 @@
-"""Unit tests of the Prometheus connection logic: settings from env, token file re-read, retry policy."""
+"""Unit tests of the Prometheus connection logic: settings checks, token file re-read, retry policy. (The
+environment names are read by `wva_ray.settings`: tests/runtime/test_settings.py.)"""
 
 from __future__ import annotations
 
@@ -13,26 +14,17 @@ import requests
 from wva_ray.adapters.prometheus import client as ph
 from wva_ray.core.ports import ConfigError, MetricsUnavailableError
 
-
-def test_settings_from_upstream_env_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("PROMETHEUS_BASE_URL", "https://prom.example:9091")
-    monkeypatch.setenv("PROMETHEUS_TOKEN_PATH", str(tmp_path / "token"))
-    monkeypatch.setenv("PROMETHEUS_TLS_INSECURE_SKIP_VERIFY", "true")
-    monkeypatch.setenv("PROMETHEUS_CA_CERT_PATH", "/ca.pem")
-    monkeypatch.setenv("PROMETHEUS_SERVER_NAME", "prom.internal")
-    s = ph.PrometheusSettings()
-    assert s.base_url == "https://prom.example:9091"
-    assert s.token_path == tmp_path / "token"
-    assert s.tls_insecure_skip_verify is True
-    assert s.ca_cert_path == Path("/ca.pem")
-    assert s.server_name == "prom.internal"
+URL = "http://127.0.0.1:9090"
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         pytest.param({"base_url": "prom:9090"}, "PROMETHEUS_BASE_URL", id="no-scheme"),
-        pytest.param({"client_cert_path": Path("/c.pem")}, "CLIENT_KEY_PATH", id="cert-without-key"),
+        pytest.param({"base_url": None}, "PROMETHEUS_BASE_URL is not set", id="no-url"),
+        pytest.param(
+            {"base_url": "http://p:9090", "client_cert_path": Path("/c.pem")}, "CLIENT_KEY_PATH", id="cert-without-key"
+        ),
     ],
 )
 def test_invalid_connection_settings(kwargs: dict[str, Any], match: str) -> None:
@@ -58,7 +50,7 @@ def test_missing_token_file_is_metrics_unavailable(tmp_path: Path) -> None:
 
 
 def test_static_token_and_header(tmp_path: Path) -> None:
-    http = ph.PrometheusHttp(ph.PrometheusSettings(bearer_token="abc"))
+    http = ph.PrometheusHttp(ph.PrometheusSettings(base_url=URL, bearer_token="abc"))
     http.refresh_auth()
     assert http._session.headers["Authorization"] == "Bearer abc"
 
@@ -77,7 +69,7 @@ class _FakeClient:
 
 
 def _http_with(outcomes: list[object], retries: int = 3) -> tuple[ph.PrometheusHttp, _FakeClient]:
-    http = ph.PrometheusHttp(ph.PrometheusSettings(retries=retries, backoff_s=0.0), rng=random.Random(1))
+    http = ph.PrometheusHttp(ph.PrometheusSettings(base_url=URL, retries=retries, backoff_s=0.0), rng=random.Random(1))
     fake = _FakeClient(outcomes)
     http._client = fake  # type: ignore[assignment]
     return http, fake

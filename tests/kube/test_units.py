@@ -14,7 +14,6 @@ from wva_ray.adapters.kube.discovery import RestMapper, UnknownKind
 from wva_ray.adapters.kube.inventory import gpu_available, gpus_per_replica, parse_quantity, vllm_args
 from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
 from wva_ray.adapters.kube.selectors import parse_selector, selector_from_object
-from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.adapters.kube.status import heartbeat_for, plan_status
 from wva_ray.api.plan import Action, Decision, PlanCondition
 from wva_ray.api.va import ConditionStatus
@@ -196,23 +195,6 @@ def test_pod_template_facts() -> None:
     assert parse_quantity("500m") == 0.5 and parse_quantity("2Ki") == 2048
     with pytest.raises(ValueError, match="'abc'"):
         parse_quantity("abc")
-
-
-def test_settings_from_env() -> None:
-    s = KubeSettings.from_env(
-        {
-            "WATCH_NAMESPACE": "llm",
-            "SATURATION_CONFIG_MAP_NAME": "sat",
-            "WVA_SCALE_TO_ZERO": "true",
-            "WVA_NODE_SELECTOR": "a=b, c=d",
-        }
-    )
-    assert (s.watch_namespace, s.saturation_config_map, s.scale_to_zero_fallback) == ("llm", "sat", True)
-    assert s.node_selector == {"a": "b", "c": "d"} and s.pod_namespace == "workload-variant-autoscaler-system"
-    with pytest.raises(ValueError, match=r"WVA_SCALE_TO_ZERO.*'maybe'"):
-        KubeSettings.from_env({"WVA_SCALE_TO_ZERO": "maybe"})
-    with pytest.raises(ValueError, match=r"WVA_NODE_SELECTOR.*'oops'"):
-        KubeSettings.from_env({"WVA_NODE_SELECTOR": "oops"})
 
 
 class FakeDiscoveryApi:

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import AliasChoices
 
 from tests.packaging.tools import CHART, REPO
 from wva_ray.adapters.gauges import GaugeExporter
-from wva_ray.runtime.settings import RuntimeSettings
+from wva_ray.settings import UPSTREAM_ENV, env_names
 
 DOCS = REPO / "docs"
 OURS = [
@@ -39,14 +38,7 @@ def _anchors(path: Path) -> set[str]:
 
 
 def _settings_env() -> set[str]:
-    names: set[str] = set()
-    for field, info in RuntimeSettings.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.update(c.upper() for c in alias.choices if isinstance(c, str) and c != field)
-        else:
-            names.add(f"WVA_{field}".upper())
-    return names
+    return set(env_names())
 
 
 def _exported() -> set[str]:
@@ -81,7 +73,7 @@ def test_configuration_names_only_settings_the_runtime_reads() -> None:
     named = set(re.findall(r"`((?:WVA|PROMETHEUS|GLOBAL|CONTROLLER|WATCH|POD|SATURATION)_[A-Z0-9_]+)`", text))
     known = _settings_env()
     assert named - known == set(), "documented variables nobody reads"
-    upstream = {n for n in known if not n.startswith("WVA_") or n == "WVA_SCALE_TO_ZERO"} - {"KUBECONFIG"}
+    upstream = set(UPSTREAM_ENV)
     assert upstream - named == set(), "upstream variables missing from docs/configuration.md"
 
 

@@ -14,7 +14,7 @@ import typer.main
 import yaml
 
 from tests.packaging.tools import CHART
-from wva_ray.runtime.settings import RuntimeSettings, load_settings
+from wva_ray.settings import RuntimeSettings, load_settings
 
 
 def _commands() -> set[str]:
@@ -54,4 +54,4 @@ def test_runtime_reads_the_head_resource_setting() -> None:
     template = (CHART / "templates" / "rayservice.yaml").read_text()
     assert "WVA_HEAD_RESOURCE:" in template, "the chart no longer passes WVA_HEAD_RESOURCE to the Serve app"
     settings = load_settings(environ={"WVA_HEAD_RESOURCE": "wva-head"})
-    assert settings.head_resource == "wva-head"
+    assert settings.runtime.head_resource == "wva-head"

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from wva_ray.runtime.coordinator_actor import COORDINATOR_NAME, NAMESPACE
-from wva_ray.runtime.settings import RuntimeSettings
+from wva_ray.settings import RuntimeSettings, Settings
 from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
 from wva_ray.testing.memory_wiring import MemoryWiring
 
@@ -84,15 +84,17 @@ def test_ray_app_runs_the_controller_coordinator_decides_pinned_to_the_head(memo
     from wva_ray.runtime.ray_app import build_app
 
     assert _coordinator() is None, "a wva-coordinator is already running on the session Ray"
-    settings = RuntimeSettings(
-        use_ray=True,
-        leader_election=False,
-        interval_s=1.0,
-        shards=2,
-        metrics_port=0,
-        health_port=0,
-        bind_address="127.0.0.1",
-        head_resource=HEAD,
+    settings = Settings(
+        runtime=RuntimeSettings(
+            use_ray=True,
+            leader_election=False,
+            interval_s=1.0,
+            shards=2,
+            metrics_port=0,
+            health_port=0,
+            bind_address="127.0.0.1",
+            head_resource=HEAD,
+        )
     )
     handle = serve.run(build_app(settings, MemoryWiring(memory_cluster, direct=True)), name=APP, route_prefix=None)
     try:

@@ -16,7 +16,7 @@ from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_fo
 from wva_ray.adapters.kube.client import KubeApi, KubeNotFound
 from wva_ray.runtime.coordinator_actor import CoordinatorOptions
 from wva_ray.runtime.kube_wiring import KubeWiring
-from wva_ray.runtime.settings import load_settings
+from wva_ray.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -105,7 +105,7 @@ def test_controller_in_ray_mode_elects_itself_publishes_and_stops_cleanly(
             return False
 
     def scrape() -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=2) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.runtime.metrics_port}/metrics", timeout=2) as r:
             body: str = r.read().decode()
             return body
 
@@ -125,7 +125,7 @@ def test_controller_in_ray_mode_elects_itself_publishes_and_stops_cleanly(
                     break
                 await asyncio.sleep(0.1)
             else:
-                raise AssertionError(f"no wva_desired_replicas on metrics_port {settings.metrics_port}")
+                raise AssertionError(f"no wva_desired_replicas on metrics_port {settings.runtime.metrics_port}")
         finally:
             stop.set()
             await asyncio.wait_for(task, 60)

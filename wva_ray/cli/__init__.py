@@ -20,6 +20,7 @@ from wva_ray.api.crd import crd_yaml
 from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import Snapshot
 from wva_ray.core import decide
+from wva_ray.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
     name="wva-ray",
@@ -70,13 +71,23 @@ def _print_table(plan: Plan) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}")
 
 
-async def _live_snapshot(kubeconfig: str | None, prometheus_url: str | None) -> Snapshot:
+def plan_settings(kubeconfig: str | None, prometheus_url: str | None, config: Path | None) -> Settings:
+    """The settings of `plan --from-cluster`: the same tree (environment, file, flags) as `wva-ray run`."""
+    return load_settings({"kubeconfig": kubeconfig, "prometheus_base_url": prometheus_url}, config)
+
+
+async def _live_snapshot(settings: Settings) -> Snapshot:
+    """The cluster as `wva-ray run` would observe it: the kube section for the reader, the prometheus section
+    for the metrics (none configured: no metrics, every variant holds)."""
     from wva_ray.adapters.kube.reader import snapshot_from_cluster
-    from wva_ray.adapters.prometheus.client import PrometheusSettings
     from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 
-    metrics = PrometheusMetricsSource(PrometheusSettings(base_url=prometheus_url)) if prometheus_url else None
-    return await snapshot_from_cluster(datetime.now(UTC), kubeconfig=kubeconfig, metrics=metrics)
+    metrics = PrometheusMetricsSource(settings.prometheus) if settings.prometheus.base_url else None
+    try:
+        return await snapshot_from_cluster(datetime.now(UTC), settings.kube, metrics=metrics)
+    finally:
+        if metrics is not None:
+            metrics.close()
 
 
 @app.command()
@@ -105,10 +116,14 @@ def plan(
     prometheus_url: Annotated[
         str | None,
         typer.Option(
-            envvar="PROMETHEUS_BASE_URL",
-            help="With --from-cluster: Prometheus to read vLLM metrics from (TLS and token settings: PROMETHEUS_* "
-            "environment variables as in upstream WVA). Without it the plan has no metrics and every variant holds.",
+            help="With --from-cluster: Prometheus to read vLLM metrics from (default PROMETHEUS_BASE_URL; TLS and "
+            "token settings: PROMETHEUS_* environment variables as in upstream WVA). Without one the plan has no "
+            "metrics and every variant holds.",
         ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="With --from-cluster: YAML settings file, as `wva-ray run --config` (lowest precedence)."),
     ] = None,
 ) -> None:
     """Run the pure decision pipeline on one recorded cluster state and print what the autoscaler would do, and why.
@@ -120,7 +135,12 @@ def plan(
         if snapshot is not None:
             _fail("give either SNAPSHOT or --from-cluster, not both")
         try:
-            snap = asyncio.run(_live_snapshot(kubeconfig, prometheus_url))
+            settings = plan_settings(kubeconfig, prometheus_url, config)
+        except SettingsError as err:
+            _fail(f"invalid settings: {err}")
+            return
+        try:
+            snap = asyncio.run(_live_snapshot(settings))
         except Exception as err:  # any failure to reach the cluster: one line, exit 2, no traceback
             _fail(f"--from-cluster: {type(err).__name__}: {err}")
             return

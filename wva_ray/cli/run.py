@@ -1,5 +1,5 @@
 """`wva-ray run`: the controller against a real cluster (kubeconfig or in-cluster credentials). Thin typer
-layer: flags -> `RuntimeSettings` (flags > environment > `--config` file) -> `controller.Controller`. Does I/O
+layer: flags -> `wva_ray.settings.Settings` (flags > environment > `--config` file) -> `controller.Controller`. Does I/O
 (signals, the terminal).
 
 SIGTERM and SIGINT stop the controller cleanly: the cycle in progress finishes its publish (never a
@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 
-from wva_ray.core.ports import ConfigError
 from wva_ray.runtime.controller import Controller
-from wva_ray.runtime.settings import RuntimeSettings, load_settings
+from wva_ray.settings import Settings, SettingsError, load_settings
 
 
-async def serve(settings: RuntimeSettings, identity: str | None = None) -> None:
+async def serve(settings: Settings, identity: str | None = None) -> None:
     """Run the controller until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -70,7 +68,7 @@ def run(
     }
     try:
         settings = load_settings(flags, config)
-    except (ValidationError, ValueError, ConfigError) as exc:
+    except SettingsError as exc:
         typer.echo(f"error: invalid settings: {exc}", err=True)
         raise typer.Exit(2) from exc
     asyncio.run(serve(settings, identity))

@@ -37,8 +37,8 @@ from wva_ray.core.ports import DecisionPublisher, TransientApiError
 from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.kube_wiring import KubeWiring
 from wva_ray.runtime.local import LocalRuntime
-from wva_ray.runtime.settings import RuntimeSettings
 from wva_ray.runtime.wiring import Wiring
+from wva_ray.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +113,15 @@ def default_identity() -> str:
 class Controller:
     """One `wva-ray run` process."""
 
-    def __init__(self, settings: RuntimeSettings, identity: str | None = None, wiring: Wiring | None = None) -> None:
+    def __init__(self, settings: Settings, identity: str | None = None, wiring: Wiring | None = None) -> None:
         """`wiring` replaces the Kubernetes/Prometheus wiring built from `settings` (in-memory cluster in tests);
         the Lease of leader election always lives on the real API server."""
         self.settings = settings
         self.identity = identity or default_identity()
         self.kube = KubeWiring(settings)
         self.wiring: Wiring = wiring if wiring is not None else self.kube
-        self.gauges = GaugeExporter(settings.controller_instance)
-        self.health = Health(settings.interval_s, settings.leader_election)
+        self.gauges = GaugeExporter(settings.kube.controller_instance)
+        self.health = Health(settings.runtime.interval_s, settings.runtime.leader_election)
         self.elector: LeaderElector | None = None
         self._elector_stop = threading.Event()
         self.ports: dict[str, int] = {}
@@ -130,7 +130,7 @@ class Controller:
         self.health.last_publish_s = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
-        s = self.settings
+        s = self.settings.runtime
         self.ports["metrics"] = self.gauges.serve(s.metrics_port, s.bind_address, relayed=s.use_ray)
         runner, self.ports["health"] = await start_health_server(self.health, s.bind_address, s.health_port)
         elector_task: asyncio.Task[None] | None = None
@@ -139,7 +139,7 @@ class Controller:
             self.elector = LeaderElector(
                 self.kube.api(),
                 LeaseConfig(
-                    s.pod_namespace,
+                    self.settings.kube.pod_namespace,
                     s.lease_name,
                     self.identity,
                     lease_duration_s=s.lease_duration_s,
@@ -189,7 +189,7 @@ class Controller:
 
         watcher = asyncio.create_task(watch())
         try:
-            if self.settings.use_ray:
+            if self.settings.runtime.use_ray:
                 await self._lead_with_ray(term)
             else:
                 await self._lead_local(term)
@@ -199,7 +199,7 @@ class Controller:
             self.health.leader = self._is_leader() and not stop.is_set()
 
     async def _lead_local(self, term: asyncio.Event) -> None:
-        s = self.settings
+        s = self.settings.runtime
         w = self.wiring
         publishers = [LeaderGate(p, self.elector) for p in w.publishers()]
         core = CycleCore(w.cluster_view(), publishers, s.shards, w.clock(), self.gauges, scrape=s.direct_scrape)
@@ -215,13 +215,13 @@ class Controller:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if not ray.is_initialized():
             ray.init(address=os.environ.get("RAY_ADDRESS") or None, namespace="wva", log_to_driver=False)
-        s = self.settings
+        s = self.settings.runtime
         options = CoordinatorOptions(
             shards=s.shards,
             interval_s=s.interval_s,
             deadline_s=s.proposal_deadline_s,
             metrics_port=None,  # its gauges are relayed on this process's metrics_port
-            controller_instance=s.controller_instance,
+            controller_instance=self.settings.kube.controller_instance,
             scrape=s.direct_scrape,
             head_resource=s.head_resource,
         )

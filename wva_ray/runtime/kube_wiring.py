@@ -15,7 +15,6 @@ from wva_ray.adapters.clock import SystemClock
 from wva_ray.adapters.kube.client import KubeApi, load_configuration
 from wva_ray.adapters.kube.publish import ActuationMode, KubePublisher
 from wva_ray.adapters.kube.reader import ClusterState, KubeReader
-from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.adapters.prometheus.client import PrometheusSettings
 from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.adapters.scrape import ScrapeMetricsSource
@@ -24,51 +23,30 @@ from wva_ray.api.snapshot import Snapshot
 from wva_ray.core.ports import Clock, ConfigError, DecisionPublisher, MetricsSource
 from wva_ray.runtime.coordinator_cycle import ClusterView
 from wva_ray.runtime.cycle import ScrapeEndpoint
-from wva_ray.runtime.settings import RuntimeSettings
+from wva_ray.settings import Settings
 
 
-def kube_settings(s: RuntimeSettings) -> KubeSettings:
-    return KubeSettings(
-        watch_namespace=s.watch_namespace,
-        pod_namespace=s.pod_namespace,
-        controller_instance=s.controller_instance,
-        saturation_config_map=s.saturation_config_map_name,
-        scale_to_zero_fallback=s.scale_to_zero,
-        status_heartbeat_s=s.status_heartbeat_s,
-        lease_name=s.lease_name,
-    )
-
-
-def prometheus_settings(s: RuntimeSettings) -> PrometheusSettings:
-    if not s.prometheus_base_url:
+def prometheus_settings(settings: Settings) -> PrometheusSettings:
+    """The prometheus section, which must name a server (the controller's metrics come from it)."""
+    if not settings.prometheus.base_url:
         raise ConfigError("PROMETHEUS_BASE_URL (--prometheus-url) is required unless --direct-scrape is set")
-    values: dict[str, Any] = {
-        "base_url": s.prometheus_base_url,
-        "bearer_token": s.prometheus_bearer_token,
-        "token_path": s.prometheus_token_path,
-        "tls_insecure_skip_verify": s.prometheus_tls_insecure_skip_verify,
-        "ca_cert_path": s.prometheus_ca_cert_path,
-        "client_cert_path": s.prometheus_client_cert_path,
-        "client_key_path": s.prometheus_client_key_path,
-        "server_name": s.prometheus_server_name,
-    }
-    return PrometheusSettings(**{k: v for k, v in values.items() if v is not None})
+    return settings.prometheus
 
 
 class KubeCluster:
     """ClusterView + DecisionPublisher over one watched reader: the publish step uses the targets that the
     same cycle's observe resolved."""
 
-    def __init__(self, api: KubeApi, settings: RuntimeSettings) -> None:
+    def __init__(self, api: KubeApi, settings: Settings) -> None:
         self.api = api
-        self.scrape_port = settings.scrape_port
-        self.scrape_scheme = settings.scrape_scheme
-        self.reader = KubeReader(api, kube_settings(settings)).start()
+        self.scrape_port = settings.runtime.scrape_port
+        self.scrape_scheme = settings.runtime.scrape_scheme
+        self.reader = KubeReader(api, settings.kube).start()
         self.publisher = KubePublisher(
             api,
             lookup=self.reader.va_object,
-            heartbeat_s=settings.status_heartbeat_s,
-            mode=ActuationMode(settings.actuation),
+            heartbeat_s=settings.runtime.status_heartbeat_s,
+            mode=ActuationMode(settings.runtime.actuation),
         )
         self._last: ClusterState | None = None
 
@@ -115,14 +93,14 @@ class KubeCluster:
 class KubeWiring:
     """Picklable: only settings cross process boundaries; clients are built on first use in each process."""
 
-    settings: RuntimeSettings
+    settings: Settings
     _cluster: KubeCluster | None = field(default=None, init=False, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"settings": self.settings, "_cluster": None}
 
     def api(self) -> KubeApi:
-        return KubeApi(load_configuration(self.settings.kubeconfig))
+        return KubeApi(load_configuration(self.settings.kube.kubeconfig))
 
     def cluster(self) -> KubeCluster:
         if self._cluster is None:
@@ -136,7 +114,7 @@ class KubeWiring:
         return [self.cluster()]
 
     def metrics_source(self) -> MetricsSource:
-        if self.settings.direct_scrape:
+        if self.settings.runtime.direct_scrape:
             return ScrapeMetricsSource()
         return PrometheusMetricsSource(prometheus_settings(self.settings))
 

@@ -1,15 +1,15 @@
 """The Ray Serve application of the KubeRay RayService mode: `import_path: wva_ray.runtime.ray_app:app`.
 
 One Serve replica (the supervisor) runs the same `controller.Controller` as `wva-ray run` in Ray mode, with
-settings from the same environment (`RuntimeSettings`: PROMETHEUS_BASE_URL, GLOBAL_OPT_INTERVAL, WVA_*): it
+settings from the same tree (`wva_ray.settings.load_settings`: PROMETHEUS_BASE_URL, GLOBAL_OPT_INTERVAL, WVA_*): it
 elects the leader with the Lease, starts the coordinator and the shard actors, serves the gauges and
 /healthz /readyz on their ports, and stops the actors when the replica shuts down. Its HTTP route answers the
 controller's health (200 when ready, 503 otherwise) so KubeRay's Serve health reflects the controller.
 
 With WVA_HEAD_RESOURCE set, the supervisor (it writes the Lease) and the coordinator (it writes status) both
 request a small share of that custom resource, which only the Ray head advertises: they run in the head pod,
-with its ServiceAccount. Does I/O (everything the controller does); importing the module only reads
-WVA_HEAD_RESOURCE from the environment to place the replica.
+with its ServiceAccount. Does I/O (everything the controller does); importing the module reads the settings
+from the environment once, to place the replica (WVA_HEAD_RESOURCE), so a bad value fails the deploy.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from typing import Any
 
 from ray import serve
@@ -27,21 +26,20 @@ from starlette.responses import PlainTextResponse
 
 from wva_ray.runtime.controller import Controller
 from wva_ray.runtime.launch import HEAD_RESOURCE_SHARE
-from wva_ray.runtime.settings import RuntimeSettings, load_settings
 from wva_ray.runtime.wiring import Wiring
+from wva_ray.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-HEAD_RESOURCE_ENV = "WVA_HEAD_RESOURCE"
 STOP_TIMEOUT_S = 60.0
 
 
 class WvaSupervisor:
     """The Serve replica that owns one controller (leader election, Ray actors, gauges, health)."""
 
-    def __init__(self, settings: RuntimeSettings | None = None, wiring: Wiring | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, wiring: Wiring | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
-        if not self.settings.use_ray:
+        if not self.settings.runtime.use_ray:
             raise ValueError("use_ray is false (WVA_USE_RAY): the RayService mode runs the Ray runtime")
         self.controller = Controller(self.settings, wiring=wiring)
         self._stop = asyncio.Event()
@@ -91,14 +89,14 @@ def actor_options(head_resource: str | None) -> dict[str, Any]:
 
 
 def build_app(
-    settings: RuntimeSettings | None = None,
+    settings: Settings | None = None,
     wiring: Wiring | None = None,
     head_resource: str | None = None,
 ) -> Application:
     """The Serve application: one supervisor replica. `settings` None reads the environment in the replica;
-    `head_resource` None reads WVA_HEAD_RESOURCE now (or takes `settings.head_resource`)."""
+    `head_resource` None takes `runtime.head_resource` of `settings` (or of the environment, read now)."""
     if head_resource is None:
-        head_resource = settings.head_resource if settings is not None else os.environ.get(HEAD_RESOURCE_ENV) or None
+        head_resource = (settings if settings is not None else load_settings()).runtime.head_resource
     deployment: Any = serve.deployment(
         WvaSupervisor,
         name="wva-controller",

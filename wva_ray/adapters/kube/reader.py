@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -506,18 +505,15 @@ async def collect_metrics(snapshot: Snapshot, metrics: MetricsSource) -> Snapsho
 
 async def snapshot_from_cluster(
     now: datetime,
+    settings: KubeSettings,
     *,
-    kubeconfig: str | None = None,
-    env: Mapping[str, str] | None = None,
     metrics: MetricsSource | None = None,
 ) -> Snapshot:
     """One-shot read for ``wva-ray plan --from-cluster``: watches synced once, state read, nothing written.
 
-    Credentials: ``kubeconfig`` (or $KUBECONFIG / ~/.kube/config), else the in-cluster service account.
-    Settings from ``env`` (default ``os.environ``): WATCH_NAMESPACE, POD_NAMESPACE, CONTROLLER_INSTANCE, ...
+    Credentials: ``settings.kubeconfig`` (or $KUBECONFIG / ~/.kube/config), else the in-cluster service account.
     """
-    settings = KubeSettings.from_env(os.environ if env is None else env)
-    api = KubeApi(await asyncio.to_thread(load_configuration, kubeconfig))
+    api = KubeApi(await asyncio.to_thread(load_configuration, settings.kubeconfig))
     reader = KubeReader(api, settings)
     try:
         await asyncio.to_thread(reader.start)

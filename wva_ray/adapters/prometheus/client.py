@@ -1,6 +1,8 @@
-"""The HTTP connection to Prometheus: settings from the environment, TLS, bearer token (re-read from its file
-when the file changes), timeout, bounded retries with jitter. Does blocking network I/O: call `query` from a
-worker thread (`prometheus.PrometheusMetricsSource` uses `asyncio.to_thread`), never on the event loop.
+"""The one HTTP client of Prometheus (the controller's metrics source and the Serve policy's mode `prometheus`):
+TLS, bearer token (re-read from its file when the file changes), timeout, bounded retries with jitter. Does
+blocking network I/O: call `query` from a worker thread (`collector.PrometheusMetricsSource` uses its own thread
+pool, the Serve policy a `Poller` thread), never on the event loop. Settings are typed arguments; the environment
+names (`PROMETHEUS_BASE_URL`, ...) are read by `wva_ray.settings` (section `prometheus`), never here.
 
 HTTP layer: prometheus-api-client's `PrometheusConnect.custom_query` over a `requests.Session` we build (CA
 bundle, client certificate, an adapter that sets the TLS server name). Its own urllib3 retry is replaced by
@@ -20,8 +22,7 @@ from typing import Any
 import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -30,12 +31,12 @@ from wva_ray.core.ports import ConfigError, MetricsUnavailableError
 _STATUS = re.compile(r"HTTP Status Code (\d{3})")
 
 
-class PrometheusSettings(BaseSettings):
-    """Connection settings; environment names as upstream WVA (`PROMETHEUS_BASE_URL`, ...) plus ours."""
+class PrometheusSettings(BaseModel):
+    """Connection settings (upstream WVA's `PROMETHEUS_*` settings plus ours); `base_url` None = not configured."""
 
-    model_config = SettingsConfigDict(env_prefix="PROMETHEUS_", frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base_url: str = "http://127.0.0.1:9090"
+    base_url: str | None = None
     bearer_token: str | None = None
     token_path: Path | None = None
     tls_insecure_skip_verify: bool = False
@@ -100,6 +101,8 @@ class PrometheusHttp:
     """One connection to one Prometheus, shared by the queries of a cycle (thread-safe for queries)."""
 
     def __init__(self, settings: PrometheusSettings, rng: random.Random | None = None) -> None:
+        if settings.base_url is None:
+            raise ConfigError("PROMETHEUS_BASE_URL is not set: no Prometheus to query")
         url = settings.base_url.rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"PROMETHEUS_BASE_URL must start with http:// or https://, got {settings.base_url!r}")
