@@ -39,9 +39,9 @@ def _unescape_string(literal: str) -> str:
         pytest.param("line\nbreak", "line\\nbreak", id="newline"),
     ],
 )
-def test_escape_string(value: str, expected: str) -> None:
-    assert q.escape_string(value) == expected
-    assert _unescape_string(q.escape_string(value)) == value
+def test_escape_label_value(value: str, expected: str) -> None:
+    assert q.escape_label_value(value) == expected
+    assert _unescape_string(q.escape_label_value(value)) == value
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class PrometheusSettings(_Frozen):
+class PrometheusModeSettings(_Frozen):
     """Mode `prometheus`: where and how often the background thread queries the Ray-re-exported vLLM metrics."""
 
     url: str = "http://127.0.0.1:9090"
@@ -63,7 +63,7 @@ class ServePolicySettings(_Frozen):
     signal_window_s: float | None = Field(default=None, gt=0)
     max_metric_age_s: float = Field(default=30.0, gt=0)
     transition_timeout_s: float | None = Field(default=None, gt=0)
-    prometheus: PrometheusSettings = PrometheusSettings()
+    prometheus: PrometheusModeSettings = PrometheusModeSettings()
     coordinator: CoordinatorSettings = CoordinatorSettings()
 
     @property

@@ -1,5 +1,6 @@
-"""PromQL for the metrics plane: escaping, the batched per-signal queries and the join of their results into
-per-pod rows. Pure: no I/O, no clock (the evaluation time is an argument).
+"""The one PromQL builder of wva-ray: label escaping, the controller's batched per-signal queries and the join of
+their results into per-pod rows, and the Serve policy's per-replica signal query (mode `prometheus`). Pure: no
+I/O, no clock (the evaluation time is an argument).
 
 One query per signal covers every model group the caller owns: label matchers `namespace=~"ns1|ns2"` and
 `model_name=~"m1|m2"` select a superset (the cross product of namespaces and models), and `join_pod_rows`
@@ -33,8 +34,9 @@ RUNNING = "running"
 ARRIVAL = "arrival_rate"
 
 
-def escape_string(value: str) -> str:
-    """Escape for a PromQL double-quoted string literal."""
+def escape_label_value(value: str) -> str:
+    """The one label-value escaping (`\\`, `"`, newline): a PromQL double-quoted string literal, and a label value
+    of the Prometheus text exposition format (the emulator's renderer), use the same three escapes."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -48,11 +50,11 @@ def regex_matcher(label: str, values: Iterable[str]) -> str:
     alternation = "|".join(escape_regex(v) for v in sorted(set(values)))
     if not alternation:
         raise ValueError(f"regex matcher for label {label!r} needs at least one value")
-    return f'{label}=~"{escape_string(alternation)}"'
+    return f'{label}=~"{escape_label_value(alternation)}"'
 
 
 def equal_matcher(label: str, value: str) -> str:
-    return f'{label}="{escape_string(value)}"'
+    return f'{label}="{escape_label_value(value)}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,20 @@ def flow_control_query(models: Sequence[str]) -> str:
     return f"sum by (namespace, target_model_name, model_name) ({metric}{{{target}}} or {metric}{{{fallback}}})"
 
 
+def replica_signal_query(metric: str, window_s: float, join_metric: str, app_name: str, deployment: str) -> str:
+    """One sample per Ray Serve replica of (app_name, deployment) for one Ray-re-exported vLLM signal.
+
+    Ray labels `ray_vllm_*` by `WorkerId`; a Serve series that carries `WorkerId`, `application`, `deployment` and
+    `replica` (`join_metric`) maps workers to replicas, as Ray's own Serve-LLM dashboard does."""
+    selector = f"{join_metric}{{{equal_matcher('application', app_name)}, {equal_matcher('deployment', deployment)}}}"
+    window = f"{max(1, round(window_s))}s"
+    return (
+        f"max by (replica) (max_over_time({metric}[{window}]) "
+        f"* on (WorkerId) group_left (replica) "
+        f"max by (WorkerId, replica) ({selector} * 0 + 1))"
+    )
+
+
 # ---- results -------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -156,6 +172,11 @@ def pod_of(labels: Mapping[str, str]) -> str | None:
         if labels.get(name):
             return labels[name]
     return None
+
+
+def values_by_label(samples: Iterable[Sample], label: str) -> dict[str, float]:
+    """`{label value: sample value}` of the samples that carry `label` (the last one wins on a repeat)."""
+    return {s.labels[label]: s.value for s in samples if isinstance(s.labels.get(label), str)}
 
 
 PodKey = tuple[str, str, str]  # namespace, model_name, pod

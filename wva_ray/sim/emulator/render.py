@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from prometheus_client.utils import floatToGoString as _untyped_float_to_go_string
 
+from wva_ray.adapters.prometheus.queries import escape_label_value  # the one label-value escaping
 from wva_ray.sim.emulator.metrics import (
     CACHE_INFO,
     COUNTERS,
@@ -23,11 +24,6 @@ from wva_ray.sim.emulator.metrics import (
 
 # prometheus_client's own number formatting (Go-style exponents), typed for mypy.
 float_to_go_string: Callable[[float], str] = _untyped_float_to_go_string
-
-
-def escape_label_value(value: str) -> str:
-    """Label value escaping of the text format (backslash, double quote, newline)."""
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def _header(name: str, doc: str, kind: str) -> str:
