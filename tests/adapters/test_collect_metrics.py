@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from tests.core.builders import V, snapshot
-from wva_ray.adapters.kube.reader import collect_metrics
+from wva_ray.adapters.kube.live_snapshot import collect_metrics
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
 from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.publish import KubePublisher, PublishReport
-from wva_ray.adapters.kube.reader import ClusterState, KubeReader
+from wva_ray.adapters.kube.reader import KubeReader
 from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import PodMetrics
 from wva_ray.core.decide import decide

@@ -15,9 +15,10 @@ from tests.kube.conftest import RBAC_DIR, SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet
 from tests.kube.manifests import apply, deployment, load_yaml, variant_autoscaling, wait_for
 from wva_ray.adapters.kube.client import KubeApi, KubeForbidden, token_configuration
+from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
 from wva_ray.adapters.kube.publish import KubePublisher
-from wva_ray.adapters.kube.reader import ClusterState, KubeReader
+from wva_ray.adapters.kube.reader import KubeReader
 from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.api.plan import Action, Decision, PlanCondition
 from wva_ray.api.va import ConditionStatus

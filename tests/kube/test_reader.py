@@ -14,7 +14,9 @@ from tests.kube.conftest import SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet, FakeNode
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
 from wva_ray.adapters.kube.client import KubeApi
-from wva_ray.adapters.kube.reader import ClusterState, KubeReader, snapshot_from_cluster
+from wva_ray.adapters.kube.cluster_state import ClusterState
+from wva_ray.adapters.kube.live_snapshot import snapshot_from_cluster
+from wva_ray.adapters.kube.reader import KubeReader
 from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.api.snapshot import Snapshot
 
@@ -191,8 +193,7 @@ def test_snapshot_from_cluster_one_shot(
     snap = asyncio.run(
         snapshot_from_cluster(
             datetime.now(UTC),
-            kubeconfig=str(kube_cluster.kubeconfig),
-            env={"POD_NAMESPACE": SYSTEM_NS, "WATCH_NAMESPACE": namespace},
+            KubeSettings(kubeconfig=str(kube_cluster.kubeconfig), pod_namespace=SYSTEM_NS, watch_namespace=namespace),
         )
     )
     assert [va.key for va in snap.variant_autoscalings] == [f"{namespace}/one"]

@@ -16,8 +16,9 @@ from tests.kube.cycle import pod_metrics_for, run_cycle
 from tests.kube.fake_kubelet import FakeKubelet
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
 from wva_ray.adapters.kube.client import KubeApi
+from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.publish import ActuationMode, KubePublisher, va_path
-from wva_ray.adapters.kube.reader import ClusterState, KubeReader
+from wva_ray.adapters.kube.reader import KubeReader
 from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.api.plan import Action, Decision, PlanCondition
 from wva_ray.api.va import ConditionStatus

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from typer.testing import CliRunner
 
-import wva_ray.adapters.kube.reader as reader_module
+import wva_ray.adapters.kube.live_snapshot as live_snapshot
 import wva_ray.cli as cli
 import wva_ray.runtime.kube_wiring as kube_wiring
 from wva_ray.adapters.kube.settings import KubeSettings
@@ -75,7 +75,7 @@ def _plan_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, KubeSettings
         return Snapshot(now=now)
 
     monkeypatch.setattr(cli, "plan_settings", plan_settings)
-    monkeypatch.setattr(reader_module, "snapshot_from_cluster", snapshot_from_cluster)
+    monkeypatch.setattr(live_snapshot, "snapshot_from_cluster", snapshot_from_cluster)
     result = CliRunner().invoke(cli.app, ["plan", "--from-cluster"])
     assert result.exit_code == 0, result.output
     return seen["settings"], seen["kube"], seen["prometheus"]

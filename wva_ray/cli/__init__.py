@@ -79,7 +79,7 @@ def plan_settings(kubeconfig: str | None, prometheus_url: str | None, config: Pa
 async def _live_snapshot(settings: Settings) -> Snapshot:
     """The cluster as `wva-ray run` would observe it: the kube section for the reader, the prometheus section
     for the metrics (none configured: no metrics, every variant holds)."""
-    from wva_ray.adapters.kube.reader import snapshot_from_cluster
+    from wva_ray.adapters.kube.live_snapshot import snapshot_from_cluster
     from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 
     metrics = PrometheusMetricsSource(settings.prometheus) if settings.prometheus.base_url else None

@@ -13,8 +13,9 @@ from typing import Any
 
 from wva_ray.adapters.clock import SystemClock
 from wva_ray.adapters.kube.client import KubeApi, load_configuration
+from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.publish import ActuationMode, KubePublisher
-from wva_ray.adapters.kube.reader import ClusterState, KubeReader
+from wva_ray.adapters.kube.reader import KubeReader
 from wva_ray.adapters.prometheus.client import PrometheusSettings
 from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.adapters.scrape import ScrapeMetricsSource

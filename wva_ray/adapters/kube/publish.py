@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeConflict, KubeNotFound
-from wva_ray.adapters.kube.reader import ResolvedTarget
+from wva_ray.adapters.kube.cluster_state import ScaleTargetObject
 from wva_ray.adapters.kube.status import Transition, format_time, heartbeat_for, plan_status
 from wva_ray.api.plan import Decision
 from wva_ray.api.va import GROUP, PLURAL, VERSION
@@ -148,7 +148,7 @@ class KubePublisher:
             log.warning("va=%s event %s not recorded: %s", decision.key, t.reason, exc)
 
     # -- actuation ----------------------------------------------------------------------------------
-    def scale(self, target: ResolvedTarget, replicas: int) -> bool:
+    def scale(self, target: ScaleTargetObject, replicas: int) -> bool:
         """Patch the target's scale subresource to ``replicas``; False when it already has that spec."""
         if target.spec_replicas == replicas:
             return False
@@ -159,12 +159,14 @@ class KubePublisher:
         log.info("scaled %s/%s %s to %d", target.namespace, target.name, target.resource.kind, replicas)
         return True
 
-    def scale_from_zero(self, target: ResolvedTarget) -> bool:
+    def scale_from_zero(self, target: ScaleTargetObject) -> bool:
         """The scale-from-zero path: a target at 0 replicas goes to 1 (no-op otherwise)."""
         return target.spec_replicas == 0 and self.scale(target, 1)
 
     # -- one cycle --------------------------------------------------------------------------------------
-    def _publish_one(self, d: Decision, now: datetime, target: ResolvedTarget | None) -> tuple[WriteResult, int, int]:
+    def _publish_one(
+        self, d: Decision, now: datetime, target: ScaleTargetObject | None
+    ) -> tuple[WriteResult, int, int]:
         applied, scaled, events = True, 0, 0
         if self.mode is ActuationMode.DIRECT and d.publish and not d.held:
             if target is None:
@@ -187,7 +189,7 @@ class KubePublisher:
         self,
         decisions: Sequence[Decision],
         now: datetime,
-        targets: Mapping[str, ResolvedTarget] | None = None,
+        targets: Mapping[str, ScaleTargetObject] | None = None,
     ) -> PublishReport:
         """Status (+ Events) for every decision; in direct mode also the scale of each acted-on target.
 
@@ -208,6 +210,6 @@ class KubePublisher:
         )
 
     async def publish_async(
-        self, decisions: Sequence[Decision], now: datetime, targets: Mapping[str, ResolvedTarget] | None = None
+        self, decisions: Sequence[Decision], now: datetime, targets: Mapping[str, ScaleTargetObject] | None = None
     ) -> PublishReport:
         return await asyncio.to_thread(self.publish, decisions, now, targets)

@@ -1,12 +1,14 @@
 """Kubernetes reading side of wva-ray: watched cluster state -> ``wva_ray.api.snapshot.Snapshot`` (does I/O).
 
-``KubeReader`` keeps list-and-watch caches (``kube_cache.WatchCache``, one daemon thread each) of the owned
+``KubeReader`` keeps list-and-watch caches (``cache.WatchCache``, one daemon thread each) of the owned
 VariantAutoscalings (controller-instance label, ``WATCH_NAMESPACE``), pods, nodes, namespaces (the
 ``wva.llmd.ai/exclude`` annotation), the saturation and scale-to-zero ConfigMaps (global in
 ``POD_NAMESPACE`` and namespace-local) and every workload kind a VA targets. ``read()`` assembles a
 ``ClusterState`` from the caches; the only requests it makes are a ``/scale`` GET for a target whose
 object changed since its scale was last read, and discovery for a kind seen for the first time, so a
-steady-state cycle costs no API requests beyond the watch streams.
+steady-state cycle costs no API requests beyond the watch streams. The values it returns are in
+``cluster_state``, the raw-object helpers in ``objects``, the one-shot read of ``plan --from-cluster`` in
+``live_snapshot``.
 
 Blocking and the event loop: every HTTP call here is blocking (the official ``kubernetes`` client is
 synchronous). Watches run on their own daemon threads; ``KubeReader.read`` must be called off the event
@@ -19,37 +21,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from wva_ray.adapters.kube.cache import WatchCache
-from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeNotFound, load_configuration
+from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeNotFound
+from wva_ray.adapters.kube.cluster_state import ClusterState, ScaleTargetObject
 from wva_ray.adapters.kube.discovery import ResourceType, RestMapper, UnknownKind
-from wva_ray.adapters.kube.inventory import (
-    FINISHED_PHASES,
-    gpu_available,
-    gpus_per_replica,
-    pod_spec_gpus,
-    pod_template_spec,
-    vllm_args,
-)
-from wva_ray.adapters.kube.selectors import LabelSelector, parse_selector
+from wva_ray.adapters.kube.inventory import gpu_available, gpus_per_replica, pod_spec_gpus, pod_template_spec, vllm_args
+from wva_ray.adapters.kube.objects import PodIndex, object_meta, pod_ready, strip_managed_fields
 from wva_ray.adapters.kube.settings import KubeSettings
-from wva_ray.api.snapshot import (
-    DecisionState,
-    FlowControlQueue,
-    NamespaceConfig,
-    Pod,
-    PodMetrics,
-    RequestCount,
-    ScaleTarget,
-    Snapshot,
-    SnapshotConfig,
-)
+from wva_ray.api.snapshot import NamespaceConfig, Pod, ScaleTarget, SnapshotConfig
 from wva_ray.api.va import (
     ACCELERATOR_LABEL,
     CONTROLLER_INSTANCE_LABEL,
@@ -60,14 +44,7 @@ from wva_ray.api.va import (
     VariantAutoscaling,
 )
 from wva_ray.core.accelerator import accelerator_from_node_selector
-from wva_ray.core.config import parse_config, resolve_scale_to_zero
-from wva_ray.core.ports import (
-    MetricsSource,
-    MetricsUnavailableError,
-    ModelGroupRef,
-    ScaleToZeroQuery,
-    TransientApiError,
-)
+from wva_ray.core.ports import TransientApiError
 
 log = logging.getLogger(__name__)
 
@@ -79,132 +56,6 @@ SYNC_TIMEOUT_S = 30.0
 
 def va_collection_path(namespace: str | None = None) -> str:
     return f"{VA_BASE}/namespaces/{namespace}/{PLURAL}" if namespace else f"{VA_BASE}/{PLURAL}"
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
-    return _meta(obj).get("labels") or {}
-
-
-def pod_ready(pod: Mapping[str, Any]) -> bool:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return bool(cond.get("status") == "True")
-    return False
-
-
-def pod_live(pod: Mapping[str, Any]) -> bool:
-    """Not finished and not terminating: its metric series are current."""
-    if _meta(pod).get("deletionTimestamp"):
-        return False
-    return (pod.get("status") or {}).get("phase") not in FINISHED_PHASES
-
-
-@dataclass(frozen=True)
-class ResolvedTarget:
-    """A VA's scale target as read this cycle: where it lives, its scale subresource, its workload object."""
-
-    resource: ResourceType
-    namespace: str
-    name: str
-    scale: JsonObj
-    workload: JsonObj
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.resource.group_version, self.resource.kind, self.namespace, self.name)
-
-    @property
-    def scale_path(self) -> str:
-        return self.resource.scale_path(self.namespace, self.name)
-
-    @property
-    def spec_replicas(self) -> int:
-        return int((self.scale.get("spec") or {}).get("replicas", 0))
-
-    @property
-    def selector(self) -> LabelSelector:
-        return parse_selector(str((self.scale.get("status") or {}).get("selector", "")))
-
-
-@dataclass(frozen=True)
-class ClusterState:
-    """Everything the adapter read for one cycle; ``snapshot()`` adds the metrics rows."""
-
-    variant_autoscalings: tuple[VariantAutoscaling, ...]
-    raw_variant_autoscalings: Mapping[str, JsonObj]
-    targets: Mapping[str, ResolvedTarget]  # VA key -> target; unresolved VAs are absent
-    target_errors: Mapping[str, str]  # VA key -> why its target is not resolved
-    invalid_variant_autoscalings: Mapping[str, str]  # VA key -> validation error (not in the snapshot)
-    scale_targets: tuple[ScaleTarget, ...]
-    pods: tuple[Pod, ...]
-    config: SnapshotConfig
-    gpu_available: dict[str, float] | None
-    gpu_inventory_error: str | None = None
-    target_pods: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # VA key -> live pod names
-
-    def snapshot(
-        self,
-        now: datetime,
-        *,
-        metrics: Sequence[PodMetrics] = (),
-        request_counts: Sequence[RequestCount] = (),
-        flow_control_queues: Sequence[FlowControlQueue] = (),
-        metrics_error: str | None = None,
-        state: DecisionState | None = None,
-    ) -> Snapshot:
-        return Snapshot(
-            now=now,
-            config=self.config,
-            variant_autoscalings=list(self.variant_autoscalings),
-            scale_targets=list(self.scale_targets),
-            pods=list(self.pods),
-            metrics=list(metrics),
-            request_counts=list(request_counts),
-            gpu_available=self.gpu_available,
-            metrics_error=metrics_error,
-            gpu_inventory_error=self.gpu_inventory_error,
-            flow_control_queues=list(flow_control_queues),
-            state=state or DecisionState(),
-        )
-
-
-def _strip(obj: JsonObj) -> JsonObj:
-    """A VA as ``kubectl get -o json`` would print it, minus managedFields (noise in snapshots)."""
-    meta = {k: v for k, v in _meta(obj).items() if k != "managedFields"}
-    return {**obj, "metadata": meta}
-
-
-class _PodIndex:
-    """Live pods by namespace and by (namespace, label, value), for selector matching without a full scan."""
-
-    def __init__(self, pods: Iterable[JsonObj]) -> None:
-        self.by_ns: dict[str, list[JsonObj]] = {}
-        self.by_label: dict[tuple[str, str, str], list[JsonObj]] = {}
-        for pod in pods:
-            if not pod_live(pod):
-                continue
-            ns = str(_meta(pod).get("namespace", ""))
-            self.by_ns.setdefault(ns, []).append(pod)
-            for k, v in _labels(pod).items():
-                self.by_label.setdefault((ns, k, v), []).append(pod)
-
-    def select(self, namespace: str, selector: LabelSelector) -> list[JsonObj]:
-        if selector.empty:
-            return []  # an empty scale selector selects nothing we can attribute to the target
-        candidates: list[JsonObj] | None = None
-        for req in selector.requirements:
-            if req.op == "In" and len(req.values) == 1:
-                (value,) = req.values
-                candidates = self.by_label.get((namespace, req.key, value), [])
-                break
-        if candidates is None:
-            candidates = self.by_ns.get(namespace, [])
-        return [p for p in candidates if selector.matches(_labels(p))]
 
 
 class KubeReader:
@@ -285,7 +136,7 @@ class KubeReader:
 
     def _scale(self, resource: ResourceType, namespace: str, name: str, workload: JsonObj) -> JsonObj | None:
         path = resource.scale_path(namespace, name)
-        rv = str(_meta(workload).get("resourceVersion", ""))
+        rv = str(object_meta(workload).get("resourceVersion", ""))
         with self._lock:
             cached = self._scales.get(path)
         if cached is not None and cached[0] == rv:
@@ -300,7 +151,7 @@ class KubeReader:
             self._scales[path] = (rv, scale)
         return scale
 
-    def resolve_target(self, va: VariantAutoscaling) -> ResolvedTarget | str:
+    def resolve_target(self, va: VariantAutoscaling) -> ScaleTargetObject | str:
         """The VA's target, or a message saying why it cannot be resolved (TargetResolved=False)."""
         ref = va.spec.scale_target_ref
         ns = va.metadata.namespace
@@ -316,16 +167,16 @@ class KubeReader:
         scale = self._scale(resource, ns, ref.name, workload)
         if scale is None:
             return f"scale target {ref.kind} {ns}/{ref.name} not found"
-        return ResolvedTarget(resource=resource, namespace=ns, name=ref.name, scale=scale, workload=workload)
+        return ScaleTargetObject(resource=resource, namespace=ns, name=ref.name, scale=scale, workload=workload)
 
     # -- assembly ---------------------------------------------------------------------------------------
     def _excluded_namespaces(self) -> set[str]:
         if self._namespaces is None:
             return set()
         return {
-            str(_meta(n).get("name"))
+            str(object_meta(n).get("name"))
             for n in self._namespaces.items()
-            if str((_meta(n).get("annotations") or {}).get(EXCLUDE_ANNOTATION, "")).lower() == "true"
+            if str((object_meta(n).get("annotations") or {}).get(EXCLUDE_ANNOTATION, "")).lower() == "true"
         }
 
     def _owned_vas(self) -> tuple[list[tuple[VariantAutoscaling, JsonObj]], dict[str, str]]:
@@ -333,10 +184,10 @@ class KubeReader:
         owned: list[tuple[VariantAutoscaling, JsonObj]] = []
         invalid: dict[str, str] = {}
         for raw in self._vas.items():
-            meta = _meta(raw)
+            meta = object_meta(raw)
             if meta.get("deletionTimestamp") or meta.get("namespace") in excluded:
                 continue
-            stripped = _strip(raw)
+            stripped = strip_managed_fields(raw)
             try:
                 owned.append((VariantAutoscaling.model_validate(stripped), stripped))
             except ValidationError as exc:
@@ -355,7 +206,7 @@ class KubeReader:
         slo_profiles: dict[str, Any] = {}
         for cache in self._config_maps:
             for cm in cache.items():
-                ns, name = str(_meta(cm).get("namespace")), str(_meta(cm).get("name"))
+                ns, name = str(object_meta(cm).get("namespace")), str(object_meta(cm).get("name"))
                 data = dict(cm.get("data") or {})
                 if ns == s.pod_namespace and name == s.service_classes_config_map:
                     service_classes.update(data)
@@ -377,7 +228,7 @@ class KubeReader:
             slo_profiles=slo_profiles,
         )
 
-    def _scale_target(self, target: ResolvedTarget, live_pods: Sequence[JsonObj]) -> ScaleTarget:
+    def _scale_target(self, target: ScaleTargetObject, live_pods: Sequence[JsonObj]) -> ScaleTarget:
         workload = target.workload
         status = workload.get("status") or {}
         group = target.resource.group_version.split("/")[0] if "/" in target.resource.group_version else ""
@@ -396,7 +247,7 @@ class KubeReader:
             gpus_per_replica=gpus_per_replica(workload),
             vllm_args=vllm_args(workload) or [],
             node_selector=dict(pod_template_spec(workload).get("nodeSelector") or {}),
-            deleting=bool(_meta(workload).get("deletionTimestamp")),
+            deleting=bool(object_meta(workload).get("deletionTimestamp")),
         )
 
     def _inventory(
@@ -415,8 +266,8 @@ class KubeReader:
         """One consistent-enough view of the cluster from the caches (blocking: call off the event loop)."""
         owned, invalid = self._owned_vas()
         all_pods = self._pods.items()
-        index = _PodIndex(all_pods)
-        targets: dict[str, ResolvedTarget] = {}
+        index = PodIndex(all_pods)
+        targets: dict[str, ScaleTargetObject] = {}
         errors: dict[str, str] = {}
         scale_targets: dict[tuple[str, str, str, str], ScaleTarget] = {}
         pods: dict[tuple[str, str], Pod] = {}
@@ -435,14 +286,14 @@ class KubeReader:
                 errors[va.key] = str(exc)
                 del targets[va.key]
                 continue
-            target_pods[va.key] = tuple(sorted(str(_meta(p).get("name")) for p in selected))
+            target_pods[va.key] = tuple(sorted(str(object_meta(p).get("name")) for p in selected))
             if resolved.key not in scale_targets:
                 scale_targets[resolved.key] = self._scale_target(resolved, selected)
             accelerator = va.metadata.labels.get(ACCELERATOR_LABEL) or accelerator_from_node_selector(
                 scale_targets[resolved.key].node_selector
             )
             for p in selected:
-                pod_key = (resolved.namespace, str(_meta(p).get("name")))
+                pod_key = (resolved.namespace, str(object_meta(p).get("name")))
                 pods.setdefault(
                     pod_key,
                     Pod(namespace=pod_key[0], name=pod_key[1], target=resolved.name, ready=pod_ready(p)),
@@ -476,49 +327,3 @@ class KubeReader:
     def pod_object(self, namespace: str, name: str) -> JsonObj | None:
         """The cached raw pod (e.g. its ``status.podIP`` for direct scraping) without an API request."""
         return self._pods.get(namespace, name)
-
-
-async def collect_metrics(snapshot: Snapshot, metrics: MetricsSource) -> Snapshot:
-    """The snapshot with the metrics rows of its model groups (a failed source becomes ``metricsError``)."""
-    groups = sorted(
-        {ModelGroupRef(va.metadata.namespace, va.spec.model_id) for va in snapshot.variant_autoscalings},
-        key=lambda g: (g.namespace, g.model_id),
-    )
-    parsed = parse_config(snapshot.config)
-    queries = []
-    for g in groups:
-        stz = resolve_scale_to_zero(parsed, g.namespace, g.model_id)
-        if stz.enabled:
-            queries.append(ScaleToZeroQuery(g, stz.retention_s))
-    try:
-        rows = await metrics.pod_metrics(groups)
-        counts = await metrics.request_counts(queries) if queries else []
-    except MetricsUnavailableError as exc:
-        return snapshot.model_copy(update={"metrics_error": str(exc)})
-    try:
-        queues = await metrics.flow_control_queues(groups)
-    except MetricsUnavailableError as exc:  # scale-from-zero just waits a cycle; the decisions still go on
-        log.warning("flow-control queues unavailable: %s", exc)
-        queues = []
-    return snapshot.model_copy(update={"metrics": rows, "request_counts": counts, "flow_control_queues": queues})
-
-
-async def snapshot_from_cluster(
-    now: datetime,
-    settings: KubeSettings,
-    *,
-    metrics: MetricsSource | None = None,
-) -> Snapshot:
-    """One-shot read for ``wva-ray plan --from-cluster``: watches synced once, state read, nothing written.
-
-    Credentials: ``settings.kubeconfig`` (or $KUBECONFIG / ~/.kube/config), else the in-cluster service account.
-    """
-    api = KubeApi(await asyncio.to_thread(load_configuration, settings.kubeconfig))
-    reader = KubeReader(api, settings)
-    try:
-        await asyncio.to_thread(reader.start)
-        state = await reader.read_async()
-    finally:
-        reader.stop()
-    snapshot = state.snapshot(now)
-    return await collect_metrics(snapshot, metrics) if metrics is not None else snapshot
