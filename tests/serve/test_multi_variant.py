@@ -41,57 +41,57 @@ def _targets(variants: list[VariantInput]) -> dict[str, tuple[int, str]]:
     [
         pytest.param(
             [v("h100", 30, [HOT]), v("a100", 12, [HOT])],
-            {"a100": (2, "scale-up"), "h100": (1, "steady")},
+            {"a100": (2, "ScaleUp"), "h100": (1, "Steady")},
             id="scale-up-goes-to-cheapest",
         ),
         pytest.param(
             [v("h100", 30, [HOT]), v("a100", 12, [HOT], hi=1)],
-            {"a100": (1, "steady"), "h100": (2, "scale-up")},
+            {"a100": (1, "Steady"), "h100": (2, "ScaleUp")},
             id="cheapest-at-max-skipped",
         ),
         pytest.param(
             [v("b", 10, [HOT]), v("a", 10, [HOT])],
-            {"a": (2, "scale-up"), "b": (1, "steady")},
+            {"a": (2, "ScaleUp"), "b": (1, "Steady")},
             id="cost-tie-name-ascending",
         ),
         pytest.param(
             [v("h100", 30, [IDLE, IDLE]), v("a100", 12, [IDLE, IDLE])],
-            {"a100": (2, "steady"), "h100": (1, "scale-down")},
+            {"a100": (2, "Steady"), "h100": (1, "ScaleDown")},
             id="scale-down-from-most-expensive",
         ),
         pytest.param(
             [v("h100", 30, [IDLE]), v("a100", 12, [IDLE, IDLE])],
-            {"a100": (1, "scale-down"), "h100": (1, "steady")},
+            {"a100": (1, "ScaleDown"), "h100": (1, "Steady")},
             id="most-expensive-at-one-skipped",
         ),
         pytest.param(
             [v("h100", 30, [HOT]), v("l40s", 5, [], lo=0)],
-            {"h100": (1, "steady"), "l40s": (1, "scale-up")},
+            {"h100": (1, "Steady"), "l40s": (1, "ScaleUp")},
             id="idle-cheapest-variant-at-zero-scales-from-zero",
         ),
         pytest.param(
             [v("h100", 30, [HOT], target=2), v("a100", 12, [HOT])],
-            {"a100": (1, "transition"), "h100": (2, "transition")},
+            {"a100": (1, "TransitionInProgress"), "h100": (2, "TransitionInProgress")},
             id="one-variant-in-transition-locks-the-model",
         ),
         pytest.param(
             [v("h100", 30, [IDLE], running=2), v("a100", 12, [HOT])],
-            {"a100": (1, "transition"), "h100": (2, "metrics-partial")},
+            {"a100": (1, "TransitionInProgress"), "h100": (2, "MetricsPartial")},
             id="partial-metrics-lock-the-model",
         ),
         pytest.param(
             [v("h100", 30, [], running=1), v("a100", 12, [HOT])],
-            {"a100": (2, "scale-up"), "h100": (1, "metrics-missing")},
+            {"a100": (2, "ScaleUp"), "h100": (1, "MetricsMissing")},
             id="silent-variant-held-alone",
         ),
         pytest.param(
             [v("h100", 30, [], running=1), v("a100", 12, [], running=1)],
-            {"a100": (1, "metrics-missing"), "h100": (1, "metrics-missing")},
+            {"a100": (1, "MetricsMissing"), "h100": (1, "MetricsMissing")},
             id="no-metrics-anywhere-holds",
         ),
         pytest.param(
             [v("h100", 30, [], lo=0), v("a100", 12, [], lo=0)],
-            {"a100": (1, "min-one-replica"), "h100": (0, "metrics-missing")},
+            {"a100": (1, "MinOneReplica"), "h100": (0, "MetricsMissing")},
             id="all-zero-cheapest-gets-one",
         ),
     ],
@@ -114,7 +114,7 @@ def test_app_policy_returns_per_deployment_ids_and_states() -> None:
     replicas, states = policy(contexts)
     by_name = {dep.name: n for dep, n in replicas.items()}
     assert by_name == {"h100": 1, "a100": 2}  # the router is not a variant: left to Serve
-    assert {dep.name: s["wva_last_reason"] for dep, s in states.items()} == {"h100": "steady", "a100": "scale-up"}
+    assert {dep.name: s["wva_last_reason"] for dep, s in states.items()} == {"h100": "Steady", "a100": "ScaleUp"}
     assert all(dep in contexts for dep in replicas)
 
 

@@ -88,14 +88,14 @@ def test_transition_lock_is_measured_in_context_seconds_not_ticks() -> None:
     for tick in range(1000):  # 1000 ticks within 50 s: still locked, however many ticks
         ctx = make_ctx({"a": HOT}, target=3, now_s=NOW_S + tick * 0.05, policy_state=state)
         desired, state = policy(ctx)
-        assert (desired, state["wva_last_reason"]) == (3, "transition")
+        assert (desired, state["wva_last_reason"]) == (3, "TransitionInProgress")
     assert state["wva_transition_started_s"] == NOW_S
     ctx = make_ctx({"a": HOT}, target=3, now_s=NOW_S + 60.0, policy_state=state)
     desired, state = policy(ctx)
-    assert (desired, state["wva_last_reason"]) == (1, "transition-timed-out")
+    assert (desired, state["wva_last_reason"]) == (1, "TransitionTimedOut")
     hot_later = {KV: series((-60.0, 0.95)), QUEUE: series((-60.0, 0.0))}  # sampled at NOW_S + 60
     desired, state = policy(make_ctx({"a": hot_later}, target=1, now_s=NOW_S + 60.1, policy_state=state))
-    assert (desired, state["wva_last_reason"], state["wva_transition_started_s"]) == (2, "scale-up", None)
+    assert (desired, state["wva_last_reason"], state["wva_transition_started_s"]) == (2, "ScaleUp", None)
 
 
 def test_policy_state_is_new_and_input_untouched() -> None:
@@ -135,7 +135,7 @@ def test_state_round_trip_ignores_malformed_values() -> None:
         {"wva_transition_started_s": "yesterday", "wva_last_desired": 2.5, "wva_last_reason": 3}
     )
     assert s == DeploymentPolicyState()
-    full = DeploymentPolicyState(12.5, 3, "scale-up")
+    full = DeploymentPolicyState(12.5, 3, "ScaleUp")
     assert DeploymentPolicyState.from_policy_state(full.to_policy_state()) == full
 
 
@@ -143,7 +143,7 @@ def test_transition_lock_defaults_to_the_configmap_key() -> None:
     policy = WvaSaturationPolicy(saturation={"transitionTimeoutSeconds": 30})
     started = {"wva_transition_started_s": NOW_S - 31.0}
     desired, state = policy(make_ctx({"a": HOT}, target=3, policy_state=started))
-    assert (desired, state["wva_last_reason"]) == (1, "transition-timed-out")
+    assert (desired, state["wva_last_reason"]) == (1, "TransitionTimedOut")
     override = WvaSaturationPolicy(saturation={"transitionTimeoutSeconds": 30}, transition_timeout_s=60)
     desired, state = override(make_ctx({"a": HOT}, target=3, policy_state=started))
-    assert (desired, state["wva_last_reason"]) == (3, "transition")
+    assert (desired, state["wva_last_reason"]) == (3, "TransitionInProgress")

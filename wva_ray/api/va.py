@@ -35,23 +35,6 @@ class ConditionType(StrEnum):
     TARGET_CONFLICT = "TargetConflict"
 
 
-class ConditionReason(StrEnum):
-    TARGET_FOUND = "TargetFound"
-    TARGET_NOT_FOUND = "TargetNotFound"
-    METRICS_FOUND = "MetricsFound"
-    METRICS_MISSING = "MetricsMissing"
-    METRICS_STALE = "MetricsStale"
-    PROMETHEUS_ERROR = "PrometheusError"
-    SCALE_FROM_ZERO = "ScaleFromZero"
-    OPTIMIZATION_SUCCEEDED = "OptimizationSucceeded"
-    INVALID_CONFIGURATION = "InvalidConfiguration"
-    MISSING_ACCELERATOR = "MissingAccelerator"
-    TRANSITION_TIMED_OUT = "TransitionTimedOut"
-    LIMITED = "Limited"
-    TARGET_CONFLICT = "TargetConflict"
-    NO_CONFLICT = "NoConflict"
-
-
 class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"

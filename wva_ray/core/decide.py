@@ -14,8 +14,9 @@ from datetime import datetime
 
 from wva_ray.api.config import SaturationSettings
 from wva_ray.api.plan import Action, Decision, DecisionSource, Plan, PlanCondition
+from wva_ray.api.reasons import Reason
 from wva_ray.api.snapshot import DecisionState, Snapshot
-from wva_ray.api.va import ConditionReason, ConditionStatus, ConditionType
+from wva_ray.api.va import ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
 from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, Sizing, slo_context
 from wva_ray.core.analyzers.registry import analyzer_for
@@ -26,10 +27,10 @@ from wva_ray.core.enforcer import enforce
 from wva_ray.core.variants import Variant, build_variants
 
 _BLOCKING = {
-    ConditionReason.TARGET_CONFLICT,
-    ConditionReason.INVALID_CONFIGURATION,
-    ConditionReason.TARGET_NOT_FOUND,
-    ConditionReason.MISSING_ACCELERATOR,
+    Reason.TARGET_CONFLICT,
+    Reason.INVALID_CONFIGURATION,
+    Reason.TARGET_NOT_FOUND,
+    Reason.MISSING_ACCELERATOR,
 }
 
 
@@ -256,22 +257,22 @@ _T, _F = ConditionStatus.TRUE, ConditionStatus.FALSE
 def _target_resolved(v: Variant) -> _Cond:
     ref = v.va.spec.scale_target_ref
     if v.target_found:
-        return _T, ConditionReason.TARGET_FOUND, f"scale target {ref.kind}/{ref.name} found"
-    missing = next(h.message for h in v.holds if h.reason == ConditionReason.TARGET_NOT_FOUND)
-    return _F, ConditionReason.TARGET_NOT_FOUND, missing
+        return _T, Reason.TARGET_FOUND, f"scale target {ref.kind}/{ref.name} found"
+    missing = next(h.message for h in v.holds if h.reason == Reason.TARGET_NOT_FOUND)
+    return _F, Reason.TARGET_NOT_FOUND, missing
 
 
 def _metrics_available(d: Draft, metrics_error: str | None) -> _Cond:
     v = d.variant
     if d.woke_from_zero:
-        return _T, ConditionReason.SCALE_FROM_ZERO, d.reason
+        return _T, Reason.SCALE_FROM_ZERO, d.reason
     if v.metrics_count > 0:
-        return _T, ConditionReason.METRICS_FOUND, f"{v.metrics_count} of {v.current} pods report saturation metrics"
+        return _T, Reason.METRICS_FOUND, f"{v.metrics_count} of {v.current} pods report saturation metrics"
     if metrics_error:
-        return _F, ConditionReason.PROMETHEUS_ERROR, f"metrics source failed: {metrics_error}; holding"
+        return _F, Reason.PROMETHEUS_ERROR, f"metrics source failed: {metrics_error}; holding"
     if v.stale_pods:
-        return _F, ConditionReason.METRICS_STALE, f"{v.stale_pods} pods have only stale samples; holding"
-    return _F, ConditionReason.METRICS_MISSING, "no saturation metrics from live pods; holding"
+        return _F, Reason.METRICS_STALE, f"{v.stale_pods} pods have only stale samples; holding"
+    return _F, Reason.METRICS_MISSING, "no saturation metrics from live pods; holding"
 
 
 def _optimization_ready(d: Draft, limited_note: str | None) -> _Cond:
@@ -279,21 +280,21 @@ def _optimization_ready(d: Draft, limited_note: str | None) -> _Cond:
     if blocking:
         return _F, blocking[0].reason, "; ".join(h.message for h in blocking)
     if limited_note is not None:
-        return _F, ConditionReason.LIMITED, limited_note
+        return _F, Reason.LIMITED, limited_note
     if d.timed_out:
         return (
             _F,
-            ConditionReason.TRANSITION_TIMED_OUT,
+            Reason.TRANSITION_TIMED_OUT,
             "the previous decision was not realised in time; re-baselined at current",
         )
-    return _T, ConditionReason.OPTIMIZATION_SUCCEEDED, d.reason
+    return _T, Reason.OPTIMIZATION_SUCCEEDED, d.reason
 
 
 def _target_conflict(v: Variant) -> _Cond:
-    conflict = next((h for h in v.holds if h.reason == ConditionReason.TARGET_CONFLICT), None)
+    conflict = next((h for h in v.holds if h.reason == Reason.TARGET_CONFLICT), None)
     if conflict is None:
-        return _F, ConditionReason.NO_CONFLICT, ""
-    return _T, ConditionReason.TARGET_CONFLICT, conflict.message
+        return _F, Reason.NO_CONFLICT, ""
+    return _T, Reason.TARGET_CONFLICT, conflict.message
 
 
 def _conditions(
@@ -332,7 +333,7 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
         action = (
             Action.SCALE_UP if desired > v.current else Action.SCALE_DOWN if desired < v.current else Action.NO_CHANGE
         )
-        conflict = any(h.reason == ConditionReason.TARGET_CONFLICT for h in v.holds)
+        conflict = any(h.reason == Reason.TARGET_CONFLICT for h in v.holds)
         found = discovered_from(v.va)
         decisions.append(
             Decision.model_construct(

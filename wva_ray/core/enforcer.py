@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wva_ray.core.config import ScaleToZeroSettings
+from wva_ray.core.rules import cheapest
 from wva_ray.core.variants import Variant
 
 
@@ -25,8 +26,7 @@ class EnforcerResult:
 
 def _cheapest(variants: Sequence[Variant]) -> Variant | None:
     """Cheapest variant that may hold a replica (ties: name ascending; an unparsable cost already counts 10)."""
-    usable = [v for v in variants if v.max_replicas is None or v.max_replicas >= 1]
-    return min(usable, key=lambda v: (v.cost, v.name)) if usable else None
+    return cheapest(v for v in variants if v.max_replicas is None or v.max_replicas >= 1)
 
 
 def clamp(value: int, v: Variant) -> int:

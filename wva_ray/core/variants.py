@@ -13,13 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from wva_ray.api.reasons import Reason
 from wva_ray.api.snapshot import Pod, PodMetrics, ScaleTarget, Snapshot
-from wva_ray.api.va import (
-    ACCELERATOR_LABEL,
-    COST_PATTERN,
-    ConditionReason,
-    VariantAutoscaling,
-)
+from wva_ray.api.va import ACCELERATOR_LABEL, COST_PATTERN, VariantAutoscaling
 from wva_ray.core.accelerator import accelerator_from_node_selector, normalize_accelerator
 
 DEFAULT_COST_VALUE = 10.0
@@ -49,7 +45,7 @@ class Hold:
     """Why a variant is not acted on this cycle: the condition it gets and a human message."""
 
     condition_type: str
-    reason: ConditionReason
+    reason: Reason
     message: str
 
 
@@ -214,17 +210,17 @@ def _build_one(
         v.holds.append(
             Hold(
                 "TargetConflict",
-                ConditionReason.TARGET_CONFLICT,
+                Reason.TARGET_CONFLICT,
                 f"{ref.kind}/{ref.name} is also targeted by {others}",
             )
         )
     for problem in _spec_problems(va):
-        v.holds.append(Hold("OptimizationReady", ConditionReason.INVALID_CONFIGURATION, problem))
+        v.holds.append(Hold("OptimizationReady", Reason.INVALID_CONFIGURATION, problem))
     if target is None:
         v.holds.append(
             Hold(
                 "TargetResolved",
-                ConditionReason.TARGET_NOT_FOUND,
+                Reason.TARGET_NOT_FOUND,
                 f"scale target {ref.kind}/{ref.name} not found",
             )
         )
@@ -239,7 +235,7 @@ def _build_one(
         v.holds.append(
             Hold(
                 "OptimizationReady",
-                ConditionReason.MISSING_ACCELERATOR,
+                Reason.MISSING_ACCELERATOR,
                 f"no {ACCELERATOR_LABEL} label and no <vendor>/gpu.product node selector on the target",
             )
         )

@@ -5,9 +5,9 @@ wva-behaviour 3.2 over all variants at once, then the 3.4 floor:
 - the per-deployment gate first (`step.transition_gate`): a variant whose Serve target differs from its running
   count, or whose running replicas do not all report fresh signals, locks the whole model: every variant holds;
 - a variant that is running but reports nothing is held alone and left out (missing data is never zero);
-- core's V1 analyzer over the pods of all remaining variants; scale-up: +1 on the cheapest variant below its max
-  (ties: name ascending; a variant at 0 replicas is a candidate); safe scale-down: -1 on the most expensive
-  variant above both 1 and its min (ties: name descending);
+- core's V1 analyzer over the pods of all remaining variants, then core's selection rules (`core.rules`): scale-up:
+  +1 on the cheapest variant below its max (ties: name ascending; a variant at 0 replicas is a candidate); safe
+  scale-down: -1 on the most expensive variant above both 1 and its min (ties: name descending);
 - if every variant would be at 0, the cheapest gets 1.
 """
 
@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wva_ray.api.config import SaturationSettings
+from wva_ray.api.reasons import Reason
 from wva_ray.core.analyzers.v1 import analyze_pods
-from wva_ray.serve.state import DeploymentPolicyState, DeploymentView, Reason, StepDecision
+from wva_ray.core.rules import cheapest, may_grow, may_shrink, most_expensive
+from wva_ray.serve.state import DeploymentPolicyState, DeploymentView, StepDecision
 from wva_ray.serve.step import transition_gate
 
 DEFAULT_VARIANT_COST = 10.0
@@ -80,27 +82,23 @@ def decide_variants(
     for v in candidates:
         out[v.name] = _set(v, v.view.target, Reason.STEADY)
     if analysis.scale_up:
-        ups = sorted((v for v in candidates if v.view.target < v.view.max_replicas), key=lambda v: (v.cost, v.name))
-        if ups:
-            out[ups[0].name] = _set(ups[0], ups[0].view.target + 1, Reason.SCALE_UP)
+        up = cheapest(v for v in candidates if may_grow(v.view.target, v.view.max_replicas))
+        if up is not None:
+            out[up.name] = _set(up, up.view.target + 1, Reason.SCALE_UP)
         else:
             for v in candidates:
                 out[v.name] = _set(v, v.view.target, Reason.AT_MAX)
     elif analysis.scale_down_safe:
-        downs = sorted(
-            (v for v in candidates if v.view.target > max(1, v.view.min_replicas)),
-            key=lambda v: (v.cost, v.name),
-            reverse=True,
-        )
-        if downs:
-            out[downs[0].name] = _set(downs[0], downs[0].view.target - 1, Reason.SCALE_DOWN)
+        down = most_expensive(v for v in candidates if may_shrink(v.view.target, v.view.min_replicas))
+        if down is not None:
+            out[down.name] = _set(down, down.view.target - 1, Reason.SCALE_DOWN)
     return _floor(variants, out)
 
 
 def _floor(variants: Sequence[VariantInput], out: dict[str, StepDecision]) -> dict[str, StepDecision]:
     """wva-behaviour 3.4: if all variants would be at 0, the cheapest (ties: name ascending) gets 1."""
-    if not variants or any(d.desired > 0 for d in out.values()):
+    pick = cheapest(variants)
+    if pick is None or any(d.desired > 0 for d in out.values()):
         return out
-    cheapest = min(variants, key=lambda v: (v.cost, v.name))
-    out[cheapest.name] = _set(cheapest, max(1, cheapest.view.min_replicas), Reason.MIN_ONE_REPLICA)
+    out[pick.name] = _set(pick, max(1, pick.view.min_replicas), Reason.MIN_ONE_REPLICA)
     return out

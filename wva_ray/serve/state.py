@@ -3,7 +3,8 @@
 Serve keeps a policy's state as a plain dict per deployment (`AutoscalingContext.policy_state`) and hands it back
 on the next tick. We never mutate or share that dict: each tick reads it into a frozen `DeploymentPolicyState`
 and returns a brand-new dict built from the new state. Keys are prefixed `wva_` so they never collide with
-Serve's own delay bookkeeping, which Serve merges into the same dict.
+Serve's own delay bookkeeping, which Serve merges into the same dict. Reasons come from the one vocabulary,
+`wva_ray.api.reasons.Reason` (re-exported here for the policies).
 """
 
 from __future__ import annotations
@@ -11,29 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
+
+from wva_ray.api.reasons import Reason
 
 _TRANSITION_KEY = "wva_transition_started_s"
 _DESIRED_KEY = "wva_last_desired"
 _REASON_KEY = "wva_last_reason"
 
-
-class Reason(StrEnum):
-    """Why a policy returned the replica count it returned (logged when it changes, kept in policy state)."""
-
-    NO_RUNNING_REPLICAS = "no-running-replicas"
-    TRANSITION = "transition"
-    TRANSITION_TIMED_OUT = "transition-timed-out"
-    METRICS_MISSING = "metrics-missing"
-    METRICS_PARTIAL = "metrics-partial"
-    SCALE_UP = "scale-up"
-    SCALE_DOWN = "scale-down"
-    AT_MAX = "at-max"
-    STEADY = "steady"
-    COORDINATOR = "coordinator"
-    COORDINATOR_MISSING = "coordinator-missing"
-    MIN_ONE_REPLICA = "min-one-replica"
+__all__ = ["DeploymentPolicyState", "DeploymentView", "Reason", "StepDecision"]
 
 
 @dataclass(frozen=True, slots=True)

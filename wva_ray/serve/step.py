@@ -16,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wva_ray.api.config import SaturationSettings
+from wva_ray.api.reasons import Reason
 from wva_ray.core.analyzers.v1 import analyze_pods
-from wva_ray.serve.state import DeploymentPolicyState, DeploymentView, Reason, StepDecision
+from wva_ray.core.rules import Gate
+from wva_ray.core.rules import transition_gate as transition_gate_rule
+from wva_ray.serve.state import DeploymentPolicyState, DeploymentView, StepDecision
 
 
 def _decision(desired: int, reason: Reason, started: float | None) -> StepDecision:
@@ -27,13 +30,15 @@ def _decision(desired: int, reason: Reason, started: float | None) -> StepDecisi
 def transition_gate(
     view: DeploymentView, state: DeploymentPolicyState, timeout_s: float
 ) -> tuple[StepDecision | None, float | None]:
-    """Rules 1-2. Returns (a holding decision or None to go on, the transition start time to keep)."""
+    """Rules 1-2 (rule 2 is `core.rules.transition_gate`). Returns (a holding decision or None to go on, the
+    transition start time to keep)."""
     if view.current == 0:
         return _decision(view.target, Reason.NO_RUNNING_REPLICAS, None), None
-    if view.target == view.current:
-        return None, None
     started = state.transition_started_s if state.transition_started_s is not None else view.now_s
-    if view.now_s - started >= timeout_s:
+    gate = transition_gate_rule(view.target != view.current, view.now_s - started, timeout_s)
+    if gate is Gate.OPEN:
+        return None, None
+    if gate is Gate.EXPIRED:
         return _decision(view.clamp(view.current), Reason.TRANSITION_TIMED_OUT, None), None
     return _decision(view.target, Reason.TRANSITION, started), started
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from wva_ray.api.config import SaturationSettings
 from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, Sizing
+from wva_ray.core.rules import Gate, cheapest, may_grow, may_shrink, most_expensive, transition_gate
 from wva_ray.core.variants import Variant
 
 
@@ -59,15 +60,16 @@ def variant_spare_kv(v: Variant, s: SaturationSettings) -> float:
     return analyze_pods([(p.kv, p.queue) for p in v.signals], s).avg_spare_kv
 
 
-def _lock_expired(v: Variant, now: datetime, timeout_s: float) -> bool:
+def _elapsed_s(v: Variant, now: datetime) -> float | None:
+    """Seconds since the variant's desired count took its value (`sinceTime`); None when unknown."""
     status = v.va.status
     alloc = status.desired_optimized_alloc if status else None
     since = alloc.since_time if alloc else None
     if since is None:
-        return False
+        return None
     if since.tzinfo is None and now.tzinfo is not None:
         since = since.replace(tzinfo=now.tzinfo)
-    return (now - since).total_seconds() >= timeout_s
+    return (now - since).total_seconds()
 
 
 def _in_transition(v: Variant) -> bool:
@@ -77,10 +79,11 @@ def _in_transition(v: Variant) -> bool:
 def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime) -> Sizing:
     """Targets for the decidable variants of one model group. `variants` have metrics and no holds."""
     steps: list[str] = []
-    timed_out = frozenset(
-        v.key for v in variants if _in_transition(v) and _lock_expired(v, now, s.transition_timeout_seconds)
-    )
-    locked = [v for v in variants if _in_transition(v) and v.key not in timed_out]
+    gates = {
+        v.key: transition_gate(_in_transition(v), _elapsed_s(v, now), s.transition_timeout_seconds) for v in variants
+    }
+    timed_out = frozenset(k for k, g in gates.items() if g is Gate.EXPIRED)
+    locked = [v for v in variants if gates[v.key] is Gate.HOLD]
     if locked:
         targets: dict[str, int] = {}
         reasons: dict[str, str] = {}
@@ -106,12 +109,8 @@ def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime)
     targets = {v.key: (v.current if v.key in timed_out else v.metrics_count) for v in variants}
     reasons = {v.key: "steady: no scale-up needed and scale-down not safe" for v in variants}
     if a.scale_up:
-        ups = sorted(
-            (v for v in variants if v.pending == 0 and (v.max_replicas is None or targets[v.key] < v.max_replicas)),
-            key=lambda v: (v.cost, v.name),
-        )
-        if ups:
-            pick = ups[0]
+        pick = cheapest(v for v in variants if v.pending == 0 and may_grow(targets[v.key], v.max_replicas))
+        if pick is not None:
             targets[pick.key] += 1
             reasons[pick.key] = f"scale-up: {_why_up(a, s)}; cheapest variant (cost {pick.cost:g})"
             steps.append(f"scale-up +1 on {pick.name} (cheapest without pending replicas, below max)")
@@ -120,13 +119,8 @@ def decide_v1(variants: Sequence[Variant], s: SaturationSettings, now: datetime)
             for v in variants:
                 reasons[v.key] = "scale-up wanted but blocked: pending replicas or at maxReplicas"
     elif a.scale_down_safe:
-        downs = sorted(
-            (v for v in variants if targets[v.key] > 1 and (v.min_replicas is None or targets[v.key] > v.min_replicas)),
-            key=lambda v: (v.cost, v.name),
-            reverse=True,  # most expensive first; ties: name descending
-        )
-        if downs:
-            pick = downs[0]
+        pick = most_expensive(v for v in variants if may_shrink(targets[v.key], v.min_replicas))
+        if pick is not None:
             targets[pick.key] -= 1
             reasons[pick.key] = "scale-down: load fits on one replica fewer; most expensive variant"
             steps.append(f"scale-down -1 on {pick.name} (most expensive above its floor)")

@@ -19,6 +19,7 @@ from wva_ray.core.analyzers.base import (
     Sizing,
     cost_per_capacity,
 )
+from wva_ray.core.rules import cheapest, most_expensive_first
 from wva_ray.core.variants import PodSignal, Variant
 
 HISTORY_WINDOW = 10
@@ -170,13 +171,13 @@ def decide_v2(variants: Sequence[Variant], s: SaturationSettings, history_in: Ma
             steps.append(f"{remaining:.0f} tokens still uncovered: every candidate is at maxReplicas")
     elif spare > 0:
         remaining = spare
-        cheapest = min(variants, key=lambda v: (v.cost, v.name))
-        for v in sorted(variants, key=lambda v: (v.cost, v.name), reverse=True):
+        keeper = cheapest(variants)
+        for v in most_expensive_first(variants):
             cap = caps[v.key]
             if cap <= 0:
                 continue
             others_keep = any(targets[o.key] > 0 for o in variants if o.key != v.key)
-            floor_v = 1 if (v.key == cheapest.key and not others_keep) else 0
+            floor_v = 1 if (keeper is not None and v.key == keeper.key and not others_keep) else 0
             floor_v = max(floor_v, v.min_replicas or 0)
             k = min(math.floor(remaining / cap), targets[v.key] - floor_v)
             if k > 0:
