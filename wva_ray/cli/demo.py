@@ -1,4 +1,4 @@
-"""`wva-ray demo` command-line entry (typer). Thin: parses flags and calls `runtime.demo.run_demo`. I/O: terminal."""
+"""`wva-ray demo` command-line entry (typer). Thin: parses flags and calls `demo.runner.run_demo`. I/O: terminal."""
 
 from __future__ import annotations
 

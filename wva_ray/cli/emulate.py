@@ -1,6 +1,6 @@
 """`wva-ray emulate`: serve N emulated vLLM pods until SIGTERM/SIGINT. Does network I/O (via `emulator`).
 
-The lead wires it in with `emulator_cli.register(app)`.
+Registered on the `wva-ray` app by `cli.__init__` (`register(app)`).
 """
 
 from __future__ import annotations

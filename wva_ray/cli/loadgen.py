@@ -1,7 +1,7 @@
 """`wva-ray loadgen`: replay a trace file or a synthetic load against completions endpoints and print the
 latency summary (optionally every request as JSON lines). Does file and network I/O (via `loadgen`).
 
-The lead wires it in with `loadgen_cli.register(app)`.
+Registered on the `wva-ray` app by `cli.__init__` (`register(app)`).
 """
 
 from __future__ import annotations

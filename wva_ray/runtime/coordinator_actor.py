@@ -157,7 +157,7 @@ class CoordinatorActor:
         self, shard: int, epoch: str, cycle: int, timeout_s: float, incarnation: str
     ) -> WorkWire | None:
         """Long-poll: the open cycle's work for `shard` once it is newer than (epoch, cycle), encoded for the
-        shard's VA cache (`wire`); None on timeout."""
+        shard's VA cache (`shard_codec`); None on timeout."""
         async with self._changed:
             try:
                 await asyncio.wait_for(

@@ -1,9 +1,9 @@
 """The coordinator's cycle, independent of Ray: observe -> split into shard work -> (shards propose) ->
 global allocation -> publish. Does I/O only through the `ClusterView` and publishers it is given.
 
-Used by the Ray coordinator actor (`runtime.coordinator`) and by the `--no-ray` driver (`runtime.local`). Publishing
-is shielded from cancellation, so a shutdown never leaves a half-published plan: every publisher sees the
-whole plan or none of it.
+Used by the Ray coordinator actor (`runtime.coordinator_actor`) and by the `--no-ray` driver (`runtime.local`).
+Publishing is shielded from cancellation, so a shutdown never leaves a half-published plan: every publisher sees
+the whole plan or none of it.
 """
 
 from __future__ import annotations

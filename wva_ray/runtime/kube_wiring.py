@@ -1,6 +1,8 @@
-"""Wiring for a real cluster: the Kubernetes reader and publisher (coordinator) and the Prometheus (or, with
-`direct_scrape`, the pod-scraping) metrics source (shards), built inside the process that uses them (Kubernetes
-API client objects cannot be pickled). No I/O at construction or when pickled; the objects it builds do I/O.
+"""`KubeWiring`, the production `Wiring` (a real cluster): the Kubernetes reader and publisher for the coordinator
+(`KubeCluster`: one watched reader that is both its `ClusterView` and its publisher) and the Prometheus (or, with
+`direct_scrape`, the pod-scraping) metrics source for the shards, built from the `Settings` inside the process
+that uses them (Kubernetes API client objects cannot be pickled). No I/O at construction or when pickled; the
+objects it builds do I/O.
 """
 
 from __future__ import annotations

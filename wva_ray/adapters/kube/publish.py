@@ -1,6 +1,6 @@
 """Kubernetes writing side: VA status, Events and direct scaling (does I/O; blocking, see ``publish_async``).
 
-- Status: ``kube_status.plan_status`` decides whether a write is due; the write is a JSON merge patch of
+- Status: ``status.plan_status`` decides whether a write is due; the write is a JSON merge patch of
   ``/status`` carrying the object's ``resourceVersion``, so a stale view fails with 409, which is answered
   by re-reading the VA and re-planning (up to ``max_attempts``), never dropped. The status subresource
   ignores ``spec`` by construction.

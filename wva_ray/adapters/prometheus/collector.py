@@ -1,5 +1,5 @@
 """`MetricsSource` backed by Prometheus: per cycle ONE instant query per signal for all the model groups the
-caller owns (see `prometheus_queries`), run concurrently in worker threads (the HTTP calls block, so they run in
+caller owns (see `queries`), run concurrently in worker threads (the HTTP calls block, so they run in
 the source's own thread pool via `loop.run_in_executor`, like `asyncio.to_thread` but not limited by the default
 pool's size; the event loop never blocks), all evaluated at the same timestamp, joined per pod. Does network I/O.
 
