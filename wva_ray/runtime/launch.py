@@ -3,6 +3,10 @@
 
 With `CoordinatorOptions.head_resource` set (KubeRay RayService mode, WVA_HEAD_RESOURCE) the coordinator
 requests a small share of that custom resource, which only the Ray head advertises, so it runs in the head pod.
+Shards are placed by `ShardPlacement`: spread over the nodes (Ray's SPREAD strategy) by default, optionally only
+on nodes advertising a custom resource; a shard whose node dies is restarted by Ray on a surviving node. A shard
+actor is named `wva-shard-<i>-of-<n>`: with rendezvous hashing that says which model groups it owns
+(`core.sharding.assign(groups, n)[i]`), and the state API / dashboard says on which node it runs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,20 @@ from wva_ray.runtime.wiring import Wiring
 HEAD_RESOURCE_SHARE = 0.01  # of the head-only custom resource: pins the coordinator without using it up
 
 
+@dataclass(frozen=True, slots=True)
+class ShardPlacement:
+    """Where shard actors go: `spread` over the nodes; with `resource`, only on nodes advertising it."""
+
+    spread: bool = True
+    resource: str | None = None
+    resource_share: float = HEAD_RESOURCE_SHARE
+
+
+def shard_actor_name(shard: int, shards: int, name_prefix: str = "") -> str:
+    """`wva-shard-<i>-of-<n>`: the rendezvous bucket the actor owns."""
+    return f"{name_prefix}{shard_name(shard)}-of-{shards}"
+
+
 @dataclass(frozen=True)
 class RayRuntime:
     coordinator: Any
@@ -27,19 +45,29 @@ class RayRuntime:
     options: CoordinatorOptions
 
 
-def start_ray_runtime(wiring: Wiring, options: CoordinatorOptions, name_prefix: str = "") -> RayRuntime:
+def start_ray_runtime(
+    wiring: Wiring,
+    options: CoordinatorOptions,
+    name_prefix: str = "",
+    placement: ShardPlacement = ShardPlacement(),
+) -> RayRuntime:
     """Create the coordinator and the shard actors (each starts its own loop)."""
     coordinator_name = f"{name_prefix}{COORDINATOR_NAME}"
     coordinator_cls: Any = CoordinatorActor
     shard_cls: Any = ShardActor
-    placement: dict[str, Any] = {}
+    pinned: dict[str, Any] = {}
     if options.head_resource:
-        placement["resources"] = {options.head_resource: HEAD_RESOURCE_SHARE}
-    coordinator = coordinator_cls.options(name=coordinator_name, namespace=NAMESPACE, **placement).remote(
-        wiring, options
-    )
+        pinned["resources"] = {options.head_resource: HEAD_RESOURCE_SHARE}
+    coordinator = coordinator_cls.options(name=coordinator_name, namespace=NAMESPACE, **pinned).remote(wiring, options)
+    shard_options: dict[str, Any] = {"namespace": NAMESPACE}
+    if placement.spread:
+        shard_options["scheduling_strategy"] = "SPREAD"
+    if placement.resource:
+        shard_options["resources"] = {placement.resource: placement.resource_share}
     shards = tuple(
-        shard_cls.options(name=f"{name_prefix}{shard_name(s)}", namespace=NAMESPACE).remote(s, wiring, coordinator_name)
+        shard_cls.options(name=shard_actor_name(s, options.shards, name_prefix), **shard_options).remote(
+            s, wiring, coordinator_name
+        )
         for s in range(options.shards)
     )
     return RayRuntime(coordinator, shards, options)

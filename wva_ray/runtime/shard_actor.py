@@ -43,6 +43,7 @@ class ShardActor:
         self.cycles = 0
         self.last: tuple[str, int] = ("", 0)
         self.errors = 0
+        self.groups: tuple[str, ...] = ()  # `namespace/modelID` of the groups of the last work (for `info`)
         self.cache = ShardVaCache()
         self.state = DecisionState()  # this shard's models' decision state, kept across coordinator restarts
         self._stop = asyncio.Event()
@@ -68,6 +69,7 @@ class ShardActor:
                     log.warning("shard=%d resynchronising its VA cache: %s", self.shard, exc)
                     self.cache.reset()
                     continue
+                self.groups = tuple(f"{g.namespace}/{g.model_id}" for g in work.groups)
                 work = carry_state(work, self.state)
                 proposal = await run_shard_step(work, self.source, work.snapshot.now)
                 if proposal.proposals is not None:
@@ -93,6 +95,8 @@ class ShardActor:
             "cycles": self.cycles,
             "last_cycle": self.last[1],
             "errors": self.errors,
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "groups": list(self.groups),
         }
 
     async def stop(self) -> None:

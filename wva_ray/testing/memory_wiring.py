@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from wva_ray.adapters.clock import SystemClock
-from wva_ray.core.ports import Clock, DecisionPublisher, MetricsSource
+from wva_ray.api.snapshot import PodMetrics
+from wva_ray.core.ports import Clock, DecisionPublisher, MetricsSource, ModelGroupRef
 from wva_ray.runtime.coordinator_cycle import ClusterView
 from wva_ray.testing.remote import MemoryClusterClient
+
+
+class _SlowMetrics(MemoryClusterClient):
+    """The scripted metrics, answered `delay_s` late (a shard busy collecting: faults land mid-cycle)."""
+
+    def __init__(self, host: Any, direct: bool, delay_s: float) -> None:
+        super().__init__(host, direct=direct)
+        self.delay_s = delay_s
+
+    async def pod_metrics(self, groups: Sequence[ModelGroupRef]) -> list[PodMetrics]:
+        await asyncio.sleep(self.delay_s)
+        return await super().pod_metrics(groups)
 
 
 @dataclass(frozen=True)
@@ -18,6 +33,7 @@ class MemoryWiring:
     host: Any
     direct: bool = True
     time_source: Clock = SystemClock()  # noqa: RUF009 (frozen, stateless)
+    metrics_delay_s: float = 0.0  # > 0: each shard's metrics read takes this long
 
     def _client(self) -> MemoryClusterClient:
         return MemoryClusterClient(self.host, direct=self.direct)
@@ -29,6 +45,8 @@ class MemoryWiring:
         return [self._client()]
 
     def metrics_source(self) -> MetricsSource:
+        if self.metrics_delay_s > 0:
+            return _SlowMetrics(self.host, self.direct, self.metrics_delay_s)
         return self._client()
 
     def clock(self) -> Clock:
