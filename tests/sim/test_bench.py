@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from wva_ray.cli.bench import register
-from wva_ray.sim.bench.runner import run_bench
+from wva_ray.sim.bench.suite import BenchArgs, run_bench
 
 TINY = """
 name: T1-tiny
@@ -27,7 +27,7 @@ models:
         shape: {points: [[0, 4], [100, 4], [100.5, 20], [300, 20]]}
     variants:
       - {name: m-h100, profile: llama-3.1-8b/H100, startup_s: 30, min_replicas: 1, max_replicas: 4, initial_replicas: 1}
-policies: [wva-ray, hpa-kv, oracle]
+policies: [wva-ray, hpa-kv, static-peak]
 """
 
 
@@ -40,15 +40,22 @@ def _scenarios(tmp_path: Path) -> Path:
 
 def test_run_bench_writes_results_table_and_plots(tmp_path: Path, shared_dir: Path) -> None:
     out = tmp_path / "out"
-    path = run_bench(True, None, out, scenarios_dir=_scenarios(tmp_path), traces_dir=shared_dir / "data" / "traces")
+    args = BenchArgs(quick=True, output=out, policies=("wva-ray", "hpa-kv", "static-peak"))
+    path = run_bench(args, scenarios_dir=_scenarios(tmp_path), traces_dir=shared_dir / "data" / "traces")
     doc = json.loads(path.read_text(encoding="utf-8"))
-    policies = doc["scenarios"]["T1-tiny"]["policies"]
-    assert set(policies) == {"wva-ray", "hpa-kv", "oracle"}
+    scn = doc["scenarios"]["T1-tiny"]
+    policies = scn["policies"]
+    assert set(policies) == {"wva-ray", "hpa-kv", "static-peak"}
     for row in policies.values():
         assert row["gpu_hours"] > 0 and 0.0 <= row["slo_attainment"] <= 1.0
-    bounds = doc["scenarios"]["T1-tiny"]["oracle_bounds"]
-    assert bounds["fluid_gpu_hours"] <= bounds["lp_gpu_hours"] + 1e-9 <= bounds["milp_gpu_hours"] + 1e-9
+        assert "slo_attainment_m" in row and "gpu_hours_vs_matched_oracle" in row
+    bounds = scn["bounds"]
+    for t in ("0.90", "0.95", "0.99"):
+        assert f"oracle_gpu_hours_at_{t}" in bounds and f"causal_gpu_hours_at_{t}" in bounds
+    assert bounds["causal_max_attainment"] <= bounds["oracle_max_attainment"] + 1e-9
+    assert scn["oracle_violations"] == []  # nobody beats the lower bound
     assert doc["commit"] and doc["default_policy"] == "wva-ray"
+    assert "--policy wva-ray --policy hpa-kv --policy static-peak" in doc["command"]
     assert (out / "results.md").read_text(encoding="utf-8").count("| wva-ray |") == 1
     assert (out / "T1-tiny-replicas.png").stat().st_size > 0
     assert (out / "T1-tiny-cost-vs-attainment.png").stat().st_size > 0
@@ -69,7 +76,15 @@ def test_cli_registration_exposes_bench(tmp_path: Path) -> None:
 
 def test_unknown_scenario_names_the_known_ones(tmp_path: Path, shared_dir: Path) -> None:
     with pytest.raises(ValueError, match="T1-tiny"):
-        run_bench(True, "nope", tmp_path / "o", scenarios_dir=_scenarios(tmp_path))
+        run_bench(BenchArgs(True, "nope", tmp_path / "o"), scenarios_dir=_scenarios(tmp_path))
+
+
+def test_scenario_may_be_a_path_and_seeds_override(tmp_path: Path, shared_dir: Path) -> None:
+    path = _scenarios(tmp_path) / "t1.yaml"
+    args = BenchArgs(True, str(path), tmp_path / "o", policies=("static-peak",), seeds=(7,))
+    doc = json.loads(run_bench(args, traces_dir=shared_dir / "data" / "traces").read_text(encoding="utf-8"))
+    assert doc["scenarios"]["T1-tiny"]["seeds"] == [7]
+    assert f"--scenario {path}" in doc["command"] and "--seeds 7" in doc["command"]
 
 
 def test_control_plane_times_decide_for_each_size() -> None:

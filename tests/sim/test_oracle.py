@@ -1,72 +1,78 @@
-"""The oracle MILP on tiny instances whose optimum is known by hand; LP <= MILP; fluid bound."""
+"""The bounds (wva_ray.sim.bench.oracle) on instances whose optimum is known by hand, and the goodput envelope."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from wva_ray.sim.bench.oracle import OracleInput, OracleVariant, solve
+from wva_ray.sim.bench.goodput import GoodputCurve, _concave_majorant
+from wva_ray.sim.bench.oracle import BoundInput, BoundVariant, solve_bounds
 
 
-def _var(name: str = "v", model: str = "m", mu: float = 10.0, cost: float = 1.0, **kw: float) -> OracleVariant:
-    return OracleVariant(
+def _linear(per_replica: float) -> GoodputCurve:
+    return GoodputCurve({1: per_replica}, ((per_replica, 0.0),), per_replica)
+
+
+def _var(name: str = "v", model: str = "m", mu: float = 10.0, **kw: float) -> BoundVariant:
+    return BoundVariant(
         name=name,
         model=model,
-        capacity_rps=mu,
-        cost_per_replica_hour=cost,
         gpus=int(kw.get("gpus", 1)),
         accelerator=str(kw.get("acc", "H100")),
         startup_s=float(kw.get("startup_s", 0.0)),
         initial=int(kw.get("initial", 0)),
         max_replicas=int(kw.get("max_replicas", 100)),
+        curve=_linear(mu),
     )
 
 
-def test_constant_demand_needs_ceil_lambda_over_mu() -> None:
-    inp = OracleInput(3600.0, {"m": np.full(4, 25.0)}, [_var()], None, {"m": 1})
-    res = solve(inp)
-    assert res.billed["v"] == [3, 3, 3, 3]
-    assert res.gpu_hours == pytest.approx(12.0)
-    assert res.fluid_gpu_hours == pytest.approx(10.0)  # 25/10 GPUs for 4 hours
-    assert res.fluid_gpu_hours <= res.lp_gpu_hours + 1e-9 <= res.gpu_hours + 1e-9
+def _inp(demand_rps: list[float], dt: float = 10.0, **kw: float) -> BoundInput:
+    counts = np.array(demand_rps) * dt
+    return BoundInput(dt, {"m": counts}, int(counts.sum()), [_var(**kw)], None, {"m": 15.0 + kw.get("startup_s", 0.0)})
 
 
-def test_startup_delay_starts_replicas_early_and_bills_them() -> None:
-    demand = np.array([5.0, 5, 5, 25, 25, 5])
-    inp = OracleInput(10.0, {"m": demand}, [_var(startup_s=20.0, initial=1)], None, {"m": 1})
-    res = solve(inp)
-    # two more replicas must be ready at t=3 with a 2-interval delay: started at t=1, billed from t=1
-    assert res.billed["v"] == [1, 3, 3, 3, 3, 1]
-    assert res.unmet_rps_intervals == pytest.approx(0.0)
+def test_constant_demand_costs_demand_over_goodput() -> None:
+    b = solve_bounds(_inp([25.0] * 36, initial=3))  # one hour of 10-s intervals = 0.1 h
+    assert b.oracle_gpu_hours[0.99] == pytest.approx(2.5 * 0.99 * 0.1, rel=1e-6)
+    assert b.oracle_max_attainment == pytest.approx(1.0)
 
 
-def test_short_dip_keeps_replicas_when_restart_costs_more() -> None:
-    demand = np.array([25.0, 25, 5, 25, 25])
-    inp = OracleInput(10.0, {"m": demand}, [_var(startup_s=20.0, initial=3)], None, {"m": 1})
-    assert solve(inp).billed["v"] == [3, 3, 3, 3, 3]
+def test_start_up_is_billed_and_the_initial_fleet_counts() -> None:
+    # from 0 to 10 req/s at t=60 s with a 60-s start-up and no initial fleet: the replica starts at t=0
+    demand = [0.0] * 6 + [10.0] * 6
+    b = solve_bounds(_inp(demand, startup_s=60.0, initial=0))
+    # a fractional replica, billed from its start
+    assert b.oracle_gpu_hours[0.99] == pytest.approx(0.99 * 120 / 3600, rel=1e-3)
 
 
-def test_cheapest_capacity_mix() -> None:
-    big = _var("big", mu=10.0, cost=1.0)
-    small = _var("small", mu=3.0, cost=0.25, acc="L40S")
-    inp = OracleInput(3600.0, {"m": np.array([12.0])}, [big, small], None, {"m": 1})
-    res = solve(inp)
-    # options: 2 big = 2.0; 1 big + 1 small = 1.25; 4 small = 1.0 (cheapest)
-    assert (res.billed["big"], res.billed["small"]) == ([0], [4])
-    assert res.cost == pytest.approx(1.0)
+def test_causal_bound_loses_the_step_until_detection_and_start_up() -> None:
+    # 1 replica (10 req/s) serves 10 req/s; a step to 30 req/s at 100 s; lag = 15 s scrape + 60 s start-up
+    demand = [10.0] * 10 + [30.0] * 20
+    b = solve_bounds(_inp(demand, startup_s=60.0, initial=1))
+    assert b.oracle_max_attainment == pytest.approx(1.0)
+    lost = 20.0 * 80.0  # 8 intervals (lag rounded up) of 20 req/s above the first replica
+    assert b.causal_max_attainment == pytest.approx(1.0 - lost / (100 * 10 + 200 * 30), rel=1e-6)
+    assert b.causal_gpu_hours[0.99] is None  # unreachable without foresight
 
 
-def test_budget_binds_and_priority_decides_who_is_served() -> None:
-    premium = _var("p", model="premium")
-    free = _var("f", model="free")
-    inp = OracleInput(
-        3600.0,
-        {"premium": np.array([20.0]), "free": np.array([20.0])},
-        [premium, free],
-        {"H100": 3},
-        {"premium": 1, "free": 100},
-    )
-    res = solve(inp)
-    assert res.billed["p"] == [2]
-    assert res.billed["f"] == [1]
-    assert res.unmet_rps_intervals == pytest.approx(10.0)
+def test_more_attainment_never_costs_less() -> None:
+    b = solve_bounds(_inp([5.0, 40.0, 5.0, 40.0] * 5, startup_s=30.0, initial=1))
+    hours = [b.oracle_at(a) for a in (0.5, 0.8, 0.9, 0.99)]
+    assert all(h is not None for h in hours)
+    assert hours == sorted(hours)  # type: ignore[type-var]
+
+
+def test_gpu_budget_caps_the_attainment() -> None:
+    counts = np.full(6, 300.0)  # 30 req/s x 10 s, 10 req/s per replica: 3 replicas needed, 2 allowed
+    inp = BoundInput(10.0, {"m": counts}, int(counts.sum()), [_var(initial=2)], {"H100": 2}, {"m": 15.0})
+    assert solve_bounds(inp).oracle_max_attainment == pytest.approx(2 / 3)
+
+
+def test_envelope_is_concave_and_above_the_points() -> None:
+    pts = [(0.0, 0.0), (1.0, 10.0), (2.0, 24.0), (3.0, 33.0), (4.0, 40.0)]
+    segs = _concave_majorant(pts)
+    curve = GoodputCurve({}, segs, 10.0)
+    for x, y in pts:
+        assert curve.at(x) >= y - 1e-9
+    slopes = [a for a, _ in segs]
+    assert slopes == sorted(slopes, reverse=True)

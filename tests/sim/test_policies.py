@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from wva_ray.sim.model.profiles import get_profile
 from wva_ray.sim.observe import ModelView, Observation, PodView, VariantView
 from wva_ray.sim.policies.base import WVA_CHART_BEHAVIOR, HpaBehavior, HpaStabilizer
 from wva_ray.sim.policies.hpa import HpaKv, hpa_recommendation
+from wva_ray.sim.policies.kpa import Kpa
+from wva_ray.sim.policies.planner import Planner
 from wva_ray.sim.policies.ray_serve import RayServe
 from wva_ray.sim.policies.wva_upstream import V1Settings, WvaUpstream, v1_signals
 
@@ -23,14 +27,14 @@ def _view(pods: list[PodView], current: int | None = None, pending: int = 0, cos
     return VariantView(
         "v",
         "m",
-        PROFILE,
+        PROFILE.accelerator,
+        PROFILE.gpus,
         cost,
         current if current is not None else ready + pending,
         ready,
         pending,
         1,
         50,
-        90.0,
         tuple(pods),
     )
 
@@ -109,6 +113,7 @@ def test_wva_upstream_goes_through_the_hpa_window() -> None:
 
 def test_ray_serve_waits_upscale_delay_then_jumps() -> None:
     pol = RayServe({"v": 2.0})
+    assert pol.max_ongoing_per_replica == 5  # Serve's core default, enforced by the simulator's router
     view = _view([_pod("a", ongoing=10), _pod("b", ongoing=10)])  # 20 ongoing / 2 = 10 replicas
     results = [pol.decide(_obs(float(t), view)) for t in range(31)]
     assert all(r == {} for r in results[:29])
@@ -129,9 +134,37 @@ def test_ray_serve_neutral_decision_resets_the_counter() -> None:
 
 def test_hpa_kv_never_scales_to_zero_even_when_the_variant_allows_it() -> None:
     """An HPA on a per-pod metric has minReplicas >= 1: at zero it could never read a metric again."""
-    import dataclasses
-
     pol = HpaKv()
     view = dataclasses.replace(_view([_pod("a", kv=0.0), _pod("b", kv=0.0)]), min_replicas=0)
     assert pol.decide(_obs(0.0, view)) == {"v": 1}
     assert pol.decide(_obs(600.0, view)) == {"v": 1}
+
+
+def test_hpa_running_reads_running_over_max_num_seqs() -> None:
+    pol = HpaKv("hpa-running", target=0.05, metric="running", max_num_seqs={"v": 100})
+    pods = [dataclasses.replace(_pod(n), running_avg_1m=10.0) for n in ("a", "b")]  # 0.10 each: 2x the target
+    assert pol.decide(_obs(0.0, _view(pods))) == {"v": 4}
+
+
+def test_kpa_panics_on_a_burst_and_does_not_shrink_inside_the_window() -> None:
+    pol = Kpa(target=10.0)
+    calm = _view([_pod("a", ongoing=5), _pod("b", ongoing=5)])
+    burst = _view([_pod("a", ongoing=40), _pod("b", ongoing=40)])
+    assert pol.decide(_obs(0.0, calm))["v"] == 1
+    for t in range(2, 60, 2):
+        pol.decide(_obs(float(t), calm))
+    for t in (60.0, 62.0, 64.0):
+        pol.decide(_obs(t, burst))
+    assert pol.decide(_obs(66.0, burst))["v"] == 8  # the 6-s panic window sees 80 ongoing / 10 at once
+    assert pol.decide(_obs(68.0, calm))["v"] == 8  # in panic the fleet never shrinks
+
+
+def test_planner_forecasts_the_trend_over_profiled_capacity() -> None:
+    pol = Planner({"v": 10.0}, adjustment_interval_s=60.0)
+    view = _view([_pod("a")])
+    seen = []
+    for k in range(4):
+        models = (ModelView("m", 100, 0, 0.0, 600 * k * (k + 1)),)
+        seen.append(pol.decide(Observation(60.0 * k, (view,), models, None)))
+    assert seen[0] == {}
+    assert seen[-1]["v"] >= 6  # received rate 40, 60, 80 req/s and rising: >= ceil(60 / 10)

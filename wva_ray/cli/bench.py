@@ -7,21 +7,36 @@ from typing import Annotated
 
 import typer
 
-from wva_ray.sim.bench.runner import run_bench
+from wva_ray.sim.bench.suite import BenchArgs, oracle_violations, run_bench
 
 
 def register(app: typer.Typer) -> None:
     @app.command("bench")
     def bench(
-        quick: Annotated[bool, typer.Option("--quick", help="CI smoke run (under 5 minutes)")] = False,
-        scenario: Annotated[str | None, typer.Option("--scenario", help="one scenario (name or prefix)")] = None,
+        quick: Annotated[bool, typer.Option("--quick", help="CI smoke run (under two minutes)")] = False,
+        scenario: Annotated[
+            str | None, typer.Option("--scenario", help="one scenario: a name, a prefix, or a path to a YAML file")
+        ] = None,
         output: Annotated[Path, typer.Option("--output", help="output folder")] = Path("benchmarks/results/latest"),
-        policy: Annotated[list[str] | None, typer.Option("--policy", help="restrict to these policies")] = None,
+        policy: Annotated[
+            list[str] | None, typer.Option("--policy", help="restrict to these policies (family or family@k=v)")
+        ] = None,
+        seeds: Annotated[list[int] | None, typer.Option("--seeds", help="override every scenario's seeds")] = None,
+        sweep: Annotated[bool, typer.Option("--sweep", help="add each baseline's setting sweep")] = False,
     ) -> None:
-        """Run the simulator benchmark: scenarios x policies x seeds, oracle, results.json + markdown + plots."""
+        """Run the simulator benchmark: scenarios x policies x seeds against the oracle and causal bounds.
+
+        Exits 1 when a policy beats the oracle (a bound that is not one)."""
+        args = BenchArgs(quick, scenario, output, tuple(policy or ()), tuple(seeds or ()), sweep)
         try:
-            path = run_bench(quick, scenario, output, policies=policy or None)
+            path = run_bench(args)
         except ValueError as exc:  # unknown scenario or policy, invalid scenario file
             typer.echo(f"wva-ray bench: {exc}", err=True)
             raise typer.Exit(2) from exc
         typer.echo(str(path))
+        bad = oracle_violations(path)
+        if bad:
+            typer.echo("wva-ray bench: the oracle was beaten (it must be a lower bound):", err=True)
+            for line in bad:
+                typer.echo(f"  {line}", err=True)
+            raise typer.Exit(1)

@@ -2,15 +2,17 @@
 
 Owns `Tsdb` (an in-memory Prometheus stand-in: one sample per pod per scrape, `max_over_time`,
 `avg_over_time`, `increase` over windows) and the frozen `Observation` values built from it. All
-policies read the same delayed signals through these types. Pure, no I/O.
+policies read the same delayed signals through these types, and nothing else: an observation carries no
+serving profile, no start-up delay and no future (a test walks these types to keep it so). wva-ray
+policies read only `Observation.snapshot`, the `wva-ray plan` input as the controller's readers would
+build it (wva_ray.sim.render). Pure, no I/O.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-
-from wva_ray.sim.model.profiles import Profile
+from typing import Any
 
 # Sample field order (per pod per scrape).
 KV, WAITING, RUNNING, SUCCESS, PROMPT_SUM, GEN_SUM = range(6)
@@ -57,6 +59,18 @@ class Tsdb:
         rows = self._window(pod, now_s, window_s)
         return rows[-1][idx] - rows[0][idx] if len(rows) >= 2 else None
 
+    def rate(self, pod: str, idx: int, now_s: float, window_s: float) -> float | None:
+        """Per-second increase between the first and last sample of the window (PromQL `rate`, unextrapolated)."""
+        series = self._series.get(pod)
+        if series is None:
+            return None
+        hi = bisect_right(series.times, now_s)
+        lo = bisect_right(series.times, now_s - window_s, 0, hi)
+        if hi - lo < 2:
+            return None
+        dt = series.times[hi - 1] - series.times[lo]
+        return (series.values[hi - 1][idx] - series.values[lo][idx]) / dt if dt > 0 else None
+
     def forget(self, pod: str) -> None:
         self._series.pop(pod, None)
 
@@ -77,22 +91,23 @@ class PodView:
     avg_input_tokens_5m: float | None
     avg_output_tokens_5m: float | None
     arrival_rate_1m: float | None  # completed requests per second (rate of request_success_total)
+    running_avg_1m: float | None = None  # avg_over_time(vllm:num_requests_running[1m])
 
 
 @dataclass(frozen=True, slots=True)
 class VariantView:
-    """One variant (= one VA + its Deployment) at decision time."""
+    """One variant (= one VA + its Deployment) at decision time: what the API server and Prometheus show."""
 
     name: str
     model: str
-    profile: Profile
+    accelerator: str
+    gpus: int
     cost_per_replica: float
     current: int  # starting + ready (not draining)
     ready: int
     pending: int
     min_replicas: int
     max_replicas: int
-    startup_s: float
     pods: tuple[PodView, ...]
 
 
@@ -102,6 +117,7 @@ class ModelView:
     priority: int
     gateway_queue: int  # requests held because no pod of the model is ready
     requests_10m: float  # completed requests over 10 minutes (scale-to-zero signal)
+    requests_received: int = 0  # the gateway's cumulative request counter (frontend / EPP request total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +128,6 @@ class Observation:
     variants: tuple[VariantView, ...]
     models: tuple[ModelView, ...]
     gpu_free: dict[str, int] | None  # free GPUs per accelerator type under the budget; None = unlimited
+    # The `wva-ray plan` input (camelCase JSON) without controller-owned parts (config, VA status, state);
+    # rendered only for policies that set `reads_snapshot = True`.
+    snapshot: dict[str, Any] | None = None

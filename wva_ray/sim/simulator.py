@@ -1,13 +1,12 @@
-"""Virtual-time cluster simulator: variants of replicas, a router, a scrape pipeline and one policy.
+"""Virtual-time cluster simulator: variants of replicas, a router, a scrape pipeline, one policy, one actuation.
 
-Owns the event loop. Clients abandon requests still queued after `CLIENT_TIMEOUT_S` (they count as
-failed), so an overload costs the requests of its own period rather than every later one.
-Pods go Starting (billed, not routable, no metrics) -> Ready -> Draining (no new
-requests, billed until empty) -> Stopped. A least-loaded router (min running + waiting) sends each
-arrival to a ready pod of its model; with no ready pod the request waits in a gateway queue (EPP flow
-control). Every `scrape_interval_s` each live pod's gauges and counters go into a `Tsdb`, and every
-policy tick builds the same delayed `Observation` from it. A GPU budget per accelerator type, when
-set, refuses pods beyond it (counted). Pure computation, no I/O.
+Owns the event loop. Pods go Starting (billed, not routable, no metrics) -> Ready -> Draining (no new requests,
+billed until empty) -> Stopped. The router (wva_ray.sim.router) sends each arrival to a ready pod of its model;
+with none (or all at a policy's `max_ongoing_per_replica`) it waits in the gateway queue (EPP flow control).
+Clients abandon requests queued over `CLIENT_TIMEOUT_S` (failed). Every `scrape_interval_s` each live pod's
+gauges and counters go into a `Tsdb`; every policy tick renders what the controller would read from it
+(wva_ray.sim.render), and the decision goes out through the actuator (wva_ray.sim.actuation). A GPU budget per
+accelerator type refuses pods beyond it (counted). Pure computation, no I/O.
 """
 
 from __future__ import annotations
@@ -21,92 +20,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wva_ray.sim.model.profiles import Profile
+from wva_ray.sim.actuation import Actuator, Direct
+from wva_ray.sim.fidelity import Fidelity
 from wva_ray.sim.model.replica import Completed, ReplicaModel
-from wva_ray.sim.model.traces import FloatArray, Trace
-from wva_ray.sim.observe import (
-    GEN_SUM,
-    KV,
-    PROMPT_SUM,
-    RUNNING,
-    SUCCESS,
-    WAITING,
-    ModelView,
-    Observation,
-    PodView,
-    Tsdb,
-    VariantView,
-)
+from wva_ray.sim.model.traces import FloatArray
+from wva_ray.sim.observe import Observation, Tsdb
 from wva_ray.sim.policies.base import Policy
+from wva_ray.sim.records import PodRecord, RequestLog, ScaleAction, SimModel, SimResult, SimVariant, pod_record
+from wva_ray.sim.render import DRAINING, READY, STARTING, STOPPED, ModelInfo, count_views, observation
+from wva_ray.sim.router import Router
 
-STARTING, READY, DRAINING, STOPPED = range(4)
+__all__ = ["PodRecord", "RequestLog", "ScaleAction", "SimModel", "SimResult", "SimVariant", "Simulation"]
+
 DRAIN_GRACE_S = 900.0
 CLIENT_TIMEOUT_S = 60.0  # queued requests older than this are abandoned by their clients (counted as failed)
-
-
-@dataclass(frozen=True)
-class SimVariant:
-    name: str
-    model: str
-    profile: Profile
-    startup_s: float
-    cost_per_replica: float
-    min_replicas: int
-    max_replicas: int
-    initial_replicas: int
-
-
-@dataclass(frozen=True)
-class SimModel:
-    name: str
-    priority: int
-    trace: Trace
-
-
-@dataclass(frozen=True)
-class PodRecord:
-    variant: str
-    gpus: int
-    cost_per_hour: float
-    created_s: float
-    ready_s: float | None
-    stopped_s: float
-
-
-@dataclass(frozen=True)
-class ScaleAction:
-    t_s: float
-    variant: str
-    before: int
-    after: int
-
-
-@dataclass(frozen=True)
-class RequestLog:
-    """Per request of one model (index = trace order); NaN latencies for requests never completed."""
-
-    arrival_s: FloatArray
-    ttft_s: FloatArray
-    itl_s: FloatArray
-    e2e_s: FloatArray
-
-
-@dataclass(frozen=True)
-class SimResult:
-    policy: str
-    seed: int
-    duration_s: float
-    requests: dict[str, RequestLog]
-    pods: list[PodRecord]
-    actions: list[ScaleAction]
-    timeline_s: FloatArray
-    ready: dict[str, FloatArray]
-    current: dict[str, FloatArray]
-    budget_denied: int
-    timeouts: int
-    wall_s: float
-    policy_calls: int
-    policy_wall_s: float
 
 
 @dataclass(eq=False)
@@ -145,10 +72,21 @@ class Simulation:
         scrape_interval_s: float = 15.0,
         record_interval_s: float = 10.0,
         gpu_budget: Mapping[str, int] | None = None,
+        actuator: Actuator | None = None,
+        fidelity: Fidelity | None = None,
     ) -> None:
         self.models = {m.name: m for m in models}
         self.variants = {v.name: v for v in variants}
         self.policy = policy
+        self.actuator = actuator or Direct(policy.interval_s)
+        self.fidelity = fidelity or Fidelity()
+        self._rng = np.random.default_rng(seed + 7919)
+        self._router = Router(self.fidelity.routing, self.fidelity.routing_refresh_s)
+        self._now = 0.0
+        self._received: dict[str, int] = {}
+        cap = getattr(policy, "max_ongoing_per_replica", None)  # Ray Serve's router holds requests above it
+        self._cap: int | None = int(cap) if cap else None
+        self._flushing = False
         self.duration_s = duration_s
         self.seed = seed
         self.scrape_s = scrape_interval_s
@@ -186,11 +124,17 @@ class Simulation:
             self._stats.budget_denied += 1
             return False
         self._counter += 1
-        ready_s = now_s if ready_now else now_s + var.startup_s
+        fid = self.fidelity
+        startup = var.startup_s
+        if fid.startup_spread > 0:
+            startup *= float(self._rng.uniform(1.0 - fid.startup_spread, 1.0 + fid.startup_spread))
+        ready_s = now_s if ready_now else now_s + fid.scheduling_delay_s + startup
         pod = _Pod(
             name=f"{var.name}-{self._counter}",
             variant=var,
-            replica=ReplicaModel(var.profile, seed=self.seed * 100003 + self._counter, start_s=now_s),
+            replica=ReplicaModel(
+                var.profile, seed=self.seed * 100003 + self._counter, start_s=now_s, options=fid.replica
+            ),
             created_s=now_s,
             ready_s=ready_s,
         )
@@ -256,78 +200,34 @@ class Simulation:
             pod.last_finish_s = c.finish_s
 
     def _route(self, idx: int, model: str, prompt: int, out: int, now_s: float, ready: list[_Pod]) -> None:
-        best: _Pod | None = None
-        best_load = 1 << 60
-        for pod in ready:
-            rep = pod.replica
-            if rep.next_t <= now_s:  # its load changes only at its own events
-                self._collect(pod, rep.advance(now_s))
-            load = rep.load
-            if load < best_load:
-                best, best_load = pod, load
-        if best is None:
+        self._now = now_s
+        if self._cap is not None:
+            if self._gateway[model] and not self._flushing:
+                self._gateway[model].append(idx)  # FIFO behind the requests already held
+                return
+            for pod in ready:
+                self._collect(pod, pod.replica.advance(now_s))
+            ready = [p for p in ready if p.replica.load < self._cap]
+        if not ready:
             self._gateway[model].append(idx)
             return
+        best = self._router.pick(model, now_s, ready, self._sync)
         best.replica.submit(idx, prompt, out, now_s)
 
-    # ---- observation ----------------------------------------------------------------------------
-    def _pod_view(self, pod: _Pod, now_s: float) -> PodView:
-        db, name = self.tsdb, pod.name
-        run = db.avg_over_time(name, RUNNING, now_s, 30.0)
-        wait = db.avg_over_time(name, WAITING, now_s, 30.0)
-        d_prompt = db.increase(name, PROMPT_SUM, now_s, 300.0)
-        d_gen = db.increase(name, GEN_SUM, now_s, 300.0)
-        d_ok = db.increase(name, SUCCESS, now_s, 300.0)
-        d_ok_1m = db.increase(name, SUCCESS, now_s, 75.0)
-        return PodView(
-            name=name,
-            ready=pod.state == READY,
-            draining=pod.state == DRAINING,
-            kv_max_1m=db.max_over_time(name, KV, now_s, 60.0),
-            queue_max_1m=db.max_over_time(name, WAITING, now_s, 60.0),
-            kv_avg_30s=db.avg_over_time(name, KV, now_s, 30.0),
-            ongoing_avg_30s=None if run is None or wait is None else run + wait,
-            running_last=db.last(name, RUNNING, now_s),
-            waiting_last=db.last(name, WAITING, now_s),
-            avg_input_tokens_5m=d_prompt / d_ok if d_prompt is not None and d_ok else None,
-            avg_output_tokens_5m=d_gen / d_ok if d_gen is not None and d_ok else None,
-            arrival_rate_1m=d_ok_1m / 60.0 if d_ok_1m is not None else None,
-        )
+    def _sync(self, pod: _Pod) -> None:
+        self._collect(pod, pod.replica.advance(self._now))
 
+    # ---- observation ----------------------------------------------------------------------------
     def _observe(self, now_s: float) -> Observation:
-        views: list[VariantView] = []
-        for var in self.variants.values():
-            pods = self._pods[var.name]
-            ready, starting = self._counts(var.name)
-            views.append(
-                VariantView(
-                    name=var.name,
-                    model=var.model,
-                    profile=var.profile,
-                    cost_per_replica=var.cost_per_replica,
-                    current=ready + starting,
-                    ready=ready,
-                    pending=starting,
-                    min_replicas=var.min_replicas,
-                    max_replicas=var.max_replicas,
-                    startup_s=var.startup_s,
-                    pods=tuple(self._pod_view(p, now_s) for p in pods if p.state in (READY, DRAINING)),
-                )
-            )
-        models = []
-        for m in self.models.values():
-            ok = 0.0
-            for var in self.variants.values():
-                if var.model != m.name:
-                    continue
-                for p in self._pods[var.name]:
-                    inc = self.tsdb.increase(p.name, SUCCESS, now_s, 600.0)
-                    ok += inc or 0.0
-            models.append(ModelView(m.name, m.priority, len(self._gateway[m.name]), ok))
         gpu_free = None
         if self.budget is not None:
             gpu_free = {acc: cap - self._gpus_in_use(acc) for acc, cap in self.budget.items()}
-        return Observation(now_s, tuple(views), tuple(models), gpu_free)
+        models = [
+            ModelInfo(m.name, m.priority, len(self._gateway[m.name]), self._received.get(m.name, 0))
+            for m in self.models.values()
+        ]
+        reads_snapshot = bool(getattr(self.policy, "reads_snapshot", False))
+        return observation(now_s, self.tsdb, self.variants.values(), self._pods, models, gpu_free, reads_snapshot)
 
     # ---- main loop ------------------------------------------------------------------------------
     def _scrape(self, now_s: float) -> None:
@@ -364,6 +264,9 @@ class Simulation:
                     pod.state = STOPPED
                     pod.stopped_s = max(pod.last_finish_s, now_s - self.record_s)
                     self.tsdb.forget(pod.name)
+        if self._cap is not None:
+            for model in self.models:
+                self._flush_gateway(model, now_s)
 
     def _ready_pods(self, model: str) -> list[_Pod]:
         variants = [v for v in self.variants.values() if v.model == model]
@@ -375,9 +278,14 @@ class Simulation:
         if not ready:
             return
         trace_of = self._req_model
+        cap = self._cap
+        self._flushing = True
         while queue:
+            if cap is not None and all(p.replica.load >= cap for p in ready):
+                break
             idx = queue.popleft()
             self._route(idx, trace_of[idx], int(self._prompt[idx]), int(self._out[idx]), now_s, ready)
+        self._flushing = False
 
     def run(self) -> SimResult:
         wall0 = time.perf_counter()
@@ -399,7 +307,8 @@ class Simulation:
         ready_cache: dict[str, list[_Pod]] = {m: self._ready_pods(m) for m in names}
 
         interval = self.policy.interval_s
-        next_scrape, next_policy, next_record = 0.0, 0.0, 0.0
+        act = self.actuator
+        next_scrape, next_policy, next_record, next_act = 0.0, 0.0, 0.0, 0.0
         rec_t: list[float] = []
         rec_ready: dict[str, list[float]] = {v: [] for v in self.variants}
         rec_cur: dict[str, list[float]] = {v: [] for v in self.variants}
@@ -408,13 +317,14 @@ class Simulation:
         end = self.duration_s
         while True:
             next_ready = self._ready_heap[0][0] if self._ready_heap else math.inf
-            t_timer = min(next_scrape, next_policy, next_record, next_ready, end)
+            t_timer = min(next_scrape, next_policy, next_record, next_ready, next_act, end)
             while i < n:
                 idx = int(order[i])
                 t_arr = float(arrival[idx])
                 if t_arr >= t_timer:
                     break
                 model = self._req_model[idx]
+                self._received[model] = self._received.get(model, 0) + 1
                 self._route(idx, model, int(prompt[idx]), int(out[idx]), t_arr, ready_cache[model])
                 i += 1
             if t_timer >= end:
@@ -426,14 +336,17 @@ class Simulation:
                 next_scrape += self.scrape_s
             if now >= next_policy:
                 p0 = time.perf_counter()
-                desired = self.policy.decide(self._observe(now))
+                act.publish(now, self.policy.decide(self._observe(now)))
                 self._stats.policy_wall_s += time.perf_counter() - p0
                 self._stats.policy_calls += 1
-                for var_name, want in desired.items():
+                next_policy += interval
+            if now >= next_act:
+                views = count_views(self.variants.values(), self._pods) if act.mode != "direct" else ()
+                for var_name, want in act.apply(now, views).items():
                     if var_name in self.variants:
                         self._scale(var_name, int(want), now)
                 self._housekeeping(now)
-                next_policy += interval
+                next_act += act.interval_s
             if now >= next_record:
                 rec_t.append(now)
                 for v in self.variants:
@@ -458,13 +371,14 @@ class Simulation:
             if pod.state in (READY, DRAINING):
                 self._collect(pod, pod.replica.advance(end + DRAIN_GRACE_S))
         records = [
-            PodRecord(
-                variant=p.variant.name,
-                gpus=p.variant.profile.gpus,
-                cost_per_hour=p.variant.cost_per_replica,
-                created_s=p.created_s,
-                ready_s=p.ready_s if p.ready_s <= min(p.stopped_s, end) else None,
-                stopped_s=min(p.stopped_s, end),
+            pod_record(
+                p.variant.name,
+                p.variant.profile.gpus,
+                p.variant.cost_per_replica,
+                p.created_s,
+                p.ready_s,
+                p.stopped_s,
+                end,
             )
             for p in self._all
         ]

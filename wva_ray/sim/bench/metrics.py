@@ -15,7 +15,7 @@ import numpy as np
 
 from wva_ray.sim.model.scenario import SLO_CLASSES, SloClass
 from wva_ray.sim.model.traces import FloatArray
-from wva_ray.sim.simulator import SimResult
+from wva_ray.sim.records import SimResult
 
 # Student t 0.975 quantiles for n-1 degrees of freedom.
 _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}

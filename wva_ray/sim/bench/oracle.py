@@ -1,9 +1,27 @@
-"""Offline-optimal allocation with perfect foresight (performance-anchors.md section 4).
+"""Lower bounds on GPU-hours at a given SLO attainment: the clairvoyant oracle and the causal bound.
 
-Owns the MILP (scipy's HiGHS via `scipy.optimize.milp`): ready replicas n and starts s per variant and
-interval, unmet demand u per model; starting replicas are billed for the start-up delay; capacity per
-replica = the simulator's own SLO capacity; per-accelerator GPU budgets; unmet demand penalised by
-priority. Also its LP relaxation (a lower bound) and the fluid lower bound. Pure computation, no I/O.
+The oracle (performance-anchors.md section 4, as corrected after the first full run) is a linear program over a
+time grid of `interval_s`:
+
+    minimise   GPU-hours billed = sum_t sum_v g_v * dt * (ready_{v,t} + starting_{v,t})
+    subject to ready_{v,t} <= ready_{v,t-1} + starts_{v,t-d_v}     (start-up: d_v = floor(D_v / dt), billed)
+               ready_{v,-1} = the scenario's initial fleet
+               good_{v,t} <= G_v(ready_{v,t})                        (pooled goodput, concave upper envelope)
+               sum_v good_{v,t} <= demand_{m,t}                      (requests of model m arriving in t that can
+                                                                      meet the SLO at all, on an idle replica)
+               sum_{v,t} good_{v,t} >= A * all requests              (attainment target A)
+               GPU budget per accelerator type over ready + starting; ready + starting <= max replicas.
+
+Every relaxation points the same way - continuous replica counts, goodput at its maximum over the offered load
+(`goodput.GoodputCurve`; per replica at the largest pool for models with several variants, since a mixed pool is
+not measured), start-up rounded down, draining free, no minimum replicas - so any policy's GPU-hours at
+attainment >= A are >= the oracle's at A (up to the noise of the simulation itself).
+
+The causal bound adds what no non-clairvoyant policy escapes: capacity for a demand level exists only
+`lag_s` (one scrape + the start-up delay) after that level was first observed, beyond the initial fleet's:
+good_{m,t} <= max(initial goodput, max over s <= t - lag of demand_{m,s}). Its maximum attainment is the best
+any reactive policy can reach; where an oracle target exceeds it, the causal GPU-hours are reported as
+unreachable (None). Pure computation (scipy's HiGHS), no I/O.
 """
 
 from __future__ import annotations
@@ -13,196 +31,201 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 
+from wva_ray.sim.bench.goodput import GoodputCurve
 from wva_ray.sim.model.traces import FloatArray
+
+TARGETS = (0.90, 0.95, 0.99)
 
 
 @dataclass(frozen=True)
-class OracleVariant:
+class BoundVariant:
     name: str
     model: str
-    capacity_rps: float
-    cost_per_replica_hour: float
     gpus: int
     accelerator: str
     startup_s: float
     initial: int
     max_replicas: int
+    curve: GoodputCurve
 
 
 @dataclass(frozen=True)
-class OracleInput:
+class BoundInput:
     interval_s: float
-    demand_rps: dict[str, FloatArray]  # per model, one value per interval
-    variants: list[OracleVariant]
+    feasible: dict[str, FloatArray]  # per model: requests per interval that can meet the SLO on an idle replica
+    total_requests: int  # all requests of all models (the attainment denominator)
+    variants: list[BoundVariant]
     gpu_budget: dict[str, int] | None
-    priority: dict[str, int]  # lower = more important
+    lag_s: dict[str, float]  # per model: detection + start-up, for the causal bound
 
 
 @dataclass(frozen=True)
-class OracleResult:
+class Bound:
+    gpu_hours: float | None  # None: the target is unreachable
     status: str
-    billed: dict[str, list[int]]  # ready + starting replicas per variant per interval
-    gpu_hours: float
-    cost: float
-    lp_gpu_hours: float
-    lp_cost: float
-    fluid_gpu_hours: float
-    fluid_cost: float
-    unmet_rps_intervals: float
-    solve_s: float
 
 
-def fluid_bound(inp: OracleInput) -> tuple[float, float]:
-    """(GPU-hours, cost) of serving every interval's demand at the best ratio, no integrality, no start-up."""
-    hours = inp.interval_s / 3600.0
-    gpu = 0.0
-    cost = 0.0
-    for model, demand in inp.demand_rps.items():
-        vs = [v for v in inp.variants if v.model == model and v.capacity_rps > 0]
-        if not vs:
-            continue
-        total = float(demand.sum()) * hours
-        gpu += total * min(v.gpus / v.capacity_rps for v in vs)
-        cost += total * min(v.cost_per_replica_hour / v.capacity_rps for v in vs)
-    return gpu, cost
+class _Rows:
+    def __init__(self) -> None:
+        self.r: list[int] = []
+        self.c: list[int] = []
+        self.v: list[float] = []
+        self.ub: list[float] = []
+        self.n = 0
 
-
-def _weights(priority: dict[str, int]) -> dict[str, float]:
-    ranks = sorted(set(priority.values()))
-    return {m: 10.0 ** (len(ranks) - 1 - ranks.index(p)) for m, p in priority.items()}
-
-
-def solve(inp: OracleInput, time_limit_s: float = 120.0, mip_gap: float = 0.005) -> OracleResult:
-    t0 = time.perf_counter()
-    horizon = max((len(d) for d in inp.demand_rps.values()), default=0)
-    hours = inp.interval_s / 3600.0
-    variants = [v for v in inp.variants if v.capacity_rps > 0]
-    models = list(inp.demand_rps)
-    nv, nm, horizon_t = len(variants), len(models), horizon
-
-    def n_idx(j: int, t: int) -> int:
-        return j * 2 * horizon_t + t
-
-    def s_idx(j: int, t: int) -> int:
-        return j * 2 * horizon_t + horizon_t + t
-
-    def u_idx(m: int, t: int) -> int:
-        return nv * 2 * horizon_t + m * horizon_t + t
-
-    nvar = nv * 2 * horizon_t + nm * horizon_t
-    delays = [max(1, math.ceil(v.startup_s / inp.interval_s - 1e-9)) if v.startup_s > 0 else 0 for v in variants]
-
-    worst = max((v.cost_per_replica_hour / v.capacity_rps for v in variants), default=1.0)
-    weight = _weights(inp.priority)
-    c = np.zeros(nvar)
-    for j, v in enumerate(variants):
-        d = delays[j]
-        for t in range(horizon_t):
-            c[n_idx(j, t)] = v.cost_per_replica_hour * hours
-            c[s_idx(j, t)] = v.cost_per_replica_hour * hours * min(d, horizon_t - t)
-    for m, model in enumerate(models):
-        pen = 100.0 * worst * hours * weight.get(model, 1.0)
-        for t in range(horizon_t):
-            c[u_idx(m, t)] = pen
-
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    lb: list[float] = []
-    ub: list[float] = []
-    r = 0
-
-    def add(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
-        nonlocal r
+    def add(self, entries: list[tuple[int, float]], upper: float) -> None:
         for col, val in entries:
-            rows.append(r)
-            cols.append(col)
-            vals.append(val)
-        lb.append(lo)
-        ub.append(hi)
-        r += 1
+            self.r.append(self.n)
+            self.c.append(col)
+            self.v.append(val)
+        self.ub.append(upper)
+        self.n += 1
 
-    entries: list[tuple[int, float]]
-    for j, v in enumerate(variants):  # n_t <= n_{t-1} + s_{t-d}
-        d = delays[j]
-        for t in range(horizon_t):
-            entries = [(n_idx(j, t), 1.0)]
-            if t >= 1:
-                entries.append((n_idx(j, t - 1), -1.0))
-            if d == 0:
-                entries.append((s_idx(j, t), -1.0))
-            elif t - d >= 0:
-                entries.append((s_idx(j, t - d), -1.0))
-            add(entries, -np.inf, float(v.initial) if t == 0 else 0.0)
-    for m, model in enumerate(models):  # sum mu n + u >= demand
-        demand = inp.demand_rps[model]
-        for t in range(horizon_t):
-            entries = [(n_idx(j, t), v.capacity_rps) for j, v in enumerate(variants) if v.model == model]
-            entries.append((u_idx(m, t), 1.0))
-            add(entries, float(demand[t]) if t < len(demand) else 0.0, np.inf)
-    if inp.gpu_budget:
-        for acc, cap in inp.gpu_budget.items():
-            members = [(j, v) for j, v in enumerate(variants) if v.accelerator == acc]
-            if not members:
-                continue
-            for t in range(horizon_t):
-                entries = []
-                for j, v in members:
-                    entries.append((n_idx(j, t), float(v.gpus)))
-                    for tau in range(max(0, t - delays[j] + 1), t + 1):
-                        entries.append((s_idx(j, tau), float(v.gpus)))
-                add(entries, -np.inf, float(cap))
 
-    a = coo_matrix((vals, (rows, cols)), shape=(r, nvar)).tocsr()
-    upper = np.full(nvar, np.inf)
-    for j, v in enumerate(variants):
-        for t in range(horizon_t):
-            upper[n_idx(j, t)] = v.max_replicas
-            upper[s_idx(j, t)] = v.max_replicas
-    bounds = Bounds(np.zeros(nvar), upper)
-    cons = LinearConstraint(a, np.array(lb), np.array(ub))
-    integrality = np.zeros(nvar)
-    integrality[: nv * 2 * horizon_t] = 1
-    lp = milp(c, constraints=cons, bounds=bounds, integrality=np.zeros(nvar), options={"time_limit": time_limit_s})
-    mip = milp(
-        c,
-        constraints=cons,
-        bounds=bounds,
-        integrality=integrality,
-        options={"time_limit": time_limit_s, "mip_rel_gap": mip_gap},
-    )
-    x = mip.x if mip.x is not None else (lp.x if lp.x is not None else np.zeros(nvar))
+class _Program:
+    """The LP's variables and constraints, built once per (input, causal)."""
 
-    def totals(sol: FloatArray) -> tuple[float, float, dict[str, list[int]]]:
-        gpu = cost = 0.0
-        billed: dict[str, list[int]] = {}
-        for j, v in enumerate(variants):
-            d = delays[j]
-            series = []
-            for t in range(horizon_t):
-                b = float(sol[n_idx(j, t)]) + float(np.sum(sol[s_idx(j, max(0, t - d + 1)) : s_idx(j, t) + 1]))
-                series.append(b)
-                gpu += b * v.gpus * hours
-                cost += b * v.cost_per_replica_hour * hours
-            billed[v.name] = [round(b) for b in series]
-        return gpu, cost, billed
+    def __init__(self, inp: BoundInput, causal: bool) -> None:
+        self.inp = inp
+        dt = inp.interval_s
+        self.T = T = max((len(d) for d in inp.feasible.values()), default=0)
+        vs = inp.variants
+        self.nv = nv = len(vs)
+        self.d = [max(0, math.floor(v.startup_s / dt + 1e-9)) for v in vs]
+        # columns: ready, starts, good per variant and interval
+        self.ncol = 3 * nv * T
+        hours = dt / 3600.0
+        cost = np.zeros(self.ncol)
+        for j, v in enumerate(vs):
+            for t in range(T):
+                cost[self.ready(j, t)] = v.gpus * hours
+                cost[self.start(j, t)] = v.gpus * hours * min(self.d[j], T - t)
+        self.cost = cost
+        rows = _Rows()
+        for j, v in enumerate(vs):
+            for t in range(T):  # ready_t - ready_{t-1} - starts_{t-d} <= initial at t=0 else 0
+                e = [(self.ready(j, t), 1.0)]
+                if t >= 1:
+                    e.append((self.ready(j, t - 1), -1.0))
+                if t - self.d[j] >= 0:
+                    e.append((self.start(j, t - self.d[j]), -1.0))
+                rows.add(e, float(v.initial) if t == 0 else 0.0)
+                for a, b in v.curve.envelope:  # good <= (a * ready + b) * dt (requests)
+                    rows.add([(self.good(j, t), 1.0), (self.ready(j, t), -a * dt)], b * dt)
+                rows.add(self._billed(j, t, 1.0), float(v.max_replicas))
+        for model, demand in inp.feasible.items():
+            members = [j for j, v in enumerate(vs) if v.model == model]
+            cap = self._causal_cap(model, members) if causal else None
+            for t in range(T):
+                upper = float(demand[t]) if t < len(demand) else 0.0
+                if cap is not None:
+                    upper = min(upper, float(cap[t]))
+                rows.add([(self.good(j, t), 1.0) for j in members], upper)
+        if inp.gpu_budget:
+            for acc, limit in inp.gpu_budget.items():
+                members = [j for j, v in enumerate(vs) if v.accelerator == acc]
+                for t in range(T):
+                    e = [x for j in members for x in self._billed(j, t, float(vs[j].gpus))]
+                    if e:
+                        rows.add(e, float(limit))
+        self.attain_row = rows.n
+        rows.add([(self.good(j, t), -1.0) for j in range(nv) for t in range(T)], 0.0)
+        self.rows = rows
+        self.a = coo_matrix((rows.v, (rows.r, rows.c)), shape=(rows.n, self.ncol)).tocsr()
+        col_upper = np.full(self.ncol, np.inf)
+        for j, v in enumerate(vs):
+            for t in range(T):
+                col_upper[self.ready(j, t)] = v.max_replicas
+                col_upper[self.start(j, t)] = v.max_replicas
+        self.bounds = list(zip(np.zeros(self.ncol).tolist(), col_upper.tolist(), strict=True))
 
-    gpu, cost, billed = totals(x)
-    lp_gpu, lp_cost, _ = totals(lp.x) if lp.x is not None else (math.nan, math.nan, {})
-    fl_gpu, fl_cost = fluid_bound(inp)
-    unmet = float(np.sum(x[nv * 2 * horizon_t :]))
-    return OracleResult(
-        status=str(mip.message),
-        billed=billed,
-        gpu_hours=gpu,
-        cost=cost,
-        lp_gpu_hours=lp_gpu,
-        lp_cost=lp_cost,
-        fluid_gpu_hours=fl_gpu,
-        fluid_cost=fl_cost,
-        unmet_rps_intervals=unmet,
-        solve_s=time.perf_counter() - t0,
-    )
+    def ready(self, j: int, t: int) -> int:
+        return 3 * j * self.T + t
+
+    def start(self, j: int, t: int) -> int:
+        return 3 * j * self.T + self.T + t
+
+    def good(self, j: int, t: int) -> int:
+        return 3 * j * self.T + 2 * self.T + t
+
+    def _billed(self, j: int, t: int, w: float) -> list[tuple[int, float]]:
+        e = [(self.ready(j, t), w)]
+        e += [(self.start(j, tau), w) for tau in range(max(0, t - self.d[j] + 1), t + 1)]
+        return e
+
+    def _causal_cap(self, model: str, members: list[int]) -> FloatArray:
+        """Per interval: the most requests a reactive policy can have capacity for."""
+        inp = self.inp
+        dt = inp.interval_s
+        demand = inp.feasible[model]
+        base = sum(inp.variants[j].curve.at(inp.variants[j].initial) for j in members) * dt
+        lag = max(1, math.ceil(inp.lag_s.get(model, 0.0) / dt - 1e-9))
+        seen = np.maximum.accumulate(demand) if len(demand) else demand
+        cap = np.full(self.T, base)
+        for t in range(self.T):
+            if t - lag >= 0:
+                cap[t] = max(base, float(seen[t - lag]))
+        return cap
+
+    def solve(self, target_requests: float) -> Bound:
+        ub = np.array(self.rows.ub)
+        ub[self.attain_row] = -target_requests
+        res = linprog(self.cost, A_ub=self.a, b_ub=ub, bounds=self.bounds, method="highs")
+        if res.status != 0:
+            return Bound(None, str(res.message))
+        return Bound(float(res.fun), "optimal")
+
+    def max_good(self) -> float:
+        ub = np.array(self.rows.ub)
+        ub[self.attain_row] = 0.0
+        obj = np.zeros(self.ncol)
+        for j in range(self.nv):
+            for t in range(self.T):
+                obj[self.good(j, t)] = -1.0
+        res = linprog(obj, A_ub=self.a, b_ub=ub, bounds=self.bounds, method="highs")
+        return float(-res.fun) if res.status == 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The oracle and the causal bound of one scenario instance (one seed)."""
+
+    oracle_max_attainment: float
+    causal_max_attainment: float
+    oracle_gpu_hours: dict[float, float | None]  # per target attainment
+    causal_gpu_hours: dict[float, float | None]
+    solve_s: float
+    _oracle: _Program
+    _causal: _Program
+    _total: int
+
+    def oracle_at(self, attainment: float) -> float | None:
+        """The oracle's GPU-hours at `attainment` (None above its maximum)."""
+        a = min(attainment, self.oracle_max_attainment)
+        return self._oracle.solve(a * self._total).gpu_hours
+
+    def as_dict(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {
+            "oracle_max_attainment": self.oracle_max_attainment,
+            "causal_max_attainment": self.causal_max_attainment,
+            "bound_solve_s": self.solve_s,
+        }
+        for a in TARGETS:
+            out[f"oracle_gpu_hours_at_{a:.2f}"] = self.oracle_gpu_hours[a]
+            out[f"causal_gpu_hours_at_{a:.2f}"] = self.causal_gpu_hours[a]
+        return out
+
+
+def solve_bounds(inp: BoundInput, targets: tuple[float, ...] = TARGETS) -> Bounds:
+    t0 = time.perf_counter()
+    total = max(inp.total_requests, 1)
+    oracle = _Program(inp, causal=False)
+    causal = _Program(inp, causal=True)
+    o_max = min(1.0, oracle.max_good() / total)
+    c_max = min(o_max, causal.max_good() / total)
+    o_at = {a: (oracle.solve(a * total).gpu_hours if a <= o_max + 1e-9 else None) for a in targets}
+    c_at = {a: (causal.solve(a * total).gpu_hours if a <= c_max + 1e-9 else None) for a in targets}
+    return Bounds(o_max, c_max, o_at, c_at, time.perf_counter() - t0, oracle, causal, total)

@@ -55,6 +55,22 @@ _LAST = 1
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaOptions:
+    """Switchable fidelity beyond the default model (every switch off = the model described above)."""
+
+    preemption: bool = False  # KV full while decoding: the newest running request is preempted and recomputed
+    prefix_hit_ratio: float = 0.0  # fraction of each prompt found in the prefix cache (not prefilled, shared KV)
+    prefill_growth_per_1k: float = 0.0  # prefill time per token grows by this fraction per 1k prompt tokens
+    prefill_slows_decode: bool = True  # the averaged chunked-prefill rule ITL_eff = d / (1 - rho)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.prefix_hit_ratio < 1.0:
+            raise ValueError(f"prefix_hit_ratio must be in [0, 1), got {self.prefix_hit_ratio}")
+        if self.prefill_growth_per_1k < 0:
+            raise ValueError(f"prefill_growth_per_1k must be >= 0, got {self.prefill_growth_per_1k}")
+
+
+@dataclass(frozen=True, slots=True)
 class Completed:
     """A finished request with its latencies (seconds)."""
 
@@ -102,8 +118,11 @@ class _Req:
 class ReplicaModel:
     """A vLLM replica in virtual or real time (see the module docstring for the model)."""
 
-    def __init__(self, profile: Profile, seed: int = 0, start_s: float = 0.0) -> None:
+    def __init__(
+        self, profile: Profile, seed: int = 0, start_s: float = 0.0, options: ReplicaOptions | None = None
+    ) -> None:
         self.profile = profile
+        self.options = options or ReplicaOptions()
         # Reserved for jitter; the model is deterministic so that tests can use closed forms.
         self.rng = random.Random(seed)
         self._t = start_s

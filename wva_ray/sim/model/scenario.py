@@ -6,7 +6,6 @@ Owns the scenario schema (models, variants, workloads, budgets, SLO classes), sw
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wva_ray.sim.fidelity import Fidelity
 from wva_ray.sim.model.profiles import Profile, load_profiles
 from wva_ray.sim.model.traces import (
     TOKEN_PRESETS,
@@ -140,14 +140,32 @@ class Scenario(BaseModel):
     quick: QuickOverrides = Field(default_factory=QuickOverrides)
     kind: Literal["simulation", "control-plane"] = "simulation"
     control_plane_sizes: list[int] = Field(default_factory=lambda: [10, 100, 1000, 10000])
+    fidelity: Fidelity = Field(default_factory=Fidelity)
+    profile_error: float = Field(default=0.0, gt=-1.0, lt=1.0)  # the served engine is this much slower than its profile
 
     def variants(self) -> list[tuple[ModelSpec, VariantSpec]]:
         return [(m, v) for m in self.models for v in m.variants]
 
     def profile_of(self, variant: VariantSpec, profiles: Mapping[str, Profile]) -> Profile:
+        """The profile the simulated engine really has: the named one, `profile_error` slower (or faster)."""
         if variant.profile not in profiles:
             raise ValueError(f"scenario {self.name}: variant {variant.name} has unknown profile {variant.profile!r}")
-        return profiles[variant.profile]
+        prof = profiles[variant.profile]
+        if self.profile_error == 0.0:
+            return prof
+        e = 1.0 + self.profile_error
+        return prof.model_copy(
+            update={
+                "alpha_ms": prof.alpha_ms * e,
+                "beta_ms": prof.beta_ms * e,
+                "gamma_ms_per_1k_kv": prof.gamma_ms_per_1k_kv * e,
+                "prefill_tokens_per_s": prof.prefill_tokens_per_s / e,
+                "id": f"{prof.id}{self.profile_error:+.2f}",
+            }
+        )
+
+
+SWEEP_KEYS = ("startup_s", "profile_error")
 
 
 def _with_startup(scn: Scenario, startup_s: float) -> Scenario:
@@ -171,13 +189,18 @@ def expand(scn: Scenario, quick: bool) -> list[Scenario]:
         scn = scn.model_copy(update=upd)
     if not scn.sweep:
         return [scn]
-    unknown = set(scn.sweep) - {"startup_s"}
-    if unknown:
-        raise ValueError(f"scenario {scn.name}: unsupported sweep keys {sorted(unknown)}")
+    unknown = set(scn.sweep) - set(SWEEP_KEYS)
+    if unknown or len(scn.sweep) != 1:
+        raise ValueError(f"scenario {scn.name}: sweep takes exactly one of {list(SWEEP_KEYS)}, got {sorted(scn.sweep)}")
     out: list[Scenario] = []
-    for (value,) in itertools.product(scn.sweep["startup_s"]):
-        child = _with_startup(scn, float(value))
-        out.append(child.model_copy(update={"name": f"{scn.name}-d{int(value)}", "sweep": {}}))
+    key, values = next(iter(scn.sweep.items()))
+    for value in values:
+        if key == "startup_s":
+            child = _with_startup(scn, float(value))
+            out.append(child.model_copy(update={"name": f"{scn.name}-d{int(value)}", "sweep": {}}))
+        else:
+            name = f"{scn.name}-e{round(100 * float(value)):+d}"
+            out.append(scn.model_copy(update={"name": name, "profile_error": float(value), "sweep": {}}))
     return out
 
 

@@ -4,8 +4,11 @@ ongoing = running + queued per replica, averaged over the 30 s look-back; every 
 Ray - the counters are scaled): desired = total_ongoing / target_ongoing_requests, smoothed by factor 1.0
 (`ceil(current + factor * (desired - current))`), clipped to [min, max]; applied only after
 `upscale_delay_s` of consecutive "up" decisions or `downscale_delay_s` of consecutive "down" ones; a
-neutral or opposite decision resets the counter. `ray-serve-default` uses target 2 (the literal
-default), `ray-serve-tuned` 0.7 x the batch at SLO capacity.
+neutral or opposite decision resets the counter. `max_ongoing_requests` is enforced by the router: a replica
+holds at most that many requests, the rest wait at the handle (the simulator's gateway queue, flushed every tick)
+and count as ongoing for the autoscaler. `ray-serve-default` is Serve's core default (target 2, max ongoing 5);
+`ray-serve-llm-default` is `ray.serve.llm`'s (target and max ongoing 1e9: it never scales up); `ray-serve-sample`
+the KubeRay LLM sample (target 64, max ongoing 128).
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ class RayServe:
         upscale_delay_s: float = 30.0,
         downscale_delay_s: float = 600.0,
         factor: float = 1.0,
+        max_ongoing_requests: int | None = 5,
     ) -> None:
         self.name = name
+        self.max_ongoing_per_replica = (
+            max_ongoing_requests if max_ongoing_requests and max_ongoing_requests < 10**8 else None
+        )
         self.targets = dict(targets)
         self.upscale_delay_s = upscale_delay_s
         self.downscale_delay_s = downscale_delay_s
@@ -36,13 +43,18 @@ class RayServe:
 
     def decide(self, obs: Observation) -> Mapping[str, int]:
         out: dict[str, int] = {}
+        queued = {m.name: m.gateway_queue for m in obs.models}
+        per_model: dict[str, int] = {}
+        for view in obs.variants:
+            per_model[view.model] = per_model.get(view.model, 0) + 1
         for view in obs.variants:
             target = self.targets.get(view.name, 2.0)
             current = view.current
             ongoing = [p.ongoing_avg_30s for p in view.pods if p.ready and p.ongoing_avg_30s is not None]
             if not ongoing or current == 0:
                 continue
-            raw = sum(ongoing) / target
+            held = queued.get(view.model, 0) / per_model[view.model]  # requests queued at the handles
+            raw = (sum(ongoing) + held) / target
             desired = math.ceil(current + self.factor * (raw - current))
             if raw < current and desired == current and self.factor < 1.0:
                 desired -= 1  # Ray forces progress when a small factor would stall the shrink
