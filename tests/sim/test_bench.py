@@ -41,7 +41,9 @@ def _scenarios(tmp_path: Path) -> Path:
 def test_run_bench_writes_results_table_and_plots(tmp_path: Path, shared_dir: Path) -> None:
     out = tmp_path / "out"
     args = BenchArgs(quick=True, output=out, policies=("wva-ray", "hpa-kv", "static-peak"))
-    path = run_bench(args, scenarios_dir=_scenarios(tmp_path), traces_dir=shared_dir / "data" / "traces")
+    path = run_bench(
+        args, scenarios_dir=_scenarios(tmp_path), traces_dir=shared_dir / "data" / "traces", curve_cache=None
+    )
     doc = json.loads(path.read_text(encoding="utf-8"))
     scn = doc["scenarios"]["T1-tiny"]
     policies = scn["policies"]
@@ -82,7 +84,9 @@ def test_unknown_scenario_names_the_known_ones(tmp_path: Path, shared_dir: Path)
 def test_scenario_may_be_a_path_and_seeds_override(tmp_path: Path, shared_dir: Path) -> None:
     path = _scenarios(tmp_path) / "t1.yaml"
     args = BenchArgs(True, str(path), tmp_path / "o", policies=("static-peak",), seeds=(7,))
-    doc = json.loads(run_bench(args, traces_dir=shared_dir / "data" / "traces").read_text(encoding="utf-8"))
+    doc = json.loads(
+        run_bench(args, traces_dir=shared_dir / "data" / "traces", curve_cache=None).read_text(encoding="utf-8")
+    )
     assert doc["scenarios"]["T1-tiny"]["seeds"] == [7]
     assert f"--scenario {path}" in doc["command"] and "--seeds 7" in doc["command"]
 

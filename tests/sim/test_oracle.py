@@ -28,7 +28,8 @@ def _var(name: str = "v", model: str = "m", mu: float = 10.0, **kw: float) -> Bo
 
 def _inp(demand_rps: list[float], dt: float = 10.0, **kw: float) -> BoundInput:
     counts = np.array(demand_rps) * dt
-    return BoundInput(dt, {"m": counts}, int(counts.sum()), [_var(**kw)], None, {"m": 15.0 + kw.get("startup_s", 0.0)})
+    lag = {"m": 15.0 + kw.get("startup_s", 0.0)}
+    return BoundInput(dt, {"m": counts}, {"m": int(counts.sum())}, [_var(**kw)], None, lag)
 
 
 def test_constant_demand_costs_demand_over_goodput() -> None:
@@ -57,14 +58,14 @@ def test_causal_bound_loses_the_step_until_detection_and_start_up() -> None:
 
 def test_more_attainment_never_costs_less() -> None:
     b = solve_bounds(_inp([5.0, 40.0, 5.0, 40.0] * 5, startup_s=30.0, initial=1))
-    hours = [b.oracle_at(a) for a in (0.5, 0.8, 0.9, 0.99)]
+    hours = [b.oracle_at({"m": a}) for a in (0.5, 0.7, 0.8, 0.9)]
     assert all(h is not None for h in hours)
     assert hours == sorted(hours)  # type: ignore[type-var]
 
 
 def test_gpu_budget_caps_the_attainment() -> None:
     counts = np.full(6, 300.0)  # 30 req/s x 10 s, 10 req/s per replica: 3 replicas needed, 2 allowed
-    inp = BoundInput(10.0, {"m": counts}, int(counts.sum()), [_var(initial=2)], {"H100": 2}, {"m": 15.0})
+    inp = BoundInput(10.0, {"m": counts}, {"m": int(counts.sum())}, [_var(initial=2)], {"H100": 2}, {"m": 15.0})
     assert solve_bounds(inp).oracle_max_attainment == pytest.approx(2 / 3)
 
 
@@ -76,3 +77,15 @@ def test_envelope_is_concave_and_above_the_points() -> None:
         assert curve.at(x) >= y - 1e-9
     slopes = [a for a, _ in segs]
     assert slopes == sorted(slopes, reverse=True)
+
+
+def test_each_model_must_reach_the_target() -> None:
+    # a cheap model with many requests and a costly one with few: 0.99 overall could drop the costly one
+    counts = {"a": np.full(6, 1000.0), "b": np.full(6, 5.0)}
+    vs = [_var("va", "a", mu=100.0, initial=1), _var("vb", "b", mu=0.5, initial=1, gpus=4)]
+    inp = BoundInput(10.0, counts, {"a": 6000, "b": 30}, vs, None, {"a": 15.0, "b": 15.0})
+    b = solve_bounds(inp)
+    both = b.oracle_at({"a": 0.99, "b": 0.99})
+    only_a = b.oracle_at({"a": 0.99, "b": 0.0})
+    assert both is not None and only_a is not None and both > only_a
+    assert b.oracle_gpu_hours[0.99] == pytest.approx(both)

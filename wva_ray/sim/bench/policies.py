@@ -54,6 +54,8 @@ FAMILIES = (
     "static-peak",
 )
 DEFAULT_POLICIES = tuple(f for f in FAMILIES if f != "ray-serve")
+# --quick (CI, under two minutes): ours as installed, the analyzer candidate, upstream today, a sized baseline.
+QUICK_POLICIES = ("wva-ray", "wva-ray-slo", "wva-upstream-v2-keda", "keda-queue", "static-peak")
 SWEEPS: dict[str, list[str]] = {
     "hpa-running": [f"hpa-running@target={t}" for t in (0.02, 0.04, 0.08, 0.16)],
     "hpa-queue": [f"hpa-queue@target={t}" for t in (0.5, 1, 2, 4)],

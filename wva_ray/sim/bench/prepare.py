@@ -7,8 +7,9 @@ ConfigMap a user would write for the scenario's SLO classes. Pure computation ap
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -16,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from wva_ray.sim import simulator as simulator_module
+from wva_ray.sim.bench import goodput as goodput_module
 from wva_ray.sim.bench.capacity import Capacity, CapacityTable
 from wva_ray.sim.bench.goodput import GoodputCurve, goodput_curve
 from wva_ray.sim.bench.oracle import BoundInput, Bounds, BoundVariant, solve_bounds
 from wva_ray.sim.fidelity import Fidelity
+from wva_ray.sim.model import replica as replica_module
 from wva_ray.sim.model.profiles import Profile, load_profiles
 from wva_ray.sim.model.scenario import SLO_CLASSES, Scenario, SloClass, build_trace
 from wva_ray.sim.model.traces import FloatArray, Trace
@@ -56,20 +60,54 @@ def feasible_counts(
     return np.bincount(idx, minlength=bins).astype(np.float64)[:bins]
 
 
+def _code_hash() -> str:
+    """Changes when the replica model, the simulator or the goodput search changes (cached curves then expire)."""
+    h = hashlib.blake2b(digest_size=8)
+    for mod in (replica_module, simulator_module, goodput_module):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    return h.hexdigest()
+
+
 class CurveTable:
-    """Memo of goodput curves for one bench run (key: profile, workload, SLO class, fidelity)."""
+    """Memo of goodput curves, optionally seeded from a cache file (key: profile, workload, SLO class, fidelity,
+    code hash). Any cached curve is used; `full` says whether it was measured at full settings (120-s probes,
+    7 search steps, pools up to 16) or quick ones (60 s, 5, 8) - both carry the 5 % margin."""
 
-    def __init__(self, quick: bool) -> None:
+    def __init__(self, quick: bool, cached: Mapping[str, Any] | None = None) -> None:
         self.quick = quick
-        self._table: dict[tuple[str, str, str, str], GoodputCurve] = {}
+        self.code = _code_hash()
+        self._table: dict[str, tuple[GoodputCurve, bool]] = {}
+        for key, row in (cached or {}).items():
+            curve = GoodputCurve(
+                {int(n): float(g) for n, g in row["measured"].items()},
+                tuple((float(a), float(b)) for a, b in row["envelope"]),
+                float(row["per_replica_top"]),
+            )
+            self._table[key] = (curve, bool(row["full"]))
+        self.computed = 0
 
-    def get(self, key: tuple[str, str, str, str], build: Callable[[], GoodputCurve]) -> GoodputCurve:
-        if key not in self._table:
-            self._table[key] = build()
-        return self._table[key]
+    def key(self, profile: Profile, workload: str, slo: str, fidelity: Fidelity) -> str:
+        prof = hashlib.blake2b(profile.model_dump_json().encode(), digest_size=6).hexdigest()
+        fid = hashlib.blake2b(repr(fidelity).encode(), digest_size=6).hexdigest()
+        return f"{profile.id}|{workload}|{slo}|{fid}|{prof}|{self.code}"
 
-    def as_dict(self) -> dict[str, dict[str, float]]:
-        return {"|".join(k): {str(n): g for n, g in c.measured.items()} for k, c in sorted(self._table.items())}
+    def get(self, key: str, build: Callable[[], GoodputCurve]) -> GoodputCurve:
+        hit = self._table.get(key)
+        if hit is None:
+            self._table[key] = (build(), not self.quick)
+            self.computed += 1
+        return self._table[key][0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            k: {
+                "measured": {str(n): g for n, g in c.measured.items()},
+                "envelope": [list(seg) for seg in c.envelope],
+                "per_replica_top": c.per_replica_top,
+                "full": full,
+            }
+            for k, (c, full) in sorted(self._table.items())
+        }
 
 
 def prepare(
@@ -84,11 +122,11 @@ def prepare(
     feasible: dict[str, FloatArray] = {}
     bvars: list[BoundVariant] = []
     lag: dict[str, float] = {}
-    total = 0
+    requests: dict[str, int] = {}
     dt = scn.oracle_interval_s
     for m in scn.models:
         trace = build_trace(m.workload, scn.duration_s, traces_dir, seed)
-        total += len(trace)
+        requests[m.name] = len(trace)
         models.append(SimModel(m.name, m.priority, trace))
         rate60 = trace.rate_per_bin(60.0, scn.duration_s)
         peaks[m.name] = float(rate60.max()) if len(rate60) else 0.0
@@ -96,8 +134,9 @@ def prepare(
         profs = [scn.profile_of(v, profiles) for v in m.variants]
         feasible[m.name] = feasible_counts(trace, profs, slo, dt, scn.duration_s)
         need = float(feasible[m.name].max()) / dt if len(feasible[m.name]) else 0.0
-        pool = build_trace(m.workload, min(scn.duration_s, 3600.0), traces_dir, 0)
+        pool = build_trace(m.workload, 3600.0, traces_dir, 0)  # the token mix, the same for quick and full runs
         wkey = f"{scn.name.split('-d')[0]}/{m.name}"
+        whash = hashlib.blake2b(m.workload.model_dump_json().encode(), digest_size=6).hexdigest()
         startups = []
         for v, prof in zip(m.variants, profs, strict=True):
             startup = v.startup_s if v.startup_s is not None else prof.startup_s
@@ -108,7 +147,7 @@ def prepare(
             )
             cap = caps.get(prof, wkey, pool.prompt_tokens, pool.output_tokens, m.slo_class, slo)
             capacity[v.name] = cap
-            key = (prof.id, wkey, m.slo_class, repr(fidelity))
+            key = curves.key(prof, whash, m.slo_class, fidelity)
             curve = curves.get(
                 key,
                 partial(
@@ -136,7 +175,7 @@ def prepare(
                 )
             )
         lag[m.name] = scn.scrape_interval_s + min(startups) * (1.0 - fidelity.startup_spread)
-    inp = BoundInput(dt, feasible, total, bvars, scn.gpu_budget, lag)
+    inp = BoundInput(dt, feasible, requests, bvars, scn.gpu_budget, lag)
     bounds = solve_bounds(inp)
     return Prepared(scn, seed, models, variants, capacity, curve_of, bounds, fidelity, peaks)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wva_ray.sim.bench.capacity import CapacityTable
-from wva_ray.sim.bench.policies import DEFAULT_POLICIES, DEFAULT_POLICY, SWEEPS, parse_name
+from wva_ray.sim.bench.policies import DEFAULT_POLICIES, DEFAULT_POLICY, QUICK_POLICIES, SWEEPS, parse_name
 from wva_ray.sim.bench.prepare import CurveTable, Prepared
 from wva_ray.sim.bench.report import write_cost_plot, write_markdown, write_plots
 from wva_ray.sim.bench.runner import progress, run_scenario
@@ -31,6 +31,9 @@ from wva_ray.sim.records import SimResult
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS_DIR = REPO_ROOT / "benchmarks" / "scenarios"
 TRACES_DIR = REPO_ROOT.parent / "shared" / "data" / "traces"
+# Goodput curves measured by earlier runs (keyed by profile, workload, SLO class, fidelity and a hash of the
+# simulator code, so a model change re-measures); a run adds what it measured. Commit it with results.
+CURVE_CACHE = REPO_ROOT / "benchmarks" / "goodput-cache.json"
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,12 @@ def select(scenario: str | None, scenarios_dir: Path) -> dict[str, Scenario]:
     return chosen
 
 
-def run_bench(args: BenchArgs, scenarios_dir: Path = SCENARIOS_DIR, traces_dir: Path = TRACES_DIR) -> Path:
+def run_bench(
+    args: BenchArgs,
+    scenarios_dir: Path = SCENARIOS_DIR,
+    traces_dir: Path = TRACES_DIR,
+    curve_cache: Path | None = CURVE_CACHE,
+) -> Path:
     """Run the suite (or the chosen scenarios) and write `output/results.json` (returned), `results.md`, PNGs."""
     started = time.perf_counter()
     commit = _git_commit()  # stamped at the start: the code that ran
@@ -127,7 +135,8 @@ def run_bench(args: BenchArgs, scenarios_dir: Path = SCENARIOS_DIR, traces_dir: 
     output = args.output
     output.mkdir(parents=True, exist_ok=True)
     caps = CapacityTable(n_requests=1500 if args.quick else 6000)
-    curves = CurveTable(args.quick)
+    cached = json.loads(curve_cache.read_text(encoding="utf-8")) if curve_cache and curve_cache.is_file() else {}
+    curves = CurveTable(args.quick, cached)
     results: dict[str, Any] = {}
     control: dict[str, Any] | None = None
 
@@ -145,7 +154,7 @@ def run_bench(args: BenchArgs, scenarios_dir: Path = SCENARIOS_DIR, traces_dir: 
         for scn in expand(spec, args.quick):
             if args.seeds:
                 scn = scn.model_copy(update={"seeds": list(args.seeds)})
-            chosen = list(args.policies) or list(scn.policies or DEFAULT_POLICIES)
+            chosen = list(args.policies) or list(scn.policies or (QUICK_POLICIES if args.quick else DEFAULT_POLICIES))
             if args.sweep:
                 chosen += [s for fam in SWEEPS.values() for s in fam if s not in chosen]
             progress(f"{scn.name}: {len(scn.seeds)} seed(s) x {len(chosen)} policies, {scn.duration_s:.0f}s")
@@ -159,11 +168,13 @@ def run_bench(args: BenchArgs, scenarios_dir: Path = SCENARIOS_DIR, traces_dir: 
         "default_policy": DEFAULT_POLICY,
         "wall_s": time.perf_counter() - started,
         "capacities": caps.as_dict(),
-        "goodput_curves": curves.as_dict(),
+        "goodput_curves": {k: v["measured"] for k, v in curves.as_dict().items()},
         "scenarios": results,
     }
     if control is not None:
         doc["control_plane"] = control
+    if curves.computed and curve_cache is not None:
+        curve_cache.write_text(json.dumps(curves.as_dict(), indent=1), encoding="utf-8")
     path = output / "results.json"
     path.write_text(json.dumps(_finite(doc), indent=1, sort_keys=False), encoding="utf-8")
     write_markdown(output, doc)

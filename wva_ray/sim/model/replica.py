@@ -103,7 +103,18 @@ class ReplicaState:
 
 
 class _Req:
-    __slots__ = ("admit_s", "arrival_s", "first_s", "output", "prompt", "rid", "vstart")
+    __slots__ = (
+        "admit_s",
+        "arrival_s",
+        "first_done",
+        "first_s",
+        "generated",
+        "live_seq",
+        "output",
+        "prompt",
+        "rid",
+        "vstart",
+    )
 
     def __init__(self, rid: Hashable, prompt: int, output: int, arrival_s: float) -> None:
         self.rid = rid
@@ -113,6 +124,9 @@ class _Req:
         self.admit_s = arrival_s
         self.first_s = arrival_s
         self.vstart = 0.0
+        self.live_seq = -1  # seq of its live heap entry (others are stale after a preemption)
+        self.generated = 0.0  # tokens generated before a preemption
+        self.first_done = False
 
 
 class ReplicaModel:
@@ -143,6 +157,7 @@ class ReplicaModel:
         self._pf_rate = 0.0
         self.next_t = _INF  # read-only for callers: time of the next internal event (inf when idle)
         self._done: list[Completed] = []
+        self.preemptions = 0  # vllm:num_preemptions_total
         self._recent: deque[tuple[float, int]] = deque()  # (admit time, prompt tokens) inside the rho window
         self._recent_tokens = 0
         self._kv_limit = KV_ADMISSION_RATIO * profile.kv_capacity_tokens
@@ -251,13 +266,16 @@ class ReplicaModel:
 
     def _finish_prefill(self) -> None:
         req = self._prefill.popleft()
-        self._head_left = float(self._prefill[0].prompt) if self._prefill else 0.0
+        self._head_left = self._work(self._prefill[0].prompt) if self._prefill else 0.0
         self._prompt_total += req.prompt
-        req.vstart = self._v
+        req.vstart = self._v - req.generated  # a preempted request resumes where it was (recomputed prefill)
         self._n_dec += 1
-        self._sum_vstart += self._v
+        self._sum_vstart += req.vstart
         self._seq += 1
-        if req.output == 1:
+        req.live_seq = self._seq
+        if req.first_done:
+            heapq.heappush(self._heap, (req.vstart + req.output, self._seq, _LAST, req))
+        elif req.output == 1:
             heapq.heappush(self._heap, (self._v + 1.0, self._seq, _LAST, req))
         else:
             heapq.heappush(self._heap, (self._v + 1.0, self._seq, _FIRST, req))
@@ -269,10 +287,14 @@ class ReplicaModel:
             self._v = target
         now = self._t
         while heap and heap[0][0] <= self._v + 1e-9:
-            _, _, kind, req = heapq.heappop(heap)
+            _, seq, kind, req = heapq.heappop(heap)
+            if seq != req.live_seq:
+                continue  # stale entry of a preempted request
             if kind == _FIRST:
                 req.first_s = now
+                req.first_done = True
                 self._seq += 1
+                req.live_seq = self._seq
                 heapq.heappush(heap, (req.vstart + req.output, self._seq, _LAST, req))
                 continue
             if req.output == 1:
@@ -298,6 +320,21 @@ class ReplicaModel:
             )
         if self._n_dec == 0:
             self._sum_vstart = 0.0
+        if self.options.preemption:
+            while self._n_dec > 1 and self._kv_used() > self.profile.kv_capacity_tokens:
+                self._preempt_newest()
+
+    def _preempt_newest(self) -> None:
+        """vLLM's recompute preemption: the newest decoding request leaves the batch for the queue's head."""
+        live = [e[3] for e in self._heap if e[1] == e[3].live_seq]
+        req = max(live, key=lambda r: r.vstart)
+        req.generated = self._v - req.vstart
+        req.live_seq = -1
+        self._n_dec -= 1
+        self._sum_vstart -= req.vstart
+        self._kv_prompt -= req.prompt
+        self.preemptions += 1
+        self._waiting.appendleft(req)
 
     def _admit(self) -> None:
         waiting = self._waiting
@@ -311,12 +348,21 @@ class ReplicaModel:
                 return
             waiting.popleft()
             head.admit_s = self._t
-            self._recent.append((self._t, head.prompt))
-            self._recent_tokens += head.prompt
+            work = round(self._work(head.prompt))
+            self._recent.append((self._t, work))
+            self._recent_tokens += work
             if not self._prefill:
-                self._head_left = float(head.prompt)
+                self._head_left = self._work(head.prompt)
             self._prefill.append(head)
             self._kv_prompt += head.prompt
+
+    def _work(self, prompt: int) -> float:
+        """Prefill tokens a prompt costs: less its prefix-cache hits, more when attention cost grows with length."""
+        opt = self.options
+        if opt.prefix_hit_ratio == 0.0 and opt.prefill_growth_per_1k == 0.0:
+            return float(prompt)
+        miss = prompt * (1.0 - opt.prefix_hit_ratio)
+        return miss * (1.0 + opt.prefill_growth_per_1k * prompt / 1000.0)
 
     def _rho(self) -> float:
         recent = self._recent
@@ -329,7 +375,7 @@ class ReplicaModel:
     def _update_rates(self) -> None:
         prof = self.profile
         n_dec = self._n_dec
-        rho = self._rho()
+        rho = self._rho() if self.options.prefill_slows_decode else 0.0
         dv = 0.0
         if n_dec > 0:
             dv = (1.0 - rho) / prof.itl_s(n_dec, self._kv_used())
