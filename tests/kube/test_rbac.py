@@ -14,6 +14,7 @@ from tests.kube.cluster import ClusterInfo
 from tests.kube.conftest import RBAC_DIR, SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet
 from tests.kube.manifests import apply, deployment, load_yaml, variant_autoscaling, wait_for
+from tests.kube.v09.conftest import install_keda_crd
 from wva_ray.adapters.kube.client import KubeApi, KubeForbidden, token_configuration
 from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
@@ -99,6 +100,7 @@ def test_role_is_exactly_what_the_adapter_uses(
     for name, kind in (("d", "Deployment"), ("s", "StatefulSet"), ("r", "ReplicaSet")):
         apply(admin_api, variant_autoscaling(namespace, name, name, kind=kind))
 
+    install_keda_crd(admin_api)  # annotation discovery watches HPAs and, with KEDA installed, ScaledObjects
     reader = KubeReader(api, KubeSettings(pod_namespace=SYSTEM_NS)).start()
     try:
 

@@ -21,6 +21,7 @@ from typing import Protocol
 from wva_ray.adapters.gauges import GaugeExporter
 from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
+from wva_ray.core.annotated import expand
 from wva_ray.core.ports import Clock, DecisionPublisher, ModelGroupRef
 from wva_ray.runtime.cycle import ScrapeEndpoint, ShardProposal, ShardWork, finalize_cycle, missing_shards, split
 
@@ -99,6 +100,7 @@ class CycleCore:
         started = time.perf_counter()
         base = await self.view.observe(now)
         base = base.model_copy(update={"now": now, "state": self._state})
+        base, _ = expand(base)  # annotated scalers -> in-memory VAs before the split (shards see plain VAs)
         self._cycle += 1
         endpoints: list[ScrapeEndpoint] = []
         if self.scrape and hasattr(self.view, "scrape_endpoints"):

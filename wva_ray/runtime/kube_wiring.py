@@ -18,6 +18,7 @@ from wva_ray.adapters.kube.client import KubeApi, load_configuration
 from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.publish import ActuationMode, KubePublisher
 from wva_ray.adapters.kube.reader import KubeReader
+from wva_ray.adapters.kube.scaler_events import ScalerEvents
 from wva_ray.adapters.prometheus.client import PrometheusSettings
 from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.adapters.scrape import ScrapeMetricsSource
@@ -51,6 +52,7 @@ class KubeCluster:
             heartbeat_s=settings.runtime.status_heartbeat_s,
             mode=ActuationMode(settings.runtime.actuation),
         )
+        self.scaler_events = ScalerEvents(api)
         self._last: ClusterState | None = None
 
     async def observe(self, now: datetime) -> Snapshot:
@@ -60,7 +62,9 @@ class KubeCluster:
 
     async def publish(self, decisions: Sequence[Decision], now: datetime) -> None:
         targets = self._last.targets if self._last is not None else {}
-        await self.publisher.publish_async(decisions, now, targets)
+        report = await self.publisher.publish_async(decisions, now, targets)
+        if self._last is not None and not report.skipped_not_leader:
+            await asyncio.to_thread(self.scaler_events.publish, self._last.annotated, decisions, now)
 
     async def scrape_endpoints(self) -> list[ScrapeEndpoint]:
         """`http://<podIP>:<scrape_port>` of every live pod of the last observed targets (direct-scrape mode;

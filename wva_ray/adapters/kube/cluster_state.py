@@ -11,6 +11,7 @@ from datetime import datetime
 
 from wva_ray.adapters.kube.client import JsonObj
 from wva_ray.adapters.kube.discovery import ResourceType
+from wva_ray.adapters.kube.scalers import AnnotatedState
 from wva_ray.adapters.kube.selectors import LabelSelector, parse_selector
 from wva_ray.api.snapshot import (
     DecisionState,
@@ -67,6 +68,7 @@ class ClusterState:
     gpu_available: dict[str, float] | None
     gpu_inventory_error: str | None = None
     target_pods: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # VA key -> live pod names
+    annotated: AnnotatedState = field(default_factory=AnnotatedState)  # v0.9 annotated HPAs / ScaledObjects
 
     def snapshot(
         self,
@@ -90,5 +92,6 @@ class ClusterState:
             metrics_error=metrics_error,
             gpu_inventory_error=self.gpu_inventory_error,
             flow_control_queues=list(flow_control_queues),
+            scalers=list(self.annotated.scalers),
             state=state or DecisionState(),
         )

@@ -177,6 +177,8 @@ class KubePublisher:
                 except TransientApiError as exc:
                     log.warning("va=%s %s", d.key, exc)
                     applied = False
+        if d.source is not None:  # annotated scaler (v0.9): no VA object, no status; Events in scaler_events
+            return WriteResult(d.key, False, 0), scaled, events
         result = self.write_status(d, now, applied=applied)
         if result.transitions:
             va = self.lookup(d.namespace, d.name) if self.lookup else None

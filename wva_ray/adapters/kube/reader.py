@@ -26,13 +26,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wva_ray.adapters.kube.annotated_read import ReadAccumulator, read_annotated
 from wva_ray.adapters.kube.cache import WatchCache
 from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeNotFound
 from wva_ray.adapters.kube.cluster_state import ClusterState, ScaleTargetObject
 from wva_ray.adapters.kube.discovery import ResourceType, RestMapper, UnknownKind
-from wva_ray.adapters.kube.inventory import gpu_available, gpus_per_replica, pod_spec_gpus, pod_template_spec, vllm_args
-from wva_ray.adapters.kube.objects import PodIndex, object_meta, pod_ready, strip_managed_fields
+from wva_ray.adapters.kube.inventory import gpu_available, gpus_per_replica, pod_spec_gpus, vllm_args
+from wva_ray.adapters.kube.objects import PodIndex, object_meta, pod_live, pod_ready, strip_managed_fields
+from wva_ray.adapters.kube.scalers import ScalerWatches
 from wva_ray.adapters.kube.settings import KubeSettings
+from wva_ray.adapters.kube.templates import node_affinity_terms, template_labels, template_node_selector
 from wva_ray.api.snapshot import NamespaceConfig, Pod, ScaleTarget, SnapshotConfig
 from wva_ray.api.va import (
     ACCELERATOR_LABEL,
@@ -56,6 +59,15 @@ SYNC_TIMEOUT_S = 30.0
 
 def va_collection_path(namespace: str | None = None) -> str:
     return f"{VA_BASE}/namespaces/{namespace}/{PLURAL}" if namespace else f"{VA_BASE}/{PLURAL}"
+
+
+def va_served(api: KubeApi) -> bool:
+    """True when the API server serves the VariantAutoscaling CRD (WVA v0.9 installs have none)."""
+    try:
+        doc = api.get(VA_BASE)
+    except KubeNotFound:
+        return False
+    return any(r.get("name") == PLURAL for r in doc.get("resources") or [])
 
 
 class KubeReader:
@@ -95,6 +107,7 @@ class KubeReader:
             for name in (settings.service_classes_config_map, settings.slo_profiles_config_map)
         ]
         self._workloads: dict[str, WatchCache] = {}
+        self.scalers = ScalerWatches(api, watch_namespace=ns, controller_instance=settings.controller_instance)
         self._scales: dict[str, tuple[str, JsonObj]] = {}  # scale path -> (workload rv, scale)
         self._lock = threading.Lock()
 
@@ -107,17 +120,24 @@ class KubeReader:
         """Start the watches and wait until each has listed once (raises ``TransientApiError`` otherwise)."""
         for cache in self._core_caches():
             cache.start()
+        va_crd = va_served(self.api)
+        if not va_crd:  # WVA v0.9 installs have no VA CRD: annotated scalers only (the watch retries meanwhile)
+            log.info("VariantAutoscaling CRD not served: discovering annotated HPAs and ScaledObjects only")
         for cache in self._core_caches():
+            if cache is self._vas and not va_crd:
+                continue
             if cache.path == "/api/v1/nodes" and not cache.wait_synced(timeout_s):
                 log.warning("node inventory not readable: %s", cache.last_error)
                 continue
             if not cache.wait_synced(timeout_s):
                 raise TransientApiError(f"watch {cache.path} not synced in {timeout_s}s: {cache.last_error}")
+        self.scalers.start(timeout_s)
         return self
 
     def stop(self) -> None:
         for cache in [*self._core_caches(), *self._workloads.values()]:
             cache.stop()
+        self.scalers.stop()
 
     async def read_async(self) -> ClusterState:
         """``read()`` on a worker thread (keeps the event loop free)."""
@@ -246,7 +266,9 @@ class KubeReader:
             ready_replicas=ready,
             gpus_per_replica=gpus_per_replica(workload),
             vllm_args=vllm_args(workload) or [],
-            node_selector=dict(pod_template_spec(workload).get("nodeSelector") or {}),
+            node_selector=template_node_selector(workload),
+            node_affinity=node_affinity_terms(workload),
+            pod_labels=template_labels(workload),
             deleting=bool(object_meta(workload).get("deletionTimestamp")),
         )
 
@@ -301,6 +323,16 @@ class KubeReader:
                 if accelerator and not (p.get("spec") or {}).get("nodeName") and pod_key not in counted_pending:
                     counted_pending.add(pod_key)
                     pending_gpus[accelerator] = pending_gpus.get(accelerator, 0.0) + pod_spec_gpus(p.get("spec") or {})
+        annotated = read_annotated(
+            self.scalers,
+            [va for va, _ in owned],
+            [p for p in all_pods if pod_live(p)],
+            self._excluded_namespaces(),
+            ReadAccumulator(targets, errors, scale_targets, pods, target_pods),
+            self.resolve_target,
+            self._scale_target,
+            pod_ready,
+        )
         gpu_free, gpu_error = self._inventory(all_pods, pending_gpus)
         used_scales = {t.scale_path for t in targets.values()}
         with self._lock:  # forget scales of targets no VA points at any more
@@ -318,6 +350,7 @@ class KubeReader:
             gpu_available=gpu_free,
             gpu_inventory_error=gpu_error,
             target_pods=target_pods,
+            annotated=annotated,
         )
 
     def va_object(self, namespace: str, name: str) -> JsonObj | None:

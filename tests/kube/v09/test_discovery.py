@@ -1,0 +1,256 @@
+"""Annotation discovery against the real API server (Kubernetes 1.20, autoscaling/v2beta2 HPAs, a ScaledObject
+CRD written here): upstream v0.9's e2e discovery scenario with and without the `llm-d.ai/variant` label,
+precedence (ScaledObject over HPA, KEDA's own HPA skipped, VA over annotations), the KEDA CRD appearing while
+the controller runs, an invalid annotation and an attribution miss (skipped or counted, an Event, nothing else
+affected), and `wva-ray plan --from-cluster` showing why each variant was found."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kube.cluster import ClusterInfo
+from tests.kube.conftest import SYSTEM_NS
+from tests.kube.fake_kubelet import FakeKubelet
+from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
+from tests.kube.v09.conftest import (
+    HPA_BASE,
+    SO_BASE,
+    hpa,
+    install_keda_crd,
+    managed,
+    post,
+    remove_keda_crd,
+    scaled_object,
+)
+from wva_ray.adapters.kube.client import JsonObj, KubeApi
+from wva_ray.adapters.kube.reader import ClusterState, KubeReader
+from wva_ray.adapters.kube.scaler_events import ScalerEvents
+from wva_ray.adapters.kube.scalers import MISS_VARIANT_LABEL, served_hpa_version
+from wva_ray.adapters.kube.settings import KubeSettings
+from wva_ray.api.plan import Plan
+from wva_ray.core.decide import decide
+
+pytestmark = [pytest.mark.integration]
+
+WVA_RAY = Path(sys.executable).parent / "wva-ray"
+H100 = "NVIDIA-H100-80GB-HBM3"
+
+
+def labelled(doc: JsonObj, **labels: str) -> JsonObj:
+    """The Deployment with extra pod-template labels (not in its selector)."""
+    doc["spec"]["template"]["metadata"]["labels"].update(labels)
+    return doc
+
+
+def plan_of(reader: KubeReader) -> tuple[ClusterState, Plan]:
+    state = reader.read()
+    now = datetime.now(UTC)
+    return state, decide(state.snapshot(now), now)
+
+
+def names(plan: Plan, ns: str) -> list[str]:
+    return [d.name for d in plan.decisions if d.namespace == ns]
+
+
+def pods_of(state: ClusterState, ns: str, target: str) -> list[str]:
+    return [p.name for p in state.pods if p.namespace == ns and p.target == target and p.ready]
+
+
+def events(api: KubeApi, ns: str, name: str) -> list[JsonObj]:
+    items = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
+    return [e for e in items if e["involvedObject"]["name"] == name and e.get("reportingComponent") == "wva-ray"]
+
+
+def test_the_control_plane_serves_autoscaling_v2beta2(admin_api: KubeApi) -> None:
+    # Kubernetes 1.20 has no autoscaling/v2 (1.23+): discovery falls back to v2beta2, the same fields
+    assert served_hpa_version(admin_api) == "autoscaling/v2beta2"
+
+
+def test_hpa_discovery_with_and_without_the_variant_label(
+    reader: KubeReader, admin_api: KubeApi, namespace: str
+) -> None:
+    ns = namespace
+    apply(admin_api, labelled(deployment(ns, "m1-a", product=H100), **{"llm-d.ai/variant": "m1-a-hpa"}))
+    apply(admin_api, deployment(ns, "m1-b", product=H100))  # no variant label: attributed by owner references
+    post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "m1-a-hpa", "m1-a", managed(cost="5")))
+    post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "m1-b-hpa", "m1-b", managed(), min_r=2, max_r=4))
+    post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "plain", "m1-b", {}))  # not managed: ignored
+
+    def both_attributed() -> tuple[ClusterState, Plan] | None:
+        state, plan = plan_of(reader)
+        ok = pods_of(state, ns, "m1-a") and pods_of(state, ns, "m1-b") and len(names(plan, ns)) == 2
+        return (state, plan) if ok else None
+
+    state, plan = wait_for(both_attributed, 60, what="both HPAs discovered with their pods")
+    assert names(plan, ns) == ["m1-a-hpa", "m1-b-hpa"]  # named after the scaler object, not the Deployment
+    a, b = (next(d for d in plan.decisions if d.key == f"{ns}/{n}") for n in ("m1-a-hpa", "m1-b-hpa"))
+    assert (a.model_id, a.accelerator, a.current_replicas) == ("m1", "H100", 1)
+    assert a.source is not None and a.source.kind == "HorizontalPodAutoscaler"
+    assert "cost 5" in a.source.reason and "replicas 1..10" in a.source.reason
+    assert b.source is not None and "replicas 2..4" in b.source.reason
+    # no metrics were given: held at current, never zero, and the enforcer lifts b to its minimum 2
+    assert a.desired_replicas == 1 and b.desired_replicas == 2
+    assert state.annotated.misses == ()
+
+
+def test_keda_crd_appearing_later_is_picked_up(
+    controller_api: KubeApi, admin_api: KubeApi, va_crd: object, fake_kubelet: FakeKubelet, namespace: str
+) -> None:
+    ns = namespace
+    remove_keda_crd(admin_api)
+    reader = KubeReader(controller_api, KubeSettings(pod_namespace=SYSTEM_NS))
+    reader.scalers.rediscover_after_s = 0.5
+    reader.start()
+    try:
+        apply(admin_api, deployment(ns, "m1-h", product=H100))
+        apply(admin_api, deployment(ns, "m1-k", product=H100))
+        post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "m1-h", "m1-h", managed()))
+        wait_for(lambda: names(plan_of(reader)[1], ns) == ["m1-h"], 30, what="the HPA alone, without KEDA")
+        assert not reader.scalers.keda_available
+        install_keda_crd(admin_api)
+        post(admin_api, SO_BASE, "scaledobjects", scaled_object(ns, "m1-k-so", "m1-k", managed()))
+        wait_for(lambda: names(plan_of(reader)[1], ns) == ["m1-h", "m1-k-so"], 30, what="the ScaledObject too")
+        assert reader.scalers.keda_available
+    finally:
+        reader.stop()
+
+
+def test_scaled_object_beats_hpa_and_kedas_hpa_is_skipped(
+    reader: KubeReader, admin_api: KubeApi, keda_crd: None, namespace: str
+) -> None:
+    ns = namespace
+    apply(admin_api, deployment(ns, "m1", product=H100))
+    so = post(admin_api, SO_BASE, "scaledobjects", scaled_object(ns, "m1-so", "m1", managed(), min_r=None))
+    # what KEDA creates: an HPA owned by the ScaledObject, inheriting its annotations
+    post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "keda-hpa-m1-so", "m1", managed(), owner=so))
+    post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "user-hpa", "m1", managed()))
+
+    def settled() -> tuple[ClusterState, Plan] | None:
+        state, plan = plan_of(reader)
+        skipped = {s.name for s in state.annotated.skipped if s.namespace == ns}
+        return (state, plan) if skipped == {"keda-hpa-m1-so", "user-hpa"} else None
+
+    state, plan = wait_for(settled, 30, what="the ScaledObject chosen, both HPAs skipped")
+    assert names(plan, ns) == ["m1-so"]
+    (d,) = [d for d in plan.decisions if d.namespace == ns]
+    assert d.source is not None and d.source.kind == "ScaledObject" and "replicas 0..10" in d.source.reason
+    why = {s.name: s for s in state.annotated.skipped if s.namespace == ns}
+    assert why["keda-hpa-m1-so"].quiet and "created by ScaledObject m1-so" in why["keda-hpa-m1-so"].reason
+    assert "a ScaledObject beats an HPA" in why["user-hpa"].reason
+    assert not any("keda-hpa-m1-so" in w for w in plan.warnings)  # expected: not worth a warning
+
+
+def test_a_variant_autoscaling_beats_annotations(
+    reader: KubeReader, admin_api: KubeApi, keda_crd: None, namespace: str
+) -> None:
+    ns = namespace
+    apply(admin_api, deployment(ns, "m1", product=H100))
+    apply(admin_api, variant_autoscaling(ns, "m1-va", "m1"))
+    post(admin_api, SO_BASE, "scaledobjects", scaled_object(ns, "m1-so", "m1", managed()))
+
+    def both_seen() -> Plan | None:
+        state, plan = plan_of(reader)
+        return plan if any(s.name == "m1-so" for s in state.annotated.skipped) and names(plan, ns) else None
+
+    plan = wait_for(both_seen, 30, what="VA and ScaledObject seen")
+    assert names(plan, ns) == ["m1-va"]
+    assert any("VariantAutoscaling " + ns + "/m1-va targets the same Deployment/m1" in w for w in plan.warnings)
+    (d,) = [d for d in plan.decisions if d.namespace == ns]
+    assert d.source is None  # a VA keeps the VA path: status, conditions
+
+
+def test_invalid_annotation_is_skipped_with_an_event_and_nothing_else_changes(
+    reader: KubeReader, admin_api: KubeApi, controller_api: KubeApi, keda_crd: None, namespace: str
+) -> None:
+    ns = namespace
+    apply(admin_api, deployment(ns, "good", product=H100))
+    apply(admin_api, deployment(ns, "bad", product=H100))
+    post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "good", "good", managed()))
+    bad = {"llm-d.ai/managed": "true", "llm-d.ai/model-id": "m2", "llm-d.ai/variant-cost": "expensive"}
+    post(admin_api, SO_BASE, "scaledobjects", scaled_object(ns, "bad-so", "bad", bad))
+
+    def seen() -> tuple[ClusterState, Plan] | None:
+        state, plan = plan_of(reader)
+        return (state, plan) if names(plan, ns) == ["good"] and state.annotated.skipped else None
+
+    state, plan = wait_for(seen, 30, what="the good HPA decided, the bad ScaledObject skipped")
+    assert any(
+        "ScaledObject " + ns + "/bad-so skipped: annotation llm-d.ai/variant-cost 'expensive'" in w
+        for w in plan.warnings
+    )
+    recorder = ScalerEvents(controller_api)
+    now = datetime.now(UTC)
+    recorder.publish(state.annotated, plan.decisions, now)
+    recorder.publish(state.annotated, plan.decisions, now)  # the same problem again: no second Event
+    (ev,) = events(admin_api, ns, "bad-so")
+    assert (ev["reason"], ev["type"], ev["involvedObject"]["kind"]) == (
+        "InvalidConfiguration",
+        "Warning",
+        "ScaledObject",
+    )
+    assert "llm-d.ai/variant-cost 'expensive'" in ev["message"]
+    assert events(admin_api, ns, "good") == []
+
+
+def test_attribution_miss_is_counted_and_reported(
+    reader: KubeReader, admin_api: KubeApi, controller_api: KubeApi, namespace: str
+) -> None:
+    ns = namespace
+    apply(admin_api, deployment(ns, "m1", product=H100))
+    post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "m1-hpa", "m1", managed()))
+    # a vLLM pod whose variant label names no managed scaler
+    apply(admin_api, labelled(deployment(ns, "stray", product=H100), **{"llm-d.ai/variant": "ghost"}))
+
+    def missed() -> tuple[ClusterState, Plan] | None:
+        state, plan = plan_of(reader)
+        mine = [m for m in state.annotated.misses if m[0] == ns]
+        return (state, plan) if mine and pods_of(state, ns, "m1") else None
+
+    state, plan = wait_for(missed, 60, what="the stray pod counted as a miss")
+    # (namespaces of earlier tests may still be terminating: their misses are theirs)
+    ((_, pod, reason),) = [m for m in state.annotated.misses if m[0] == ns]
+    assert reason == MISS_VARIANT_LABEL and pod.startswith("stray-")
+    assert any(f"pod {ns}/{pod} is not attributed" in w for w in plan.warnings)
+    assert names(plan, ns) == ["m1-hpa"]
+    ScalerEvents(controller_api).publish(state.annotated, plan.decisions, datetime.now(UTC))
+    (ev,) = events(admin_api, ns, "m1-hpa")
+    assert ev["reason"] == "UnattributedReadyPods" and pod in ev["message"]
+
+
+def test_plan_from_cluster_shows_annotated_variants_and_why(
+    kube_cluster: ClusterInfo,
+    admin_api: KubeApi,
+    fake_kubelet: FakeKubelet,
+    va_crd: object,
+    keda_crd: None,
+    namespace: str,
+) -> None:
+    ns = namespace
+    apply(admin_api, deployment(ns, "m1", replicas=2, product=H100))
+    post(admin_api, SO_BASE, "scaledobjects", scaled_object(ns, "m1-so", "m1", managed(cost="7.5"), max_r=6))
+    dep = f"/apis/apps/v1/namespaces/{ns}/deployments/m1"
+    wait_for(lambda: (admin_api.get(dep).get("status") or {}).get("readyReplicas") == 2, 60, what="2 ready")
+    env = {**os.environ, "POD_NAMESPACE": SYSTEM_NS, "WATCH_NAMESPACE": ns}
+    env.pop("PROMETHEUS_BASE_URL", None)
+    out = subprocess.run(
+        [str(WVA_RAY), "plan", "--from-cluster", "--kubeconfig", str(kube_cluster.kubeconfig), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    (d,) = json.loads(out.stdout)["decisions"]
+    assert (d["name"], d["modelID"], d["accelerator"], d["currentReplicas"]) == ("m1-so", "m1", "H100", 2)
+    source: dict[str, Any] = d["source"]
+    assert source["kind"] == "ScaledObject"
+    assert "llm-d.ai/managed=true" in source["reason"] and "cost 7.5" in source["reason"]
