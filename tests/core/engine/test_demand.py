@@ -1,0 +1,80 @@
+"""Demand: arrivals are completions plus in-flight growth, the spread follows burstiness, the forecast is bounded."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wva_ray.core.analyzers.learned import demand as dem
+
+
+def test_arrivals_include_queue_growth_during_an_overload() -> None:
+    s, _ = dem.observe(dem.DemandState(), 10.0, 5.0, 0.0)
+    # completions saturate at 10 req/s while 300 more requests pile up in 30 s: arrivals are 20 req/s
+    s, est = dem.observe(s, 10.0, 305.0, 30.0)
+    assert est.observed_per_s == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize(
+    ("completions", "before", "after", "expected"),
+    [(5.0, 0.0, 0.0, 5.0), (5.0, 0.0, 30.0, 6.0), (5.0, 300.0, 0.0, 0.0), (0.0, 10.0, 10.0, 0.0)],
+)
+def test_arrival_table(completions: float, before: float, after: float, expected: float) -> None:
+    s, _ = dem.observe(dem.DemandState(), completions, before, 0.0)
+    _, est = dem.observe(s, completions, after, 30.0)
+    assert est.observed_per_s == pytest.approx(expected)
+
+
+def _spread(cv: float, seed: int = 3) -> float:
+    rng = random.Random(seed)
+    s = dem.DemandState()
+    est = None
+    for i in range(200):
+        rate = max(0.0, rng.gauss(50.0, 50.0 * cv))
+        s, est = dem.observe(s, rate, 0.0, 30.0 * i)
+    assert est is not None
+    return est.spread_per_s
+
+
+def test_bursty_workload_has_more_spread_than_a_smooth_one() -> None:
+    assert _spread(0.5) > 3 * _spread(0.05)
+
+
+def test_trend_is_followed_and_bounded() -> None:
+    s = dem.DemandState()
+    est = None
+    for i in range(40):
+        s, est = dem.observe(s, 10.0 + i, 0.0, 30.0 * i)
+    assert est is not None and est.trend_per_s2 > 0
+    ahead = dem.forecast(s, est, 1200.0, 300.0)
+    assert est.level_per_s < ahead <= 2.0 * est.level_per_s
+
+
+def test_daily_profile_after_a_day() -> None:
+    s = dem.DemandState()
+    est = None
+    for i in range(0, 2 * 86400, 300):
+        hour = (i % 86400) // 3600
+        s, est = dem.observe(s, 100.0 if hour == 10 else 10.0, 0.0, float(i))
+    assert est is not None and est.seasonal
+    t = 2 * 86400 + 9 * 3600 + 1800.0  # 09:30, rate 10 now, 100 at 10:00
+    s, est = dem.observe(s, 10.0, 0.0, t)
+    assert dem.forecast(s, est, t, 1800.0) > 2 * est.level_per_s
+
+
+def test_state_round_trip() -> None:
+    s, _ = dem.observe(dem.DemandState(), 3.0, 1.0, 0.0)
+    s, _ = dem.observe(s, 4.0, 2.0, 30.0)
+    assert dem.DemandState.from_dict(s.to_dict()) == s
+
+
+@given(st.lists(st.tuples(st.floats(0, 1e4), st.floats(0, 1e5)), min_size=1, max_size=50))
+def test_estimates_are_finite_and_non_negative(obs: list[tuple[float, float]]) -> None:
+    s = dem.DemandState()
+    for i, (c, q) in enumerate(obs):
+        s, est = dem.observe(s, c, q, 30.0 * i)
+        assert est.observed_per_s >= 0 and est.level_per_s >= 0 and est.spread_per_s >= 0
+        assert dem.forecast(s, est, 30.0 * i, 300.0) >= 0

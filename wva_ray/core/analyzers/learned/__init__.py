@@ -1,0 +1,1 @@
+"""Analyzer `learned`: an online-learning, distribution-aware decision engine (see analyzer.py). Pure."""

@@ -1,0 +1,155 @@
+"""Demand of one model group: arrivals (not completions), their spread, and a short-horizon forecast. Pure.
+
+Arrivals over the last cycle = completions + growth of what is in flight (running + waiting on every pod, plus the
+gateway's flow-control queue when present): completions alone saturate at the fleet's capacity during an
+overload, exactly when the arrival rate matters most. A shrinking backlog counts negatively (the fleet is
+draining a past burst, not serving new arrivals); the estimate is floored at 0.
+
+Forecast: Holt's linear trend with time constants (irregular cycle lengths are fine), the trend's contribution
+over the horizon bounded to [-50 %, +100 %] of the level. Daily seasonality once a full day of history exists:
+24 hourly bins of the smoothed rate; the forecast is then also the level scaled by the ratio of the bin at
+`now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
+
+Spread: the exponentially weighted variance of the one-step residuals (observed - predicted) at the controller's
+own sampling interval. It holds Poisson noise (rate / interval) and the workload's burstiness; sizing adds
+`z` of it on top of the forecast, so a smooth workload gets little headroom and a bursty one more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+HOURS = 24
+DAY_S = 86_400.0
+TREND_MIN_RATIO = -0.5
+TREND_MAX_RATIO = 1.0
+SEASON_MAX_RATIO = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemandSettings:
+    level_tau_s: float = 60.0
+    trend_tau_s: float = 300.0
+    spread_tau_s: float = 600.0
+    season_tau_s: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemandState:
+    level_per_s: float = 0.0
+    trend_per_s2: float = 0.0
+    residual_var: float = 0.0  # (req/s)^2 at the sampling interval
+    last_s: float | None = None
+    last_in_flight: float = 0.0
+    first_s: float | None = None
+    daily: tuple[float, ...] = ()  # HOURS bins (req/s), empty until the first observation
+    samples: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "levelPerS": self.level_per_s,
+            "trendPerS2": self.trend_per_s2,
+            "residualVar": self.residual_var,
+            "lastS": self.last_s,
+            "lastInFlight": self.last_in_flight,
+            "firstS": self.first_s,
+            "daily": list(self.daily),
+            "samples": self.samples,
+        }
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> DemandState:
+        try:
+            last, first = data.get("lastS"), data.get("firstS")
+            daily = tuple(float(v) for v in data.get("daily", ()))
+            out = DemandState(
+                float(data.get("levelPerS", 0.0)),
+                float(data.get("trendPerS2", 0.0)),
+                float(data.get("residualVar", 0.0)),
+                None if last is None else float(last),
+                float(data.get("lastInFlight", 0.0)),
+                None if first is None else float(first),
+                daily,
+                int(data.get("samples", 0)),
+            )
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"demand state: invalid value ({err})") from err
+        if daily and len(daily) != HOURS:
+            raise ValueError(f"demand state: daily needs {HOURS} bins, got {len(daily)}")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DemandEstimate:
+    observed_per_s: float
+    level_per_s: float
+    trend_per_s2: float
+    spread_per_s: float  # sd of the arrival rate at the sampling interval
+    in_flight: float
+    seasonal: bool
+
+
+def _hour(t_s: float) -> int:
+    return int((t_s % DAY_S) // 3600.0)
+
+
+def observe(
+    state: DemandState,
+    completions_per_s: float,
+    in_flight: float,
+    now_s: float,
+    s: DemandSettings = DemandSettings(),
+) -> tuple[DemandState, DemandEstimate]:
+    """One cycle: arrivals = completions + d(in flight)/dt, then one Holt step and the residual spread."""
+    if not (math.isfinite(completions_per_s) and completions_per_s >= 0):
+        raise ValueError(f"completions_per_s must be finite and >= 0, got {completions_per_s!r}")
+    if not (math.isfinite(in_flight) and in_flight >= 0):
+        raise ValueError(f"in_flight must be finite and >= 0, got {in_flight!r}")
+    if state.last_s is None or now_s <= state.last_s:
+        daily = state.daily or tuple([completions_per_s] * HOURS)
+        new = replace(
+            state,
+            level_per_s=completions_per_s,
+            trend_per_s2=0.0,
+            last_s=now_s,
+            last_in_flight=in_flight,
+            first_s=state.first_s if state.first_s is not None else now_s,
+            daily=daily,
+            samples=state.samples + 1,
+        )
+        spread = math.sqrt(state.residual_var)
+        return new, DemandEstimate(completions_per_s, completions_per_s, 0.0, spread, in_flight, False)
+    dt = now_s - state.last_s
+    observed = max(0.0, completions_per_s + (in_flight - state.last_in_flight) / dt)
+    predicted = max(0.0, state.level_per_s + state.trend_per_s2 * dt)
+    a = 1.0 - math.exp(-dt / s.level_tau_s)
+    b = 1.0 - math.exp(-dt / s.trend_tau_s)
+    c = 1.0 - math.exp(-dt / s.spread_tau_s)
+    level = max(0.0, predicted + a * (observed - predicted))
+    trend = state.trend_per_s2 + b * ((level - state.level_per_s) / dt - state.trend_per_s2)
+    resid = observed - predicted
+    var = state.residual_var + c * (resid * resid - state.residual_var) if state.samples > 1 else resid * resid
+    bins = list(state.daily or [level] * HOURS)
+    h = _hour(now_s)
+    bins[h] += (1.0 - math.exp(-dt / s.season_tau_s)) * (level - bins[h])
+    first = state.first_s if state.first_s is not None else now_s
+    new = DemandState(level, trend, var, now_s, in_flight, first, tuple(bins), state.samples + 1)
+    seasonal = now_s - first >= DAY_S
+    return new, DemandEstimate(observed, level, trend, math.sqrt(var), in_flight, seasonal)
+
+
+def forecast(state: DemandState, est: DemandEstimate, now_s: float, horizon_s: float) -> float:
+    """The rate expected `horizon_s` ahead: Holt (bounded trend), and the daily profile once it is known."""
+    base = max(est.level_per_s, 1e-9)
+    delta = min(max(est.trend_per_s2 * horizon_s, TREND_MIN_RATIO * base), TREND_MAX_RATIO * base)
+    holt = max(0.0, est.level_per_s + delta)
+    if not est.seasonal or len(state.daily) != HOURS:
+        return holt
+    now_bin = state.daily[_hour(now_s)]
+    ahead = state.daily[_hour(now_s + horizon_s)]
+    if now_bin <= 1e-9:
+        return holt
+    return max(holt, min(est.level_per_s * ahead / now_bin, SEASON_MAX_RATIO * base))

@@ -1,0 +1,151 @@
+"""Replicas for the demand's distribution, not its mean, with scale-down only once it has paid back. Pure.
+
+Planned rate over the horizon H (the start-up delay of the variant that would be scaled, at its upper quantile,
+plus one cycle): `max(level, forecast(H)) + z * spread + backlog / (drain_s + H)`. Each variant's capacity is
+its SLO rate per replica with pessimistic parameters (`perf.pessimistic`), so both the workload's burstiness
+(`spread`) and the model's uncertainty make headroom, and both shrink as they shrink.
+
+Up: when the planned rate exceeds the supply of ready + starting replicas, replicas go where the cost per unit of
+SLO capacity is lowest (then the next variant), up to each variant's max.
+Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the
+highest planned rate seen while waiting, and only after that spare capacity has lasted the whole window
+`max(min_down_s, payback_startups x start-up delay)` - a replica given back is a replica that, if needed again,
+costs a start-up delay of GPU time and SLO risk - and never while replicas are still starting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MIN_RATE_PER_S = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class SizingSettings:
+    z_demand: float = 1.65  # one-sided 95 % on the arrival spread
+    drain_s: float = 60.0
+    hysteresis: float = 0.10
+    min_down_s: float = 300.0
+    payback_startups: float = 2.0
+    interval_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DownState:
+    since_s: float | None = None
+    peak_per_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sinceS": self.since_s, "peakPerS": self.peak_per_s}
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> DownState:
+        try:
+            since = data.get("sinceS")
+            return DownState(None if since is None else float(since), float(data.get("peakPerS", 0.0)))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"scale-down state: invalid value ({err})") from err
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    key: str
+    cost_per_replica: float
+    rate_per_replica: float  # SLO rate (req/s) at pessimistic parameters; 0 = the class cannot be met here
+    current: int
+    ready: int
+    pending: int
+    startup_s: float  # planning start-up delay
+    min_replicas: int = 0
+    max_replicas: int | None = None
+
+    @property
+    def cost_per_capacity(self) -> float:
+        return self.cost_per_replica / self.rate_per_replica if self.rate_per_replica >= MIN_RATE_PER_S else math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    targets: dict[str, int]
+    planned_per_s: float
+    supply_per_s: float
+    horizon_s: float
+    steps: tuple[str, ...]
+    down: DownState
+
+
+def planned_rate(
+    level: float, ahead: float, spread: float, backlog: float, horizon_s: float, s: SizingSettings
+) -> float:
+    return max(level, ahead) + s.z_demand * spread + backlog / (s.drain_s + horizon_s)
+
+
+def _room(v: Capacity, target: int) -> int:
+    return (v.max_replicas if v.max_replicas is not None else 1_000_000) - target
+
+
+def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, now_s: float, s: SizingSettings) -> Plan:
+    """Targets per variant key (see the module docstring). `planned_per_s` is for the cheapest variant's horizon."""
+    usable = sorted(
+        (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S), key=lambda v: (v.cost_per_capacity, v.key)
+    )
+    targets = {v.key: v.current for v in variants}
+    horizon = (usable[0].startup_s if usable else 0.0) + s.interval_s
+    supply = sum((v.ready + v.pending) * v.rate_per_replica for v in variants)
+    steps = [f"sizing: planned {planned_per_s:.2f} req/s over {horizon:.0f} s; supply {supply:.2f} req/s at SLO"]
+    if not usable:
+        steps.append("sizing: no variant can meet the class's targets; holding")
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+    if planned_per_s > supply + 1e-9:
+        remaining = planned_per_s - supply
+        for v in usable:
+            room = _room(v, targets[v.key])
+            if room <= 0:
+                continue
+            add = min(room, math.ceil(remaining / v.rate_per_replica - 1e-9))
+            targets[v.key] += add
+            remaining -= add * v.rate_per_replica
+            steps.append(f"sizing: +{add} on {v.key} ({v.rate_per_replica:.2f} req/s per replica)")
+            if remaining <= 1e-9:
+                break
+        if remaining > 1e-9:
+            steps.append(f"sizing: short {remaining:.2f} req/s with every variant at its max")
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+    window = max(s.min_down_s, s.payback_startups * max(v.startup_s for v in variants))
+    peak = max(planned_per_s, down.peak_per_s if down.since_s is not None else 0.0)
+    keep = peak * (1.0 + s.hysteresis)
+    removable = _removals(variants, targets, supply, keep)
+    starting = sum(v.pending for v in variants)
+    if starting or not any(removable.values()):
+        if starting and any(removable.values()):
+            steps.append(f"sizing: {starting} replica(s) still starting; no scale-down meanwhile")
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+    since = now_s if down.since_s is None else down.since_s
+    if now_s - since < window:
+        steps.append(
+            f"sizing: {sum(removable.values())} replica(s) spare above {keep:.2f} req/s; scale-down after "
+            f"{window - (now_s - since):.0f} s more of it (window {window:.0f} s pays back a restart)"
+        )
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak))
+    for key, n in removable.items():
+        if n:
+            targets[key] -= n
+            steps.append(f"sizing: -{n} on {key} (spare above the window's peak {peak:.2f} req/s for {window:.0f} s)")
+    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+
+
+def _removals(variants: Sequence[Capacity], targets: dict[str, int], supply: float, keep: float) -> dict[str, int]:
+    out = {v.key: 0 for v in variants}
+    total = sum(targets.values())
+    left = supply
+    for v in sorted(variants, key=lambda v: (-v.cost_per_capacity, v.key)):
+        while targets[v.key] - out[v.key] > max(v.min_replicas, 0) and total > 1:
+            if left - v.rate_per_replica < keep:
+                break
+            out[v.key] += 1
+            left -= v.rate_per_replica
+            total -= 1
+    return out
