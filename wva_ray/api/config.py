@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-AnalyzerName = Literal["", "saturation", "slo"]
+AnalyzerName = Literal["", "saturation", "slo", "learned"]
 LimiterFailureMode = Literal["open", "closed"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from wva_ray.api.base import WireModel
 from wva_ray.api.scaler import ScalerObject
@@ -70,6 +70,9 @@ class Pod(WireModel):
     # ours (annotation discovery): a live pod in a namespace with managed scalers that maps to none of them;
     # `target` is then "" and this says why (counted as `wva_pod_mapping_miss_total{reason}`)
     miss_reason: str | None = None
+    # ours (analyzer learned): pod creation and Ready transition times, for the start-up delay
+    created_at: datetime | None = None
+    ready_at: datetime | None = None
 
 
 class PodMetrics(WireModel):
@@ -89,6 +92,23 @@ class PodMetrics(WireModel):
     # ours (analyzer slo): request arrival rate (req/s) and running batch, when the collector has them.
     arrival_rate: float | None = None
     running: float | None = None
+    # ours (analyzer learned, docs/analyzers/learned.md): the pod's window of vLLM series. Gauges as means over
+    # the window (and the waiting count now); counters and histogram _sum/_count as increases over it.
+    window_seconds: float | None = Field(default=None, gt=0)
+    running_mean: float | None = None
+    kv_usage_mean: float | None = None
+    waiting_now: float | None = None
+    completions: float | None = None  # vllm:request_success_total
+    prompt_tokens: float | None = None  # vllm:prompt_tokens_total
+    generation_tokens: float | None = None  # vllm:generation_tokens_total
+    itl_seconds_sum: float | None = None  # vllm:inter_token_latency_seconds
+    itl_count: float | None = None
+    ttft_seconds_sum: float | None = None  # vllm:time_to_first_token_seconds
+    ttft_count: float | None = None
+    queue_seconds_sum: float | None = None  # vllm:request_queue_time_seconds
+    queue_count: float | None = None
+    prefill_seconds_sum: float | None = None  # vllm:request_prefill_time_seconds
+    prefill_count: float | None = None
 
 
 class RequestCount(WireModel):
@@ -110,6 +130,15 @@ class DecisionState(WireModel):
 
     capacity_history: dict[str, list[float]] = Field(default_factory=dict)
     slo: dict[str, dict[str, Any]] = Field(default_factory=dict)  # analyzer slo, per "namespace/modelID"
+    learned: dict[str, dict[str, Any]] = Field(default_factory=dict)  # analyzer learned, per "namespace/modelID"
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_learned(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A plan or snapshot that never ran analyzer `learned` serialises exactly as before it existed."""
+        data: dict[str, Any] = handler(self)
+        if not self.learned:
+            data.pop("learned", None)
+        return data
 
 
 class Snapshot(WireModel):

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from wva_ray.api.config import SaturationSettings
 from wva_ray.api.plan import Action, Decision, DecisionSource, Plan, PlanCondition
@@ -18,7 +19,7 @@ from wva_ray.api.reasons import Reason
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.api.va import ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
-from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, Sizing, slo_context
+from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, PodRows, Sizing, slo_context
 from wva_ray.core.analyzers.registry import analyzer_for
 from wva_ray.core.analyzers.v1 import variant_spare_kv
 from wva_ray.core.annotated import discovered_from, expand
@@ -60,6 +61,9 @@ class _SloState:
     state_in: Mapping[str, Mapping[str, object]]
     state_out: dict[str, dict[str, object]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    learned_in: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # analyzer learned, same shape
+    learned_out: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: PodRows = field(default_factory=PodRows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +110,18 @@ def _decide_group(
     sizing = Sizing({}, {}, ())
     spare: dict[str, float] = {}
     if decidable:
-        group = ModelGroup(namespace, model_id, tuple(decidable), now)
+        gateway = queues.get((namespace, model_id), queues.get(("", model_id), 0.0))
+        group = ModelGroup(namespace, model_id, tuple(decidable), now, slo.rows, gateway)
         group_key = group.key
-        sizing = analyzer.size(group, settings, GroupState(history, slo.state_in.get(group_key)))
+        state = GroupState(history, slo.state_in.get(group_key), slo.learned_in.get(group_key), slo.learned_in)
+        sizing = analyzer.size(group, settings, state)
         history.update(sizing.history)
         group_steps += sizing.steps
         slo.warnings.extend(sizing.warnings)
         if sizing.slo_state is not None:
             slo.state_out[group_key] = dict(sizing.slo_state)
+        if sizing.learned_state is not None:
+            slo.learned_out[group_key] = dict(sizing.learned_state)
         for v in decidable:
             spare[v.key] = variant_spare_kv(v, settings.saturation)
     else:
@@ -182,7 +190,9 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
         queues[(q.namespace or "", q.model_name)] += q.size
     history = {k: list(v) for k, v in snapshot.state.capacity_history.items()}
     slo_ctx = slo_context(snapshot.config.service_classes, snapshot.config.slo_profiles)
-    slo = _SloState(snapshot.state.slo)
+    slo = _SloState(
+        snapshot.state.slo, learned_in=snapshot.state.learned, rows=PodRows(snapshot.metrics, snapshot.pods)
+    )
     warnings += slo_ctx.warnings
     drafts: list[Draft] = []
     for (namespace, model_id), members in sorted(groups.items()):
@@ -197,7 +207,9 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     warnings += slo.warnings
     # slo state of groups not decided this cycle (no metrics) is carried over unchanged
     slo_state = {**{k: dict(v) for k, v in snapshot.state.slo.items()}, **slo.state_out}
-    return Proposals(drafts, DecisionState(capacity_history=history, slo=slo_state), warnings, allocation)
+    learned_state = {**{k: dict(v) for k, v in snapshot.state.learned.items()}, **slo.learned_out}
+    state = DecisionState(capacity_history=history, slo=slo_state, learned=learned_state)
+    return Proposals(drafts, state, warnings, allocation)
 
 
 def budget_for(snapshot: Snapshot, s: SaturationSettings) -> Budget | None:

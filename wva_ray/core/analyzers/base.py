@@ -24,17 +24,47 @@ from wva_ray.api.service_class import (
     parse_perf_profiles,
     parse_service_classes,
 )
+from wva_ray.api.snapshot import Pod, PodMetrics
 from wva_ray.core.variants import Variant
+
+
+class PodRows:
+    """The snapshot's raw per-pod rows, for analyzers that read beyond the cleaned signals (analyzer learned: the
+    per-pod windows of vLLM series and the pods' creation/Ready times). Indexed once, on first use; shared by all
+    groups of one cycle."""
+
+    __slots__ = ("_by_pod", "_by_target", "_metrics", "_pods")
+
+    def __init__(self, metrics: Sequence[PodMetrics] = (), pods: Sequence[Pod] = ()) -> None:
+        self._metrics, self._pods = metrics, pods
+        self._by_pod: dict[tuple[str, str], PodMetrics] | None = None
+        self._by_target: dict[tuple[str, str], list[Pod]] | None = None
+
+    def metrics(self, namespace: str, pod: str) -> PodMetrics | None:
+        if self._by_pod is None:
+            self._by_pod = {(m.namespace, m.pod): m for m in self._metrics if not m.stale}
+        return self._by_pod.get((namespace, pod))
+
+    def pods_of(self, namespace: str, target: str) -> Sequence[Pod]:
+        if self._by_target is None:
+            by_target: dict[tuple[str, str], list[Pod]] = {}
+            for p in self._pods:
+                by_target.setdefault((p.namespace, p.target), []).append(p)
+            self._by_target = by_target
+        return self._by_target.get((namespace, target), ())
 
 
 @dataclass(frozen=True, slots=True)
 class ModelGroup:
-    """The decidable variants of one model group (one modelID in one namespace), observed at `now`."""
+    """The decidable variants of one model group (one modelID in one namespace), observed at `now`; `rows` the
+    snapshot's raw per-pod rows, `gateway_queue` the gateway's flow-control queue for the model (requests)."""
 
     namespace: str
     model_id: str
     variants: tuple[Variant, ...]
     now: datetime
+    rows: PodRows = field(default_factory=PodRows)
+    gateway_queue: float = 0.0
 
     @property
     def key(self) -> str:
@@ -75,6 +105,9 @@ class GroupState:
 
     capacity_history: Mapping[str, list[float]]
     slo: Mapping[str, Any] | None = None
+    # analyzer learned: the group's own state, and every group's (priors from similar variants; read-only)
+    learned: Mapping[str, Any] | None = None
+    learned_peers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +129,9 @@ class Sizing:
     `targets`/`reasons`: per decidable variant key. `cost_per_capacity`: the allocation order hint per key (a
     missing key counts the variant's cost). `timed_out`: keys whose transition lock expired this cycle.
     `class_priority`: the group's service-class priority for allocation (None: the VAs' own priorities).
-    `history`: only the capacity-history keys this call changed. `slo_state`: the group's new analyzer-slo state
-    (None: leave it as it was). `capacity`: the capacity arithmetic behind the targets, when the analyzer has one.
+    `history`: only the capacity-history keys this call changed. `slo_state` / `learned_state`: the group's new
+    analyzer-slo / analyzer-learned state (None: leave it as it was). `capacity`: the capacity arithmetic behind
+    the targets, when the analyzer has one.
     """
 
     targets: Mapping[str, int]
@@ -108,6 +142,7 @@ class Sizing:
     class_priority: int | None = None
     history: Mapping[str, list[float]] = field(default_factory=dict)
     slo_state: Mapping[str, Any] | None = None
+    learned_state: Mapping[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     capacity: CapacityView | None = None
 

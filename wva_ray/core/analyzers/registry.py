@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from wva_ray.core.analyzers.base import Analyzer
+from wva_ray.core.analyzers.learned.stage import LearnedAnalyzer
 from wva_ray.core.analyzers.slo.stage import SloAnalyzer
 from wva_ray.core.analyzers.v1 import V1Analyzer
 from wva_ray.core.analyzers.v2 import V2Analyzer
@@ -20,6 +21,7 @@ ANALYZERS: Mapping[str, Analyzer] = MappingProxyType(
         DEFAULT_ANALYZER: V1Analyzer(),  # upstream's default: spare KV / queue (wva-behaviour 3.2)
         "saturation": V2Analyzer(),  # token capacity and the cost-aware optimizer (3.3)
         "slo": SloAnalyzer(),  # SLO sizing with V2 as safety net
+        "learned": LearnedAnalyzer(),  # learns each variant online, sizes for the distribution; V2 combined (v0.9)
     }
 )
 

@@ -20,7 +20,7 @@ analyzers (so none of them alone scales a fleet down before this analyzer has se
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from wva_ray.api.service_class import ResolvedTarget
@@ -233,14 +233,3 @@ def analyze(
         True,
         new_state,
     )
-
-
-def library_from(states: Sequence[EngineState]) -> dict[tuple[str, str], perf.PerfLearnerState]:
-    """Every learned (modelID, accelerator) model across groups (the best-sampled one per pair)."""
-    out: dict[tuple[str, str], perf.PerfLearnerState] = {}
-    for st in states:
-        for lv in st.variants.values():
-            key = (lv.model_id, lv.accelerator)
-            if key not in out or lv.perf.samples > out[key].samples:
-                out[key] = lv.perf
-    return out

@@ -11,58 +11,22 @@ resolved as for analyzer `slo`; its priority feeds global allocation. State: `pl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from wva_ray.api.config import SaturationSettings
 from wva_ray.api.service_class import class_name_for, resolve_target
-from wva_ray.api.snapshot import Pod, PodMetrics
+from wva_ray.api.snapshot import PodMetrics
+from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, PodRows, Sizing, SloContext
 from wva_ray.core.analyzers.combine import Vote, combine
-from wva_ray.core.analyzers.learned.analyzer import (
-    EngineSettings,
-    GroupInput,
-    Library,
-    VariantInput,
-    analyze,
-)
-from wva_ray.core.analyzers.learned.perf import PerfWindow
+from wva_ray.core.analyzers.learned.analyzer import EngineSettings, GroupInput, VariantInput, analyze
+from wva_ray.core.analyzers.learned.perf import PerfLearnerState, PerfWindow
 from wva_ray.core.analyzers.learned.state import EngineState
 from wva_ray.core.analyzers.slo.perf_model import PerfParams
 from wva_ray.core.analyzers.slo.profiles import profile_for
-from wva_ray.core.analyzers.slo.stage import SloContext
-from wva_ray.core.analyzers.v2 import DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, _int_arg, decide_v2
+from wva_ray.core.analyzers.v2 import DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, V2Analyzer, vllm_arg
 from wva_ray.core.variants import Variant
 
 DEFAULT_KV_TOKENS = 400_000.0
-
-
-@dataclass(frozen=True, slots=True)
-class PodRows:
-    """The snapshot's raw rows the stage reads beyond the pipeline's cleaned signals (by namespace, pod)."""
-
-    metrics: Mapping[tuple[str, str], PodMetrics]
-    pods: Mapping[tuple[str, str], Sequence[Pod]]  # by (namespace, target)
-
-
-def pod_rows(metrics: Sequence[PodMetrics], pods: Sequence[Pod]) -> PodRows:
-    by_pod = {(m.namespace, m.pod): m for m in metrics if not m.stale}
-    by_target: dict[tuple[str, str], list[Pod]] = {}
-    for p in pods:
-        by_target.setdefault((p.namespace, p.target), []).append(p)
-    return PodRows(by_pod, by_target)
-
-
-@dataclass(frozen=True, slots=True)
-class LearnedStageResult:
-    targets: dict[str, int]
-    reasons: dict[str, str]
-    steps: list[str]
-    cost_per_capacity: dict[str, float]
-    history: dict[str, list[float]]
-    state: dict[str, Any] | None
-    class_priority: int
-    warnings: list[str]
 
 
 def _fin(x: float | None) -> float | None:
@@ -121,7 +85,7 @@ def variant_input(v: Variant, rows: PodRows, ctx: SloContext) -> VariantInput:
     rate, rate_known, in_flight, waiting = 0.0, False, 0.0, 0.0
     prompt = gen = done = 0.0
     for sig in v.signals:
-        m = rows.metrics.get((v.namespace, sig.pod))
+        m = rows.metrics(v.namespace, sig.pod)
         if m is None:
             continue
         win = _window(m, float(sig.total_kv_tokens or total_kv))
@@ -145,7 +109,7 @@ def variant_input(v: Variant, rows: PodRows, ctx: SloContext) -> VariantInput:
         prompt, gen = sum(a for a, _ in pairs), sum(b for _, b in pairs)
     starts = tuple(
         (p.created_at.timestamp(), p.ready_at.timestamp())
-        for p in rows.pods.get((v.namespace, _target_name(v)), ())
+        for p in rows.pods_of(v.namespace, _target_name(v))
         if p.created_at is not None and p.ready_at is not None
     )
     return VariantInput(
@@ -182,57 +146,97 @@ def _target_name(v: Variant) -> str:
     return v.va.spec.scale_target_ref.name
 
 
-def decide_learned(
-    variants: Sequence[Variant],
-    settings: SaturationSettings,
-    ctx: SloContext,
-    history: Mapping[str, list[float]],
-    state_in: Mapping[str, Any] | None,
-    rows: PodRows,
-    gateway_queue: float,
-    library: Library,
-    now_s: float,
-    engine: EngineSettings = EngineSettings(),
-) -> LearnedStageResult:
-    """Targets for the decidable variants of one model group (all of one namespace and model)."""
-    net = decide_v2(variants, settings, history)
-    warnings: list[str] = []
-    requested = next(
-        (
-            n
-            for v in sorted(variants, key=lambda v: v.name)
-            if (n := class_name_for(v.va.metadata.labels, v.va.metadata.annotations))
-        ),
-        None,
-    )
-    first = variants[0]
-    target, warning = resolve_target(ctx.classes, requested, first.model_id)
-    if warning:
-        warnings.append(f"{first.namespace}/{first.model_id}: {warning}")
+def _int_arg(args: Sequence[str], name: str, default: int) -> int:
+    raw = vllm_arg(args, name)
     try:
-        state = EngineState.from_dict(state_in or {})
-    except ValueError as err:
-        warnings.append(f"{first.namespace}/{first.model_id}: {err}; starting afresh")
-        state = EngineState()
-    group = GroupInput(
-        first.namespace, first.model_id, target, tuple(variant_input(v, rows, ctx) for v in variants), gateway_queue
-    )
-    res = analyze(group, state, engine, now_s, library)
-    v2_live = any(c > 0 for c in net.capacity.values())
-    combined = combine(
-        {v.key: v.current for v in variants},
-        [Vote("learned", res.targets, res.live), Vote("saturation", net.targets, v2_live)],
-    )
-    reasons: dict[str, str] = {}
-    for v in variants:
-        who = combined.deciders[v.key]
-        base = res.reasons.get(v.key, "")
-        if who == "saturation" and combined.targets[v.key] != res.targets.get(v.key):
-            base = f"{base}; V2 (saturation) asks for {combined.targets[v.key]}: {net.reasons.get(v.key, '')}"
-        reasons[v.key] = base
-    cpc = {v.key: (v.cost / net.capacity[v.key] if net.capacity.get(v.key, 0) > 0 else v.cost) for v in variants}
-    cpc.update({k: c for k, c in res.cost_per_capacity.items() if 0 < c < math.inf})
-    steps = [*res.steps, *(f"V2 (saturation): {s}" for s in net.steps), *combined.steps]
-    return LearnedStageResult(
-        combined.targets, reasons, steps, cpc, net.history, res.state.to_dict(), target.priority, warnings
-    )
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+class _Peers:
+    """Learned models of other groups, as priors for a variant seen for the first time (read lazily: only a new
+    variant looks, and only at entries of its model or accelerator)."""
+
+    def __init__(self, peers: Mapping[str, Mapping[str, Any]]) -> None:
+        self._peers = peers
+
+    def items(self) -> Iterator[tuple[tuple[str, str], PerfLearnerState]]:
+        for group in self._peers.values():
+            for entry in dict(group.get("variants", {})).values():
+                try:
+                    yield (str(entry["modelID"]), str(entry["accelerator"])), PerfLearnerState.from_dict(entry["perf"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+
+
+class LearnedAnalyzer:
+    """The registry's entry for `analyzerName: learned` (see the module docstring)."""
+
+    label: str = "learned"
+
+    def __init__(self, engine: EngineSettings | None = None) -> None:
+        self.engine = engine or EngineSettings()
+
+    def size(self, group: ModelGroup, settings: AnalyzerSettings, state: GroupState) -> Sizing:
+        variants = group.variants
+        net = V2Analyzer().size(group, settings, state)
+        warnings = list(net.warnings)
+        requested = next(
+            (
+                n
+                for v in sorted(variants, key=lambda v: v.name)
+                if (n := class_name_for(v.va.metadata.labels, v.va.metadata.annotations))
+            ),
+            None,
+        )
+        target, warning = resolve_target(settings.slo.classes, requested, group.model_id)
+        if warning:
+            warnings.append(f"{group.key}: {warning}")
+        try:
+            learned = EngineState.from_dict(state.learned or {})
+        except ValueError as err:
+            warnings.append(f"{group.key}: {err}; starting afresh")
+            learned = EngineState()
+        inputs = GroupInput(
+            group.namespace,
+            group.model_id,
+            target,
+            tuple(variant_input(v, group.rows, settings.slo) for v in variants),
+            group.gateway_queue,
+        )
+        library: dict[tuple[str, str], PerfLearnerState] = {}
+        if _any_new(variants, learned):
+            for key, peer in _Peers(state.learned_peers).items():
+                if key not in library or peer.samples > library[key].samples:
+                    library[key] = peer
+        res = analyze(inputs, learned, self.engine, group.now.timestamp(), library)
+        v2_live = net.capacity is not None and any(c > 0 for c in net.capacity.per_replica.values())
+        combined = combine(
+            {v.key: v.current for v in variants},
+            [Vote("learned", res.targets, res.live), Vote("saturation", net.targets, v2_live)],
+        )
+        reasons: dict[str, str] = {}
+        for v in variants:
+            base = res.reasons.get(v.key, "")
+            if combined.deciders[v.key] == "saturation" and combined.targets[v.key] != res.targets.get(v.key):
+                base = f"{base}; V2 (saturation) asks for {combined.targets[v.key]}: {net.reasons.get(v.key, '')}"
+            reasons[v.key] = base
+        cpc = dict(net.cost_per_capacity)
+        cpc.update({k: c for k, c in res.cost_per_capacity.items() if 0 < c < math.inf})
+        steps = (*res.steps, *(f"V2 (saturation): {s}" for s in net.steps), *combined.steps)
+        return Sizing(
+            combined.targets,
+            reasons,
+            steps,
+            cpc,
+            class_priority=target.priority,
+            history=net.history,
+            learned_state=res.state.to_dict(),
+            warnings=tuple(warnings),
+        )
+
+
+def _any_new(variants: Sequence[Variant], learned: EngineState) -> bool:
+    return any(v.name not in learned.variants for v in variants)
