@@ -36,9 +36,11 @@ Library = Mapping[tuple[str, str], perf.PerfLearnerState]  # (modelID, accelerat
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    ttft_quantile: float = 0.95
-    itl_quantile: float = 0.95
+    ttft_quantile: float = 0.99  # the share of requests that must meet each target (the bench's attainment goal)
+    itl_quantile: float = 0.99
     z_model: float = 1.0
+    unsure_ratio: float = 1.25  # mean / pessimistic SLO rate above which scale-up steps are limited
+    unsure_samples: int = 10
     z_startup: float = 1.0
     input_cv: float = 1.0
     output_cv: float = 1.0
@@ -187,6 +189,10 @@ def analyze(
             f"{v.key}: {lim.rate_per_s:.2f} req/s per replica at SLO with model uncertainty "
             f"({lim0.rate_per_s:.2f} at the mean; binding {lim.binding})" + (f"; {note}" if note else "")
         )
+        unsure = lv.perf.samples < s.unsure_samples or lim0.rate_per_s > s.unsure_ratio * lim.rate_per_s
+        max_add = max(4, v.ready) if unsure else None
+        if unsure:
+            steps.append(f"{v.key}: model still unsure: at most +{max_add} replicas this cycle")
         caps.append(
             siz.Capacity(
                 v.key,
@@ -198,14 +204,15 @@ def analyze(
                 st_plan,
                 v.min_replicas,
                 v.max_replicas,
+                max_add,
             )
         )
     in_flight = math.fsum(v.in_flight for v in vs) + group.gateway_queue
-    demand_state, est = dem.observe(state.demand, math.fsum(rates), in_flight, now_s, s.demand)
+    backlog = math.fsum(v.waiting for v in vs) + group.gateway_queue
+    demand_state, est = dem.observe(state.demand, math.fsum(rates), in_flight, now_s, s.demand, backlog)
     usable = sorted((c for c in caps if c.rate_per_replica > siz.MIN_RATE_PER_S), key=lambda c: c.cost_per_capacity)
     horizon = (usable[0].startup_s if usable else 0.0) + s.sizing.interval_s
     ahead = dem.forecast(demand_state, est, now_s, horizon)
-    backlog = math.fsum(v.waiting for v in vs) + group.gateway_queue
     planned = siz.planned_rate(est.level_per_s, ahead, est.spread_per_s, backlog, horizon, s.sizing)
     steps.append(
         f"learned: arrivals {est.observed_per_s:.2f} req/s (completions {math.fsum(rates):.2f} + in-flight growth), "

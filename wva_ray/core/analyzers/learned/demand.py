@@ -10,9 +10,12 @@ over the horizon bounded to [-50 %, +100 %] of the level. Daily seasonality once
 24 hourly bins of the smoothed rate; the forecast is then also the level scaled by the ratio of the bin at
 `now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
 
-Spread: the exponentially weighted variance of the one-step residuals (observed - predicted) at the controller's
-own sampling interval. It holds Poisson noise (rate / interval) and the workload's burstiness; sizing adds
-`z` of it on top of the forecast, so a smooth workload gets little headroom and a bursty one more.
+Spread: a robust scale of the one-step residuals (observed - predicted) at the controller's own sampling interval:
+1.4826 x the median absolute residual over the last `spread_window` cycles (the normal-consistent MAD). It holds
+Poisson noise (rate / interval) and the workload's burstiness; sizing adds `z` of it on top of the forecast, so a
+smooth workload gets little headroom and a bursty one more. A median is not moved by the few cycles of a step or
+of a drained backlog (a change of level, not burstiness); while a backlog of more than `backlog_cycles` cycles of
+arrivals waits (an overload: completions saturate, clients give up) no residual is recorded at all.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ SEASON_MAX_RATIO = 3.0
 class DemandSettings:
     level_tau_s: float = 60.0
     trend_tau_s: float = 300.0
-    spread_tau_s: float = 600.0
+    spread_window: int = 12  # cycles
+    backlog_cycles: float = 0.25  # a backlog above this many cycles of arrivals: no residual is recorded
     season_tau_s: float = 900.0
 
 
@@ -41,7 +45,7 @@ class DemandSettings:
 class DemandState:
     level_per_s: float = 0.0
     trend_per_s2: float = 0.0
-    residual_var: float = 0.0  # (req/s)^2 at the sampling interval
+    residuals: tuple[float, ...] = ()  # the last one-step residuals (req/s), newest last
     last_s: float | None = None
     last_in_flight: float = 0.0
     first_s: float | None = None
@@ -52,7 +56,7 @@ class DemandState:
         return {
             "levelPerS": self.level_per_s,
             "trendPerS2": self.trend_per_s2,
-            "residualVar": self.residual_var,
+            "residuals": list(self.residuals),
             "lastS": self.last_s,
             "lastInFlight": self.last_in_flight,
             "firstS": self.first_s,
@@ -68,7 +72,7 @@ class DemandState:
             out = DemandState(
                 float(data.get("levelPerS", 0.0)),
                 float(data.get("trendPerS2", 0.0)),
-                float(data.get("residualVar", 0.0)),
+                tuple(float(v) for v in data.get("residuals", ())),
                 None if last is None else float(last),
                 float(data.get("lastInFlight", 0.0)),
                 None if first is None else float(first),
@@ -102,6 +106,7 @@ def observe(
     in_flight: float,
     now_s: float,
     s: DemandSettings = DemandSettings(),
+    backlog: float = 0.0,
 ) -> tuple[DemandState, DemandEstimate]:
     """One cycle: arrivals = completions + d(in flight)/dt, then one Holt step and the residual spread."""
     if not (math.isfinite(completions_per_s) and completions_per_s >= 0):
@@ -120,25 +125,36 @@ def observe(
             daily=daily,
             samples=state.samples + 1,
         )
-        spread = math.sqrt(state.residual_var)
+        spread = spread_of(state.residuals)
         return new, DemandEstimate(completions_per_s, completions_per_s, 0.0, spread, in_flight, False)
     dt = now_s - state.last_s
     observed = max(0.0, completions_per_s + (in_flight - state.last_in_flight) / dt)
     predicted = max(0.0, state.level_per_s + state.trend_per_s2 * dt)
     a = 1.0 - math.exp(-dt / s.level_tau_s)
     b = 1.0 - math.exp(-dt / s.trend_tau_s)
-    c = 1.0 - math.exp(-dt / s.spread_tau_s)
     level = max(0.0, predicted + a * (observed - predicted))
     trend = state.trend_per_s2 + b * ((level - state.level_per_s) / dt - state.trend_per_s2)
     resid = observed - predicted
-    var = state.residual_var + c * (resid * resid - state.residual_var) if state.samples > 1 else resid * resid
+    residuals = state.residuals
+    if not (backlog > s.backlog_cycles * level * dt and state.samples > 1):
+        residuals = (*residuals, resid)[-s.spread_window :]
     bins = list(state.daily or [level] * HOURS)
     h = _hour(now_s)
     bins[h] += (1.0 - math.exp(-dt / s.season_tau_s)) * (level - bins[h])
     first = state.first_s if state.first_s is not None else now_s
-    new = DemandState(level, trend, var, now_s, in_flight, first, tuple(bins), state.samples + 1)
+    new = DemandState(level, trend, residuals, now_s, in_flight, first, tuple(bins), state.samples + 1)
     seasonal = now_s - first >= DAY_S
-    return new, DemandEstimate(observed, level, trend, math.sqrt(var), in_flight, seasonal)
+    return new, DemandEstimate(observed, level, trend, spread_of(residuals), in_flight, seasonal)
+
+
+def spread_of(residuals: tuple[float, ...]) -> float:
+    """1.4826 x the median absolute residual (0 without residuals)."""
+    if not residuals:
+        return 0.0
+    values = sorted(abs(r) for r in residuals)
+    n = len(values)
+    mid = values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
+    return 1.4826 * mid
 
 
 def forecast(state: DemandState, est: DemandEstimate, now_s: float, horizon_s: float) -> float:

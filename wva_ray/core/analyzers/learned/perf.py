@@ -6,7 +6,8 @@ Two Bayesian linear regressions (`blr`), one window of one pod per update:
   window (`vllm:inter_token_latency_seconds` _sum/_count deltas), its mean running batch `n` and mean KV tokens in
   use (`vllm:kv_cache_usage_perc` x `cache_config_info` blocks x block size). Chunked prefill stretches every step
   by `1 / (1 - rho)`, rho = prompt tokens/s x prefill time per token (the current prefill estimate), so the
-  regression target is `ITL x (1 - rho)`;
+  regression target is `ITL x (1 - rho)` (windows with rho above `MAX_RHO_FOR_STEP` are skipped: a pod that is
+  prefill-bound says little about its decode step);
 - prefill time per 1k prompt tokens `u` (ms), from the mean prefill time per request
   (`vllm:request_prefill_time_seconds` _sum/_count, else TTFT - queue time) and the mean prompt length of the
   window: the measured time holds the request's own prefill `S = I u / 1000` plus the M/G/1 wait behind other
@@ -38,6 +39,7 @@ PROFILE_REL_STD = 0.25
 MIN_ITL_TOKENS = 20.0  # inter-token samples a window needs to count
 MIN_PREFILLS = 3.0
 MAX_RHO_FOR_PREFILL = 0.8
+MAX_RHO_FOR_STEP = 0.7  # beyond, the 1 / (1 - rho) correction is too uncertain (a prefill-saturated pod)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,12 @@ def update(state: PerfLearnerState, w: PerfWindow, input_cv: float = 1.0) -> tup
     step, pre = state.step, state.prefill
     u_ms = max(pre.theta[0], 1e-3)
     rho = min(0.95, max(0.0, w.prompt_tokens_per_s * u_ms / 1e6))
-    if w.itl_mean_ms is not None and w.itl_tokens >= MIN_ITL_TOKENS and w.running_mean >= 0.5:
+    if (
+        w.itl_mean_ms is not None
+        and w.itl_tokens >= MIN_ITL_TOKENS
+        and w.running_mean >= 0.5
+        and rho <= MAX_RHO_FOR_STEP
+    ):
         y = w.itl_mean_ms * (1.0 - rho)
         x = (1.0, w.running_mean, w.kv_tokens_mean / 1000.0)
         weight = min(1.0, w.itl_tokens / 500.0)

@@ -6,7 +6,9 @@ its SLO rate per replica with pessimistic parameters (`perf.pessimistic`), so bo
 (`spread`) and the model's uncertainty make headroom, and both shrink as they shrink.
 
 Up: when the planned rate exceeds the supply of ready + starting replicas, replicas go where the cost per unit of
-SLO capacity is lowest (then the next variant), up to each variant's max.
+SLO capacity is lowest (then the next variant), up to each variant's max. While a variant's model is still unsure
+(`max_add`), one cycle adds at most that many there (the fleet doubles per cycle at most): the next cycle, with
+the new windows, decides the rest - a model fitted to one overloaded operating point must not buy a fleet.
 Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the
 highest planned rate seen while waiting, and only after that spare capacity has lasted the whole window
 `max(min_down_s, payback_startups x start-up delay)` - a replica given back is a replica that, if needed again,
@@ -61,6 +63,7 @@ class Capacity:
     startup_s: float  # planning start-up delay
     min_replicas: int = 0
     max_replicas: int | None = None
+    max_add: int | None = None  # per cycle, while the model is unsure (None = no limit)
 
     @property
     def cost_per_capacity(self) -> float:
@@ -103,6 +106,8 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
         remaining = planned_per_s - supply
         for v in usable:
             room = _room(v, targets[v.key])
+            if v.max_add is not None:
+                room = min(room, v.max_add)
             if room <= 0:
                 continue
             add = min(room, math.ceil(remaining / v.rate_per_replica - 1e-9))
