@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Sample field order (per pod per scrape).
-KV, WAITING, RUNNING, SUCCESS, PROMPT_SUM, GEN_SUM = range(6)
+# ITL_SUM/ITL_N: vllm:inter_token_latency_seconds _sum/_count; TTFT_SUM, QUEUE_SUM: the _sum of
+# time_to_first_token_seconds and request_queue_time_seconds (their _count is SUCCESS: both observed at completion).
+KV, WAITING, RUNNING, SUCCESS, PROMPT_SUM, GEN_SUM, ITL_SUM, ITL_N, TTFT_SUM, QUEUE_SUM = range(10)
 
 
 @dataclass
@@ -71,6 +73,15 @@ class Tsdb:
         dt = series.times[hi - 1] - series.times[lo]
         return (series.values[hi - 1][idx] - series.values[lo][idx]) / dt if dt > 0 else None
 
+    def span(self, pod: str, now_s: float, window_s: float) -> float | None:
+        """Seconds between the first and the last sample in the window (what `increase` covers)."""
+        series = self._series.get(pod)
+        if series is None:
+            return None
+        hi = bisect_right(series.times, now_s)
+        lo = bisect_right(series.times, now_s - window_s, 0, hi)
+        return series.times[hi - 1] - series.times[lo] if hi - lo >= 2 else None
+
     def forget(self, pod: str) -> None:
         self._series.pop(pod, None)
 
@@ -92,6 +103,18 @@ class PodView:
     avg_output_tokens_5m: float | None
     arrival_rate_1m: float | None  # completed requests per second (rate of request_success_total)
     running_avg_1m: float | None = None  # avg_over_time(vllm:num_requests_running[1m])
+    # the 1 m window analyzer `learned` reads (increases over the window; None = not scraped twice yet)
+    window_1m_s: float | None = None  # span of the samples the increases cover
+    kv_avg_1m: float | None = None
+    completions_1m: float | None = None
+    prompt_tokens_1m: float | None = None
+    generation_tokens_1m: float | None = None
+    itl_sum_1m: float | None = None
+    itl_count_1m: float | None = None
+    ttft_sum_1m: float | None = None
+    queue_sum_1m: float | None = None
+    created_s: float | None = None  # pod creation and Ready times (the Kubernetes API's view)
+    ready_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,14 @@ from typing import Any, Protocol
 from wva_ray.sim.model.profiles import Profile
 from wva_ray.sim.observe import (
     GEN_SUM,
+    ITL_N,
+    ITL_SUM,
     KV,
     PROMPT_SUM,
+    QUEUE_SUM,
     RUNNING,
     SUCCESS,
+    TTFT_SUM,
     WAITING,
     ModelView,
     Observation,
@@ -81,6 +85,10 @@ class PodLike(Protocol):
     def name(self) -> str: ...
     @property
     def state(self) -> int: ...
+    @property
+    def created_s(self) -> float: ...
+    @property
+    def ready_s(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,17 @@ def _pod_view(db: Tsdb, pod: PodLike, now_s: float) -> PodView:
         avg_output_tokens_5m=d_gen / d_ok if d_gen is not None and d_ok else None,
         arrival_rate_1m=rate_ok,
         running_avg_1m=db.avg_over_time(name, RUNNING, now_s, 60.0),
+        window_1m_s=db.span(name, now_s, 60.0),
+        kv_avg_1m=db.avg_over_time(name, KV, now_s, 60.0),
+        completions_1m=db.increase(name, SUCCESS, now_s, 60.0),
+        prompt_tokens_1m=db.increase(name, PROMPT_SUM, now_s, 60.0),
+        generation_tokens_1m=db.increase(name, GEN_SUM, now_s, 60.0),
+        itl_sum_1m=db.increase(name, ITL_SUM, now_s, 60.0),
+        itl_count_1m=db.increase(name, ITL_N, now_s, 60.0),
+        ttft_sum_1m=db.increase(name, TTFT_SUM, now_s, 60.0),
+        queue_sum_1m=db.increase(name, QUEUE_SUM, now_s, 60.0),
+        created_s=pod.created_s,
+        ready_s=pod.ready_s if pod.ready_s > pod.created_s else None,  # a pod of the initial fleet: no start seen
     )
 
 
@@ -197,6 +216,29 @@ def _request_counts(
     return out
 
 
+def _window_fields(p: PodView) -> dict[str, Any]:
+    """The pod's 1 m window as the collector reports it for analyzer learned (PodMetrics.window_seconds ...):
+    gauges averaged (`avg_over_time[1m]`), counters and histogram _sum/_count as `increase[1m]`."""
+    if p.window_1m_s is None or p.window_1m_s <= 0 or p.completions_1m is None:
+        return {}
+    out: dict[str, Any] = {
+        "windowSeconds": p.window_1m_s,
+        "runningMean": p.running_avg_1m,
+        "kvUsageMean": p.kv_avg_1m,
+        "waitingNow": p.waiting_last,
+        "completions": p.completions_1m,
+        "promptTokens": p.prompt_tokens_1m,
+        "generationTokens": p.generation_tokens_1m,
+        "itlSecondsSum": p.itl_sum_1m,
+        "itlCount": p.itl_count_1m,
+        "ttftSecondsSum": p.ttft_sum_1m,
+        "ttftCount": p.completions_1m,
+        "queueSecondsSum": p.queue_sum_1m,
+        "queueCount": p.completions_1m,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def snapshot_data(
     now_s: float,
     variants: Sequence[VariantLike],
@@ -250,7 +292,11 @@ def snapshot_data(
         for k in range(view.pending):
             pod_rows.append({"namespace": ns, "name": f"{var.name}-starting-{k}", "target": var.name, "ready": False})
         for p in view.pods:
-            pod_rows.append({"namespace": ns, "name": p.name, "target": var.name, "ready": p.ready})
+            pod_row: dict[str, Any] = {"namespace": ns, "name": p.name, "target": var.name, "ready": p.ready}
+            if p.created_s is not None and p.ready_s is not None:  # metadata.creationTimestamp, Ready condition
+                pod_row["createdAt"] = iso(sim_time(p.created_s))
+                pod_row["readyAt"] = iso(sim_time(p.ready_s))
+            pod_rows.append(pod_row)
             if p.kv_max_1m is None or p.queue_max_1m is None:
                 continue
             row: dict[str, Any] = {
@@ -270,6 +316,7 @@ def snapshot_data(
                 row["arrivalRate"] = p.arrival_rate_1m
             if p.running_avg_1m is not None:
                 row["running"] = p.running_avg_1m
+            row.update(_window_fields(p))
             metrics.append(row)
     data: dict[str, Any] = {
         "now": iso(sim_time(now_s)),

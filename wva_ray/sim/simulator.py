@@ -49,6 +49,10 @@ class _Pod:
     prompt_done: float = 0.0
     gen_done: float = 0.0
     done: int = 0
+    itl_sum_s: float = 0.0
+    itl_tokens: float = 0.0
+    ttft_sum_s: float = 0.0
+    queue_sum_s: float = 0.0
 
 
 @dataclass
@@ -197,6 +201,11 @@ class Simulation:
             pod.prompt_done += c.prompt_tokens
             pod.gen_done += c.output_tokens
             pod.done += 1
+            if c.output_tokens > 1:
+                pod.itl_sum_s += c.itl_s * (c.output_tokens - 1)
+                pod.itl_tokens += c.output_tokens - 1
+            pod.ttft_sum_s += c.ttft_s
+            pod.queue_sum_s += c.queue_s
             pod.last_finish_s = c.finish_s
 
     def _route(self, idx: int, model: str, prompt: int, out: int, now_s: float, ready: list[_Pod]) -> None:
@@ -239,7 +248,18 @@ class Simulation:
             self.tsdb.append(
                 pod.name,
                 now_s,
-                (st.kv_usage_ratio, st.waiting, st.running, pod.done, pod.prompt_done, pod.gen_done),
+                (
+                    st.kv_usage_ratio,
+                    st.waiting,
+                    st.running,
+                    pod.done,
+                    pod.prompt_done,
+                    pod.gen_done,
+                    pod.itl_sum_s,
+                    pod.itl_tokens,
+                    pod.ttft_sum_s,
+                    pod.queue_sum_s,
+                ),
             )
 
     def _housekeeping(self, now_s: float) -> None:
