@@ -188,3 +188,18 @@ def update(
         state.rejected,
     )
     return out, note
+
+
+def clip(state: BlrState, lower: Sequence[float] | None = None, upper: Sequence[float] | None = None) -> BlrState:
+    """The state with its mean clipped to hard bounds learned elsewhere (the covariance is kept)."""
+    theta = np.array(state.theta)
+    if lower is not None:
+        theta = np.maximum(theta, np.asarray(lower, dtype=np.float64))
+    if upper is not None:
+        theta = np.minimum(theta, np.asarray(upper, dtype=np.float64))
+    out = tuple(float(v) for v in theta)
+    if out == state.theta:
+        return state
+    return BlrState(
+        out, state.p, state.noise_a, state.noise_b, state.prior_a, state.prior_b, state.samples, state.rejected
+    )

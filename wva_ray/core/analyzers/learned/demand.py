@@ -11,9 +11,10 @@ over the horizon bounded to [-50 %, +100 %] of the level. Daily seasonality once
 `now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
 
 Spread: a robust scale of the one-step residuals (observed - predicted) at the controller's own sampling interval:
-1.4826 x the median absolute residual over the last `spread_window` cycles (the normal-consistent MAD). It holds
+the upper quartile of the absolute residuals over the last `spread_window` cycles / 1.15 (the sd for normal
+residuals, more for the heavy tails of bursty arrivals). It holds
 Poisson noise (rate / interval) and the workload's burstiness; sizing adds `z` of it on top of the forecast, so a
-smooth workload gets little headroom and a bursty one more. A median is not moved by the few cycles of a step or
+smooth workload gets little headroom and a bursty one more. A quartile is not moved by the few cycles of a step or
 of a drained backlog (a change of level, not burstiness); while a backlog of more than `backlog_cycles` cycles of
 arrivals waits (an overload: completions saturate, clients give up) no residual is recorded at all.
 """
@@ -30,6 +31,7 @@ DAY_S = 86_400.0
 TREND_MIN_RATIO = -0.5
 TREND_MAX_RATIO = 1.0
 SEASON_MAX_RATIO = 3.0
+MIN_RESIDUALS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,17 +146,23 @@ def observe(
     first = state.first_s if state.first_s is not None else now_s
     new = DemandState(level, trend, residuals, now_s, in_flight, first, tuple(bins), state.samples + 1)
     seasonal = now_s - first >= DAY_S
-    return new, DemandEstimate(observed, level, trend, spread_of(residuals), in_flight, seasonal)
+    spread = spread_of(residuals)
+    if len(residuals) < MIN_RESIDUALS:  # too few to tell burstiness from noise: twice the Poisson sd
+        spread = 2.0 * math.sqrt(level / dt)
+    return new, DemandEstimate(observed, level, trend, spread, in_flight, seasonal)
 
 
 def spread_of(residuals: tuple[float, ...]) -> float:
-    """1.4826 x the median absolute residual (0 without residuals)."""
+    """The upper quartile of the absolute residuals / 1.15 (= the sd for normal residuals; larger for the heavy
+    tails of bursty arrivals, which is the point); 0 without residuals."""
     if not residuals:
         return 0.0
     values = sorted(abs(r) for r in residuals)
-    n = len(values)
-    mid = values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
-    return 1.4826 * mid
+    pos = 0.75 * (len(values) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    q75 = values[lo] + (pos - lo) * (values[hi] - values[lo])
+    return q75 / 1.15
 
 
 def forecast(state: DemandState, est: DemandEstimate, now_s: float, horizon_s: float) -> float:

@@ -13,11 +13,15 @@ Two Bayesian linear regressions (`blr`), one window of one pod per update:
   window: the measured time holds the request's own prefill `S = I u / 1000` plus the M/G/1 wait behind other
   prefills, `lambda (1 + cv^2) S^2 / (2 (1 - lambda S))`; that is inverted for `S`, then `S ~ u I / 1000`.
 
+A hard bound from every window: a pod cannot prefill faster than its prefill speed, so `u <= 1e6 / prompt tokens
+per second` (in an overload, when the pod is prefill-bound and the two regressions have nothing to learn from,
+this bound is what pins the prefill speed down).
+
 KV capacity, max-num-seqs and max-num-batched-tokens are read, not learned (cache_config_info, vLLM args).
 
 Prior, best first: the variant's own learned state; a configured or built-in profile row (+-25 %); the learned
 model of a similar variant (same model on another accelerator, or another model on the same accelerator; +-50 %);
-a conservative default (+-100 %). `pessimistic(params, ...)` turns the posterior into the parameters sizing uses:
+a conservative default (+-50 %). `pessimistic(params, ...)` turns the posterior into the parameters sizing uses:
 the step and prefill time at the operating point raised by `z` standard deviations, so headroom shrinks as the
 model gets sure.
 """
@@ -32,8 +36,8 @@ from typing import Any
 from wva_ray.core.analyzers.learned import blr
 from wva_ray.core.analyzers.slo.perf_model import PerfParams
 
-DEFAULT_PARAMS = PerfParams(12.0, 0.03, 0.06, 12_000.0)  # a mid-range 8B-class engine; only a starting point
-DEFAULT_REL_STD = 1.0
+DEFAULT_PARAMS = PerfParams(10.0, 0.03, 0.06, 15_000.0)  # a mid-range 8B-class engine; only a starting point
+DEFAULT_REL_STD = 0.5
 SIMILAR_REL_STD = 0.5
 PROFILE_REL_STD = 0.25
 MIN_ITL_TOKENS = 20.0  # inter-token samples a window needs to count
@@ -130,6 +134,11 @@ def update(state: PerfLearnerState, w: PerfWindow, input_cv: float = 1.0) -> tup
     """One pod window; returns the new state and a short note."""
     notes: list[str] = []
     step, pre = state.step, state.prefill
+    if w.prompt_tokens_per_s > 0:  # a pod never prefills faster than its prefill speed: u <= 1e6 / throughput
+        bounded = blr.clip(pre, upper=(1e6 / w.prompt_tokens_per_s,))
+        if bounded is not pre:
+            pre = bounded
+            notes.append("prefill bounded by the observed prompt throughput")
     u_ms = max(pre.theta[0], 1e-3)
     rho = min(0.95, max(0.0, w.prompt_tokens_per_s * u_ms / 1e6))
     if (
