@@ -88,8 +88,9 @@ def test_state_survives_a_restart() -> None:
     plans = run([10.0] * 5)
     state = plans[-1].state.model_dump(mode="json", by_alias=True)
     again = decide(learned_snapshot(10.0, 2, T0 + timedelta(seconds=150), state))
-    assert again.state.learned["llm/m1"]["variants"]["m-h100"]["perf"]["step"]["samples"] > (
-        state["learned"]["llm/m1"]["variants"]["m-h100"]["perf"]["step"]["samples"]
+    assert (
+        again.state.learned["llm/m1"]["variants"]["m-h100"]["perf"]["step"]["samples"]
+        > (state["learned"]["llm/m1"]["variants"]["m-h100"]["perf"]["step"]["samples"])
     )
 
 
