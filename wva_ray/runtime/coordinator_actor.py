@@ -27,7 +27,7 @@ from wva_ray.api.plan import Plan
 from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
 from wva_ray.runtime.loop import cycle_loop
-from wva_ray.runtime.shard_codec import SentVas, WorkWire, restore_proposal
+from wva_ray.runtime.shard_codec import CacheMiss, ProposalMirror, ProposalWire, SentVas, WorkWire, restore_proposal
 from wva_ray.runtime.wiring import Wiring
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class CoordinatorActor:
         self._works: dict[int, ShardWork] = {}
         self._proposals: dict[int, ShardProposal] = {}
         self._sent: dict[int, SentVas] = {}
+        self._mirrors: dict[int, ProposalMirror] = {}
         self._changed = asyncio.Condition()
         self._all_in = asyncio.Event()
         self._stop = asyncio.Event()
@@ -170,12 +171,24 @@ class CoordinatorActor:
                 return None
             return self._sent.setdefault(shard, SentVas()).encode(work, incarnation)
 
-    async def submit(self, proposal: ShardProposal) -> bool:
-        """Accept a proposal for the open cycle; False when it is late or from another coordinator epoch."""
-        work = self._works.get(proposal.shard)
-        if not self.core.accepts(proposal) or work is None:
+    async def submit(self, proposal: ShardProposal | ProposalWire) -> bool | str:
+        """Accept a proposal for the open cycle; False when it is late or from another coordinator epoch,
+        "resync" when it is a delta over drafts this coordinator does not hold (the shard sends all next)."""
+        inner = proposal.proposal if isinstance(proposal, ProposalWire) else proposal
+        work = self._works.get(inner.shard)
+        if not self.core.accepts(inner) or work is None:
             return False
-        self._proposals[proposal.shard] = restore_proposal(proposal, work)
+        if isinstance(proposal, ProposalWire):
+            mirror = self._mirrors.setdefault(inner.shard, ProposalMirror())
+            try:
+                restored = mirror.decode(proposal, work)
+            except CacheMiss as exc:
+                log.warning("shard=%d proposal refused, resynchronising: %s", inner.shard, exc)
+                self._mirrors[inner.shard] = ProposalMirror()
+                return "resync"
+        else:
+            restored = restore_proposal(proposal, work)
+        self._proposals[inner.shard] = restored
         if len(self._proposals) == len(self._works):
             self._all_in.set()
         return True

@@ -21,7 +21,7 @@ from wva_ray.api.snapshot import DecisionState
 from wva_ray.runtime.coordinator_actor import COORDINATOR_NAME, NAMESPACE
 from wva_ray.runtime.cycle import carry_state
 from wva_ray.runtime.loop import Backoff
-from wva_ray.runtime.shard_codec import CacheMiss, ShardVaCache, compact_proposal
+from wva_ray.runtime.shard_codec import CacheMiss, ProposalEncoder, ShardVaCache
 from wva_ray.runtime.shard_cycle import run_shard_step
 from wva_ray.runtime.wiring import Wiring
 
@@ -45,6 +45,7 @@ class ShardActor:
         self.errors = 0
         self.groups: tuple[str, ...] = ()  # `namespace/modelID` of the groups of the last work (for `info`)
         self.cache = ShardVaCache()
+        self.encoder = ProposalEncoder()  # what the coordinator holds of our drafts (proposals travel as deltas)
         self.state = DecisionState()  # this shard's models' decision state, kept across coordinator restarts
         self._stop = asyncio.Event()
         self._task = asyncio.get_event_loop().create_task(self._loop())
@@ -74,7 +75,13 @@ class ShardActor:
                 proposal = await run_shard_step(work, self.source, work.snapshot.now)
                 if proposal.proposals is not None:
                     self.state = proposal.proposals.state
-                await coordinator.submit.remote(compact_proposal(proposal))
+                wire_out = self.encoder.encode(proposal)
+                try:
+                    answer = await coordinator.submit.remote(wire_out)
+                except Exception:
+                    self.encoder.reset()  # unknown whether it was applied: the next proposal is a full one
+                    raise
+                self.encoder.settled(answer)
                 self.last = (work.epoch, work.cycle)
                 self.cycles += 1
                 failures = 0

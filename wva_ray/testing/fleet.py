@@ -1,0 +1,177 @@
+"""A synthetic fleet at scale (10,000-100,000 VAs, three accelerator variants per model) for the scale and soak
+benchmarks: the Kubernetes side is a `MemoryCluster` (the coordinator's informer-like view, status writes with
+the publisher's change rules), the Prometheus side a `FleetMetrics` that answers batched pod-metric queries from
+a formula, as a Prometheus result set of that size would. No I/O (reads the wall clock for the load schedule).
+
+Nothing here is copied per actor: `FleetWiring` is a few numbers; the coordinator builds the cluster in its own
+process on first use, each shard builds only the metrics formula. Pod names are deterministic
+(`<variant>-<n>`, n in creation order, one ready pod per VA), so the shards' rows join the coordinator's pods
+without sharing state. A fraction `churn` of the models changes load each `period_s` (so some decisions and
+status writes change every cycle while most do not, as in a steady fleet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wva_ray.adapters.clock import SystemClock
+from wva_ray.api.plan import Decision
+from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount, Snapshot
+from wva_ray.core.ports import Clock, DecisionPublisher, MetricsSource, ModelGroupRef, ScaleToZeroQuery
+from wva_ray.runtime.coordinator_cycle import ClusterView
+from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
+
+ACCELERATORS = (("H100", 30.0), ("A100", 12.0), ("L40S", 5.0))
+
+
+@dataclass(frozen=True, slots=True)
+class FleetShape:
+    """How many VAs, how they are grouped, and how the load moves."""
+
+    vas: int
+    variants_per_model: int = 3
+    namespaces: int = 100
+    churn: float = 0.02  # fraction of models whose load changes each period
+    period_s: float = 30.0  # load schedule step (wall seconds; a fast clock passes its own `now_s`)
+    generation: int = 0  # > 0: a different set of model names (VAs "come and go" in the soak)
+
+    @property
+    def models(self) -> int:
+        return -(-self.vas // self.variants_per_model)
+
+    def model_id(self, m: int) -> str:
+        return f"g{self.generation}-m{m}" if self.generation else f"m{m}"
+
+    def specs(self) -> list[VariantSpec]:
+        out: list[VariantSpec] = []
+        for m in range(self.models):
+            for acc, cost in ACCELERATORS[: self.variants_per_model]:
+                if len(out) == self.vas:
+                    return out
+                model = self.model_id(m)
+                out.append(
+                    VariantSpec(f"{model}-{acc.lower()}", model, acc, cost=cost, namespace=f"ns{m % self.namespaces}")
+                )
+        return out
+
+
+def _hot(model_id: str, step: int, churn: float) -> bool:
+    digest = hashlib.blake2b(f"{model_id}\x00{step}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") < churn * 2**32
+
+
+def model_load(model_id: str, step: int, churn: float) -> tuple[float, float]:
+    """(kv, queue) of a model at schedule step `step`: idle-ish, or saturated in the steps it is hot."""
+    return (0.92, 8.0) if _hot(model_id, step, churn) else (0.45, 0.0)
+
+
+class FleetCluster(MemoryCluster):
+    """The fleet's Kubernetes side, built from a `FleetShape` (pods named `<variant>-<n>`)."""
+
+    def __init__(self, shape: FleetShape, heartbeat_s: float = 300.0) -> None:
+        super().__init__(time.monotonic, heartbeat_s=heartbeat_s)
+        self.shape = shape
+        for spec in shape.specs():
+            self.add_variant(spec)
+
+    def replace_fleet(self, shape: FleetShape) -> None:
+        """Delete every VA and create the fleet of `shape` (VAs come and go)."""
+        for key in list(self.vas):
+            ns, name = key.split("/", 1)
+            self.delete_variant(ns, name)
+        self.shape = shape
+        for spec in shape.specs():
+            self.add_variant(spec)
+
+
+@dataclass
+class FleetMetrics:
+    """The fleet's Prometheus side: one row per ready pod of the asked groups (a formula, no stored series)."""
+
+    shape: FleetShape
+    clock_s: Any = time.time  # the load schedule's clock
+    _pods: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for n, spec in enumerate(self.shape.specs(), start=1):  # FleetCluster's creation order: same pod names
+            self._pods.setdefault((spec.namespace, spec.model_id), []).append(f"{spec.name}-{n:05d}")
+
+    def step(self) -> int:
+        return int(self.clock_s() // self.shape.period_s)
+
+    async def pod_metrics(self, groups: Sequence[ModelGroupRef]) -> list[PodMetrics]:
+        step = self.step()
+        rows = []
+        for g in groups:
+            kv, queue = model_load(g.model_id, step, self.shape.churn)
+            for pod in self._pods.get((g.namespace, g.model_id), ()):
+                rows.append(
+                    PodMetrics.model_construct(
+                        namespace=g.namespace,
+                        model_name=g.model_id,
+                        pod=pod,
+                        kv_cache_usage=kv,
+                        queue_length=queue,
+                        num_gpu_blocks=None,
+                        block_size=None,
+                        avg_input_tokens=None,
+                        avg_output_tokens=None,
+                        stale=False,
+                    )
+                )
+        return rows
+
+    async def request_counts(self, queries: Sequence[ScaleToZeroQuery]) -> list[RequestCount]:
+        return []
+
+    async def flow_control_queues(self, groups: Sequence[ModelGroupRef]) -> list[FlowControlQueue]:
+        return []
+
+
+class _FleetView:
+    def __init__(self, cluster: FleetCluster) -> None:
+        self.cluster = cluster
+
+    async def observe(self, now: datetime) -> Snapshot:
+        return self.cluster.observe(now)
+
+    async def publish(self, decisions: Sequence[Decision], now: datetime) -> None:
+        self.cluster.write_status(decisions, now, False)
+
+
+@dataclass(frozen=True)
+class FleetWiring:
+    """Wiring for the runtime: the coordinator gets the cluster (built in its process), shards the metrics."""
+
+    shape: FleetShape
+    time_source: Clock = SystemClock()  # noqa: RUF009 (frozen, stateless)
+    _built: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def _cluster(self) -> FleetCluster:
+        if "cluster" not in self._built:
+            self._built["cluster"] = FleetCluster(self.shape)
+        cluster: FleetCluster = self._built["cluster"]
+        return cluster
+
+    def _view(self) -> _FleetView:
+        if "view" not in self._built:
+            self._built["view"] = _FleetView(self._cluster())
+        view: _FleetView = self._built["view"]
+        return view
+
+    def cluster_view(self) -> ClusterView:
+        return self._view()
+
+    def publishers(self) -> list[DecisionPublisher]:
+        return [self._view()]
+
+    def metrics_source(self) -> MetricsSource:
+        return FleetMetrics(self.shape)
+
+    def clock(self) -> Clock:
+        return self.time_source
