@@ -18,6 +18,8 @@ from typing import Any
 
 from rich.table import Table
 
+from wva_ray.sim.plotting import pyplot
+
 TTFT_SLO_S = 2.0
 ITL_SLO_S = 0.1
 
@@ -152,10 +154,7 @@ def write_summary(summary: Mapping[str, Any], out_dir: Path) -> Path:
 
 def write_plot(data: Mapping[str, Any], speed: float, out_dir: Path, bin_s: float = 5.0) -> Path:
     """demand (req/s) and replicas (current, desired) per variant over time, one panel per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     variants: Mapping[str, Mapping[str, Any]] = data["variants"]

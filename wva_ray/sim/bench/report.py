@@ -1,4 +1,4 @@
-"""Benchmark output: the markdown table and the PNG plots (matplotlib, Agg backend). Writes files only.
+"""Benchmark output: the markdown table and the PNG plots (matplotlib on first use, `sim.plotting`). Writes files only.
 
 Plots per scenario (first seed): ready GPUs over time per policy with the demand on a second axis, and
 cost vs SLO attainment per policy.
@@ -10,11 +10,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+
+from wva_ray.sim.plotting import pyplot
 
 if TYPE_CHECKING:
     from wva_ray.sim.bench.prepare import Prepared
@@ -113,6 +111,7 @@ def write_markdown(output: Path, doc: Mapping[str, Any]) -> Path:
 def write_plots(output: Path, scenario: str, prep: Prepared, runs: Mapping[str, SimResult]) -> None:
     if not runs:
         return
+    plt = pyplot()
     gpus = {v.name: v.profile.gpus for v in prep.variants}
     fig, axes = plt.subplots(len(runs), 1, figsize=(10, 1.8 * len(runs) + 1), sharex=True, squeeze=False)
     for ax, (name, res) in zip(axes[:, 0], runs.items(), strict=True):
@@ -135,6 +134,7 @@ def write_plots(output: Path, scenario: str, prep: Prepared, runs: Mapping[str, 
 
 
 def write_cost_plot(output: Path, doc: Mapping[str, Any]) -> None:
+    plt = pyplot()
     for name, scn in doc.get("scenarios", {}).items():
         fig, ax = plt.subplots(figsize=(6, 4))
         for pol, row in scn.get("policies", {}).items():
