@@ -22,7 +22,8 @@ from enum import StrEnum
 
 from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeConflict, KubeNotFound
 from wva_ray.adapters.kube.cluster_state import ScaleTargetObject
-from wva_ray.adapters.kube.status import Transition, format_time, heartbeat_for, plan_status
+from wva_ray.adapters.kube.events import COMPONENT, event_body, post_event
+from wva_ray.adapters.kube.status import Transition, heartbeat_for, plan_status
 from wva_ray.api.plan import Decision
 from wva_ray.api.va import GROUP, PLURAL, VERSION
 from wva_ray.core.ports import ConflictError, TransientApiError
@@ -30,7 +31,6 @@ from wva_ray.core.ports import ConflictError, TransientApiError
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-COMPONENT = "wva-ray"
 
 
 class ActuationMode(StrEnum):
@@ -120,32 +120,18 @@ class KubePublisher:
     def emit_event(self, va: Mapping[str, object] | None, decision: Decision, t: Transition, now: datetime) -> None:
         meta = va.get("metadata") if isinstance(va, Mapping) else None
         uid = meta.get("uid") if isinstance(meta, Mapping) else None
-        stamp = format_time(now)
-        body: JsonObj = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{decision.name}.", "namespace": decision.namespace},
-            "involvedObject": {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "VariantAutoscaling",
-                "name": decision.name,
-                "namespace": decision.namespace,
-                **({"uid": uid} if uid else {}),
-            },
-            "reason": t.reason,
-            "message": f"{t.kind}: {t.old} -> {t.new}" + (f": {t.message}" if t.message else ""),
-            "type": "Warning" if t.warning else "Normal",
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "reportingInstance": self.identity,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
+        involved: JsonObj = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VariantAutoscaling",
+            "name": decision.name,
+            "namespace": decision.namespace,
+            **({"uid": uid} if uid else {}),
         }
-        try:
-            self.api.post(f"/api/v1/namespaces/{decision.namespace}/events", body)
-        except KubeApiError as exc:  # an Event is best effort: never fail a cycle on it
-            log.warning("va=%s event %s not recorded: %s", decision.key, t.reason, exc)
+        message = f"{t.kind}: {t.old} -> {t.new}" + (f": {t.message}" if t.message else "")
+        body = event_body(involved, t.reason, message, warning=t.warning, identity=self.identity, now=now)
+        error = post_event(self.api, body)
+        if error is not None:
+            log.warning("va=%s event %s not recorded: %s", decision.key, t.reason, error)
 
     # -- actuation ----------------------------------------------------------------------------------
     def scale(self, target: ScaleTargetObject, replicas: int) -> bool:

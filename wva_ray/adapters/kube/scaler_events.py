@@ -15,15 +15,14 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError
+from wva_ray.adapters.kube.client import JsonObj, KubeApi
+from wva_ray.adapters.kube.events import COMPONENT, event_body, post_event
 from wva_ray.adapters.kube.scalers import AnnotatedState
-from wva_ray.adapters.kube.status import format_time
 from wva_ray.api.plan import Decision
 from wva_ray.api.scaler import ScalerObject
 
 log = logging.getLogger(__name__)
 
-COMPONENT = "wva-ray"
 SCALED_UP = "ScaledUp"
 SCALED_DOWN = "ScaledDown"
 INVALID_CONFIGURATION = "InvalidConfiguration"
@@ -43,31 +42,15 @@ class ScalerEvents:
 
     def _post(self, obj: ScalerObject | None, kind: str, ns: str, name: str, reason: str, msg: str, warn: bool,
               now: datetime) -> None:  # fmt: skip
-        stamp = format_time(now)
         involved: JsonObj = {"apiVersion": obj.api_version if obj else "", "kind": kind, "name": name, "namespace": ns}
         uid = obj.metadata.model_extra.get("uid") if obj and obj.metadata.model_extra else None
         if uid:
             involved["uid"] = uid
-        body: JsonObj = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{name}.", "namespace": ns},
-            "involvedObject": involved,
-            "reason": reason,
-            "message": msg,
-            "type": "Warning" if warn else "Normal",
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "reportingInstance": self.identity,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }
-        try:
-            self.api.post(f"/api/v1/namespaces/{ns}/events", body)
+        error = post_event(self.api, event_body(involved, reason, msg, warning=warn, identity=self.identity, now=now))
+        if error is None:
             self.posted += 1
-        except KubeApiError as exc:
-            log.warning("scaler=%s/%s event %s not recorded: %s", ns, name, reason, exc)
+        else:
+            log.warning("scaler=%s/%s event %s not recorded: %s", ns, name, reason, error)
 
     def publish(self, state: AnnotatedState, decisions: Sequence[Decision], now: datetime) -> None:
         by_key = {s.key: s for s in state.scalers}
