@@ -173,10 +173,11 @@ def version() -> None:
 
 
 def _register_subcommands() -> None:
-    """One module per command family: `cli.demo`, `cli.run`, `cli.emulate`, `cli.loadgen`, `cli.bench`."""
-    from wva_ray.cli import bench, demo, emulate, loadgen, run
+    """One module per command family: `cli.demo`, `cli.run`, `cli.emulate`, `cli.loadgen`, `cli.bench`,
+    `cli.calibrate`."""
+    from wva_ray.cli import bench, calibrate, demo, emulate, loadgen, run
 
-    for module in (demo, run, emulate, loadgen, bench):
+    for module in (demo, run, emulate, loadgen, bench, calibrate):
         module.register(app)
 
 
