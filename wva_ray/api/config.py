@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wva_ray.api.v09_config import AnalyzerSpec, LimiterSpec, ScaleToZeroInline
+
 AnalyzerName = Literal["", "saturation", "slo", "learned"]
 LimiterFailureMode = Literal["open", "closed"]
 
@@ -68,6 +70,12 @@ class SaturationEntry(_Entry):
     accelerator_watts: dict[str, float] | None = Field(default=None, alias="acceleratorWatts")
     limiter_failure_mode: LimiterFailureMode | None = Field(default=None, alias="limiterFailureMode")
     monotone_spare: bool | None = Field(default=None, alias="monotoneSpare")
+    # upstream v0.9 (api/v09_config.py; resolved by core/v09_config.py)
+    analyzers: list[AnalyzerSpec] | None = None
+    priority: int | None = Field(default=None, ge=0)
+    enable_rescale: bool | None = Field(default=None, alias="enableRescale")
+    scale_to_zero: ScaleToZeroInline | None = Field(default=None, alias="scaleToZero")
+    limiters: list[LimiterSpec] | None = None
 
 
 class ScaleToZeroEntry(_Entry):
@@ -105,6 +113,12 @@ class SaturationSettings(BaseModel):
     # ours, V1: saturated pods count with zero spare (instead of being left out of the averages) and any saturated
     # pod makes scale-down unsafe. Off by default to keep upstream's formula; see docs/adr/0002.
     monotone_spare: bool = False
+    # upstream v0.9
+    analyzers: tuple[AnalyzerSpec, ...] = ()
+    priority: int = 1
+    enable_rescale: bool = False
+    scale_to_zero: ScaleToZeroInline | None = None
+    limiters: tuple[LimiterSpec, ...] = ()
 
 
 BUILTIN_SATURATION = SaturationSettings()

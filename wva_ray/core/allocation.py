@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from wva_ray.core.v09_config import Quota
+
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
@@ -40,6 +42,7 @@ class Budget:
     power_budget_watts: float | None = None
     accelerator_watts: Mapping[str, float] = field(default_factory=dict)
     block_scale_ups: bool = False  # limiterFailureMode closed and the inventory could not be read
+    quota: Quota | None = None  # upstream v0.9 `limiters: [{type: quota}]`: cluster and namespace GPU quotas
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +81,32 @@ class _Pool:
             max(0.0, budget.power_budget_watts - watts_used) if budget.power_budget_watts is not None else math.inf
         )
         self.watts = budget.accelerator_watts
+        self.quota = budget.quota
+        self.ns_left: dict[tuple[str, str], float] = {}
+        if self.quota is not None:
+            ns_used: dict[tuple[str, str], float] = defaultdict(float)
+            for p in proposals:
+                ns_used[(_namespace(p.key), p.accelerator)] += p.current * p.gpus_per_replica
+            for acc in types:
+                self.free[acc] = min(self.free[acc], max(0.0, self.quota.limit("", acc)[0] - used[acc]))
+            for ns, acc in {(_namespace(p.key), p.accelerator) for p in proposals}:
+                self.ns_left[(ns, acc)] = max(0.0, self.quota.namespace_limit(ns, acc) - ns_used[(ns, acc)])
 
-    def take(self, acc: str, gpr: int, want: int) -> int:
+    def take(self, acc: str, gpr: int, want: int, namespace: str = "") -> int:
         per_replica_w = gpr * _watts(acc, self.watts)
-        fit = self.free.get(acc, 0.0) / gpr
+        fit = min(self.free.get(acc, 0.0), self.ns_left.get((namespace, acc), math.inf)) / gpr
         if per_replica_w > 0:
             fit = min(fit, self.watts_left / per_replica_w)
         n = want if math.isinf(fit) else max(0, min(want, math.floor(fit + 1e-9)))
         self.free[acc] = self.free.get(acc, 0.0) - n * gpr
+        if (namespace, acc) in self.ns_left:
+            self.ns_left[(namespace, acc)] -= n * gpr
         self.watts_left -= n * per_replica_w
         return n
+
+
+def _namespace(key: str) -> str:
+    return key.split("/", 1)[0]
 
 
 def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
@@ -106,7 +125,7 @@ def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
     spilled_in: dict[str, int] = defaultdict(int)
     for p in ups:
         want = p.desired - p.current
-        got = 0 if budget.block_scale_ups else pool.take(p.accelerator, p.gpus_per_replica, want)
+        got = 0 if budget.block_scale_ups else pool.take(p.accelerator, p.gpus_per_replica, want, _namespace(p.key))
         desired[p.key] = p.current + got + spilled_in[p.key]
         unmet = want - got
         notes: list[str] = []
@@ -117,7 +136,7 @@ def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
                 if other.key == p.key or other.accelerator == p.accelerator:
                     continue
                 room = unmet if other.max_replicas is None else max(0, other.max_replicas - desired[other.key])
-                extra = pool.take(other.accelerator, other.gpus_per_replica, min(unmet, room))
+                extra = pool.take(other.accelerator, other.gpus_per_replica, min(unmet, room), _namespace(other.key))
                 if extra > 0:
                     desired[other.key] += extra
                     spilled_in[other.key] += extra
@@ -130,7 +149,7 @@ def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
             why = (
                 "scale-ups blocked: GPU inventory unreadable (limiterFailureMode closed)"
                 if (budget.block_scale_ups)
-                else f"{p.accelerator} GPUs or power budget exhausted"
+                else f"{p.accelerator} GPUs{', quota' if budget.quota else ''} or power budget exhausted"
             )
             notes.append(f"short by {unmet} replicas: {why}")
         grants[p.key] = Grant(desired[p.key], unmet > 0, max(unmet, 0), "; ".join(notes))

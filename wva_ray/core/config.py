@@ -25,6 +25,7 @@ from wva_ray.api.config import (
     parse_duration_s,
 )
 from wva_ray.api.snapshot import SnapshotConfig
+from wva_ray.core.v09_config import entry_notes, entry_updates, inline_scale_to_zero, override_key
 
 DEFAULT_KEY = "default"
 E = TypeVar("E", SaturationEntry, ScaleToZeroEntry)
@@ -69,6 +70,11 @@ def _parse_map(data: Mapping[str, Any], cls: type[E], where: str, warnings: list
             continue
         for unknown in entry.unknown_keys():
             warnings.append(f"{path}.{unknown}: unknown key ignored")
+        if isinstance(entry, SaturationEntry):
+            warnings.extend(entry_notes(entry, path))
+        scoped = override_key(key)
+        if key != DEFAULT_KEY and not entry.model_id and scoped is not None:  # v0.9: `{modelID}#{namespace}`
+            entry = entry.model_copy(update={"model_id": scoped[0], "namespace": entry.namespace or scoped[1]})
         if key == DEFAULT_KEY:
             default = entry
         elif entry.model_id:
@@ -123,6 +129,10 @@ def validate_settings(s: SaturationSettings) -> str | None:
 
 def _apply(base: SaturationSettings, entry: SaturationEntry) -> SaturationSettings:
     updates = {name: getattr(entry, name) for name in SATURATION_FIELDS if getattr(entry, name) is not None}
+    updates.update(entry_updates(entry))  # v0.9 `analyzers:` -> analyzerName and folded parameters
+    for name in ("analyzers", "limiters"):
+        if name in updates:
+            updates[name] = tuple(updates[name])
     return base.model_copy(update=updates) if updates else base
 
 
@@ -181,7 +191,9 @@ def resolve_scale_to_zero(cfg: ParsedConfig, namespace: str, model_id: str) -> S
         ns_map.default if ns_map else None,
         cfg.scale_to_zero.default,
     ]
-    enabled = next((e.enable_scale_to_zero for e in chain if e and e.enable_scale_to_zero is not None), None)
+    enabled = inline_scale_to_zero(resolve_saturation(cfg, namespace, model_id).settings)  # v0.9 inline first
+    if enabled is None:
+        enabled = next((e.enable_scale_to_zero for e in chain if e and e.enable_scale_to_zero is not None), None)
     problems: list[str] = []
     retention_s = DEFAULT_RETENTION_S
     for entry in chain:

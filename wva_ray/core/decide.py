@@ -25,6 +25,7 @@ from wva_ray.core.analyzers.v1 import variant_spare_kv
 from wva_ray.core.annotated import discovered_from, expand
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
 from wva_ray.core.enforcer import enforce
+from wva_ray.core.v09_config import quota_of
 from wva_ray.core.variants import Variant, build_variants
 
 _BLOCKING = {
@@ -224,6 +225,7 @@ def budget_for(snapshot: Snapshot, s: SaturationSettings) -> Budget | None:
         power_budget_watts=s.power_budget_watts,
         accelerator_watts=s.accelerator_watts,
         block_scale_ups=inventory_failed and s.enable_limiter and s.limiter_failure_mode == "closed",
+        quota=quota_of(s.limiters) if s.enable_limiter else None,  # v0.9: quotas need enableLimiter (upstream)
     )
 
 

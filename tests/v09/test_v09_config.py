@@ -1,0 +1,85 @@
+"""WVA v0.9 configuration keys: parsing errors name the key and the value, and the resolution is pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from wva_ray.api.snapshot import SnapshotConfig
+from wva_ray.core.config import parse_config, resolve_saturation, resolve_scale_to_zero
+from wva_ray.core.v09_config import override_key, quota_of
+
+
+def _cfg(default: str, **more: str) -> SnapshotConfig:
+    return SnapshotConfig(saturation={"default": default, **more})
+
+
+@pytest.mark.parametrize(
+    ("default", "message"),
+    [
+        pytest.param(
+            "limiters: [{type: quota, quotas: {H100: -2}}]\n", "quotas.H100: -2 is not a GPU count", id="quota"
+        ),
+        pytest.param("limiters: [{type: budget}]\n", "config.saturation.default.limiters.0.type", id="limiter-type"),
+        pytest.param("analyzers: [{score: 1}]\n", "an analyzer needs `type` or `name`", id="analyzer-name"),
+        pytest.param("analyzers: [{name: saturation, score: -1}]\n", "analyzers.0.score", id="score"),
+        pytest.param("scaleToZero: {enabled: maybe}\n", "scaleToZero.enabled", id="scale-to-zero"),
+        pytest.param("priority: -3\n", "config.saturation.default.priority", id="priority"),
+    ],
+)
+def test_invalid_v09_keys_are_reported_with_key_and_value(default: str, message: str) -> None:
+    warnings = parse_config(_cfg(default)).warnings
+    assert any(message in w and "entry ignored" in w for w in warnings), warnings
+
+
+def test_analyzers_list_selects_v2_and_folds_parameters_without_overriding_explicit_fields() -> None:
+    cfg = parse_config(
+        _cfg(
+            "analyzers: [{name: saturation, parameters: {kvCacheThreshold: 0.7, scaleUpThreshold: 0.9}}]\n"
+            "scaleUpThreshold: 0.8\n"
+        )
+    )
+    s = resolve_saturation(cfg, "ns", "m").settings
+    assert (s.analyzer_name, s.kv_cache_threshold, s.scale_up_threshold) == ("saturation", 0.7, 0.8)
+
+
+def test_override_key_and_an_overrides_analyzers_list_replaces_the_defaults() -> None:
+    assert override_key("m1#team-a") == ("m1", "team-a") and override_key("m1-strict") is None
+    cfg = parse_config(
+        _cfg(
+            "analyzers: [{name: saturation, parameters: {kvCacheThreshold: 0.7}}]\n",
+            **{"m1#team-a": "analyzers: [{name: saturation, parameters: {kvCacheThreshold: 0.6}}]\n"},
+        )
+    )
+    assert resolve_saturation(cfg, "team-a", "m1").settings.kv_cache_threshold == 0.6
+    assert resolve_saturation(cfg, "team-b", "m1").settings.kv_cache_threshold == 0.7
+
+
+def test_inline_scale_to_zero_wins_over_the_config_map() -> None:
+    cfg = SnapshotConfig(
+        saturation={"default": "scaleToZero: {enabled: false}\n"},
+        scale_to_zero={"default": "enable_scale_to_zero: true\n"},
+    )
+    assert resolve_scale_to_zero(parse_config(cfg), "ns", "m").enabled is False
+
+
+def test_quota_semantics_unlimited_deny_and_default() -> None:
+    s = resolve_saturation(
+        parse_config(
+            _cfg(
+                "enableLimiter: true\nlimiters:\n- {type: quota, scope: cluster, quotas: {H100: 16, A100: -1}}\n"
+                "- {type: quota, scope: namespace, namespaceQuotas: {a: {H100: 2}, default: {H100: 0}}, exclude: [x]}\n"
+            )
+        ),
+        "",
+        "",
+    ).settings
+    q = quota_of(s.limiters)
+    assert q is not None
+    assert q.limit("a", "H100") == (16.0, 2.0)
+    assert q.limit("b", "A100") == (float("inf"), 0.0)  # cluster unlimited; default lists no A100: deny
+    assert q.limit("x", "L40S") == (0.0, float("inf"))  # missing from the cluster quota: deny; x excluded
+
+
+def test_quota_without_enable_limiter_is_reported() -> None:
+    warnings = parse_config(_cfg("limiters: [{type: quota, quotas: {H100: 1}}]\n")).warnings
+    assert any("a quota needs enableLimiter: true" in w for w in warnings)
