@@ -5,7 +5,9 @@ The caller gives the targets (pod name -> URL, namespace, model) with `set_targe
 scrapes the requested groups' pods (unless scraped less than `min_scrape_interval_s` ago) and keeps its own
 history per pod, from which it derives what Prometheus would: the 1 m peak of KV usage and of the waiting
 queue, the 5 m token averages (delta of the histograms' `_sum` / `_count`, counter resets handled), the mean
-running count and the completion rate over 1 m, and request counts over a retention window. Call `scrape_once`
+running count and the completion rate over 1 m, request counts over a retention window, and for analyzer
+`learned` the 1 m window of the latency histograms (ITL, TTFT, queue and prefill time `_sum`/`_count` increases),
+the completions, the token sums and the mean running/KV gauges. Call `scrape_once`
 (or run `run_forever`) between cycles so the windows hold more than one sample per cycle.
 
 A pod whose last successful scrape is older than `stale_after_s` is reported `stale`; a pod never scraped
@@ -60,6 +62,15 @@ class Point:
     success: float
     num_gpu_blocks: int | None
     block_size: int | None
+    # histogram _sum/_count pairs analyzer learned reads (0 when the engine does not expose them)
+    itl_sum: float = 0.0
+    itl_count: float = 0.0
+    ttft_sum: float = 0.0
+    ttft_count: float = 0.0
+    queue_sum: float = 0.0
+    queue_count: float = 0.0
+    prefill_sum: float = 0.0
+    prefill_count: float = 0.0
 
 
 def parse_exposition(text: str, model: str, t_s: float) -> Point:
@@ -94,9 +105,20 @@ def parse_exposition(text: str, model: str, t_s: float) -> Point:
         success=sums.get("vllm:request_success_total", 0.0),
         num_gpu_blocks=blocks,
         block_size=block_size,
+        **{field: sums.get(name, 0.0) for field, name in _LEARNED_SERIES.items()},
     )
 
 
+_LEARNED_SERIES = {
+    "itl_sum": "vllm:inter_token_latency_seconds_sum",
+    "itl_count": "vllm:inter_token_latency_seconds_count",
+    "ttft_sum": "vllm:time_to_first_token_seconds_sum",
+    "ttft_count": "vllm:time_to_first_token_seconds_count",
+    "queue_sum": "vllm:request_queue_time_seconds_sum",
+    "queue_count": "vllm:request_queue_time_seconds_count",
+    "prefill_sum": "vllm:request_prefill_time_seconds_sum",
+    "prefill_count": "vllm:request_prefill_time_seconds_count",
+}
 _COUNTERS = frozenset(
     {
         "vllm:request_prompt_tokens_sum",
@@ -104,6 +126,7 @@ _COUNTERS = frozenset(
         "vllm:request_generation_tokens_sum",
         "vllm:request_generation_tokens_count",
         "vllm:request_success_total",
+        *_LEARNED_SERIES.values(),
     }
 )
 
@@ -167,7 +190,34 @@ def window_row(
         stale=now_s - hist.last_ok_s > stale_after_s,
         running=sum(p.running for p in recent) / len(recent),
         arrival_rate=counter_increase(minute.success, last.success) / elapsed if elapsed > 0 else None,
+        **_learned_window(minute, last, recent, elapsed),
     )
+
+
+def _learned_window(first: Point, last: Point, recent: Sequence[Point], elapsed: float) -> dict[str, float]:
+    """The window analyzer learned reads (PodMetrics.window_seconds ...): gauges averaged over the window, counters
+    and histogram _sum/_count as increases over it; nothing when the window holds a single scrape."""
+    if elapsed <= 0:
+        return {}
+
+    def inc(field: str) -> float:
+        return counter_increase(getattr(first, field), getattr(last, field))
+
+    out = {
+        "window_seconds": elapsed,
+        "running_mean": sum(p.running for p in recent) / len(recent),
+        "kv_usage_mean": sum(p.kv for p in recent) / len(recent),
+        "waiting_now": last.waiting,
+        "completions": inc("success"),
+        "prompt_tokens": inc("prompt_sum"),
+        "generation_tokens": inc("gen_sum"),
+    }
+    pairs = (("itl", "itl"), ("ttft", "ttft"), ("queue", "queue"), ("prefill", "prefill"))
+    for src, dst in pairs:
+        if getattr(last, f"{src}_count") > 0:
+            out[f"{dst}_seconds_sum"] = inc(f"{src}_sum")
+            out[f"{dst}_count"] = inc(f"{src}_count")
+    return out
 
 
 class ScrapeMetricsSource:

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.live import Live
 
 from wva_ray.adapters.clock import ScaledClock
+from wva_ray.api.snapshot import SnapshotConfig
 from wva_ray.demo.cluster import DemoCluster, DemoRequest, DemoVariant
 from wva_ray.demo.report import RunInfo, render_table, summarize, write_plot, write_summary
 from wva_ray.demo.wiring import DemoWiring
@@ -65,6 +66,7 @@ class DemoOptions:
     seed: int = 0
     shared_dir: Path | None = None
     dashboard: bool = False  # start the Ray dashboard (named actors in `ray list actors`, health metrics)
+    analyzer: str = "learned"  # what a fresh install runs (the Helm chart's ConfigMap); "" = upstream's V1
 
     @property
     def interval_s(self) -> float:
@@ -219,8 +221,9 @@ def _run_with_ray(
         console.print("starting local Ray (a few seconds)...")
         ray.init(num_cpus=2, include_dashboard=options.dashboard, log_to_driver=False, namespace="wva")
     host_cls: Any = ray.remote(num_cpus=0)(DemoCluster)
+    config = SnapshotConfig(saturation={"default": {"analyzerName": options.analyzer}})
     host = host_cls.options(name="wva-demo-cluster", namespace="wva").remote(
-        demo_variants(), 1.0 / options.speed, GRACE_S
+        demo_variants(), 1.0 / options.speed, GRACE_S, config=config
     )
     rt = None
     try:
@@ -261,7 +264,8 @@ async def _run_local(
     from wva_ray.adapters.gauges import GaugeExporter
     from wva_ray.runtime.local import LocalRuntime
 
-    cluster = DemoCluster(demo_variants(), 1.0 / options.speed, GRACE_S)
+    config = SnapshotConfig(saturation={"default": {"analyzerName": options.analyzer}})
+    cluster = DemoCluster(demo_variants(), 1.0 / options.speed, GRACE_S, config=config)
     await cluster.setup()
     wiring = DemoWiring(cluster, clock)
     gauges = GaugeExporter()

@@ -62,6 +62,10 @@ app.kubernetes.io/part-of: wva-ray
   value: {{ required "prometheus.baseURL is required" .Values.prometheus.baseURL | quote }}
 - name: PROMETHEUS_TLS_INSECURE_SKIP_VERIFY
   value: {{ .Values.prometheus.tls.insecureSkipVerify | quote }}
+{{- if eq (toString (.Values.saturation.default.analyzerName | default "")) "learned" }}
+- name: PROMETHEUS_LEARNED_SIGNALS
+  value: "true"
+{{- end }}
 {{- with .Values.prometheus.tls.secretName }}
 - name: PROMETHEUS_CA_CERT_PATH
   value: /etc/wva/prometheus-tls/ca.crt

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from wva_ray.adapters.kube.client import JsonObj
 from wva_ray.adapters.kube.cluster_state import ScaleTargetObject
+from wva_ray.adapters.kube.objects import pod_start_times
 from wva_ray.adapters.kube.scalers import AnnotatedState, ScalerWatches, attribute_pods
 from wva_ray.api.snapshot import Pod, ScaleTarget
 from wva_ray.api.va import VariantAutoscaling
@@ -64,7 +65,10 @@ def read_annotated(
             acc.scale_targets[resolved.key] = scale_target(resolved, selected)
         for p in selected:
             key = (resolved.namespace, _name(p))
-            acc.pods.setdefault(key, Pod(namespace=key[0], name=key[1], target=resolved.name, ready=pod_ready(p)))
+            acc.pods.setdefault(
+                key,
+                Pod(namespace=key[0], name=key[1], target=resolved.name, ready=pod_ready(p), **pod_start_times(p)),
+            )
     misses = []
     for p, reason in attribution.misses:
         ns = str((p.get("metadata") or {}).get("namespace", ""))

@@ -4,7 +4,9 @@ pods for label-selector matching. Pure: no I/O.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from wva_ray.adapters.kube.client import JsonObj
@@ -26,6 +28,26 @@ def pod_ready(pod: Mapping[str, Any]) -> bool:
         if cond.get("type") == "Ready":
             return bool(cond.get("status") == "True")
     return False
+
+
+def pod_start_times(pod: Mapping[str, Any]) -> dict[str, datetime]:
+    """`created_at` (metadata.creationTimestamp) and `ready_at` (the Ready condition's lastTransitionTime while it
+    is True): the start-up delay analyzer learned learns from. Missing or unparsable times are left out."""
+    out: dict[str, datetime] = {}
+    created = object_meta(pod).get("creationTimestamp")
+    ready = next(
+        (
+            c.get("lastTransitionTime")
+            for c in (pod.get("status") or {}).get("conditions") or []
+            if c.get("type") == "Ready" and c.get("status") == "True"
+        ),
+        None,
+    )
+    for key, raw in (("created_at", created), ("ready_at", ready)):
+        if isinstance(raw, str):
+            with contextlib.suppress(ValueError):
+                out[key] = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return out if len(out) == 2 else {}
 
 
 def pod_live(pod: Mapping[str, Any]) -> bool:

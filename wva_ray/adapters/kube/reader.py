@@ -32,7 +32,14 @@ from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeNot
 from wva_ray.adapters.kube.cluster_state import ClusterState, ScaleTargetObject
 from wva_ray.adapters.kube.discovery import ResourceType, RestMapper, UnknownKind
 from wva_ray.adapters.kube.inventory import gpu_available, gpus_per_replica, pod_spec_gpus, vllm_args
-from wva_ray.adapters.kube.objects import PodIndex, object_meta, pod_live, pod_ready, strip_managed_fields
+from wva_ray.adapters.kube.objects import (
+    PodIndex,
+    object_meta,
+    pod_live,
+    pod_ready,
+    pod_start_times,
+    strip_managed_fields,
+)
 from wva_ray.adapters.kube.scalers import ScalerWatches
 from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.adapters.kube.templates import node_affinity_terms, template_labels, template_node_selector
@@ -318,7 +325,13 @@ class KubeReader:
                 pod_key = (resolved.namespace, str(object_meta(p).get("name")))
                 pods.setdefault(
                     pod_key,
-                    Pod(namespace=pod_key[0], name=pod_key[1], target=resolved.name, ready=pod_ready(p)),
+                    Pod(
+                        namespace=pod_key[0],
+                        name=pod_key[1],
+                        target=resolved.name,
+                        ready=pod_ready(p),
+                        **pod_start_times(p),
+                    ),
                 )
                 if accelerator and not (p.get("spec") or {}).get("nodeName") and pod_key not in counted_pending:
                     counted_pending.add(pod_key)

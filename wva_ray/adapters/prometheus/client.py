@@ -52,6 +52,9 @@ class PrometheusSettings(BaseModel):
     jitter_ratio: float = Field(default=0.1, ge=0, le=1)
     stale_after_s: float = Field(default=60.0, gt=0)
     slo_signals: bool = True
+    # analyzer learned: 14 more queries per cycle (the pods' 1 m windows of vLLM's histograms and counters);
+    # env PROMETHEUS_LEARNED_SIGNALS, set by the Helm chart when it selects analyzer learned
+    learned_signals: bool = False
     # Concurrent queries per cycle. 2 measured fastest against a 2-core Prometheus (benchmarks/metrics_collection.py:
     # 1,000 x 3 pods, 0.76 s vs 1.29 s with 8); raise it for a Prometheus with more cores.
     query_concurrency: int = Field(default=2, ge=1, le=32)

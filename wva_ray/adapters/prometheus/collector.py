@@ -4,8 +4,9 @@ the source's own thread pool via `loop.run_in_executor`, like `asyncio.to_thread
 pool's size; the event loop never blocks), all evaluated at the same timestamp, joined per pod. Does network I/O.
 
 Per `pod_metrics` call: kv, queue, freshness (timestamp of the newest KV sample, for `stale`), cache config,
-average input and output tokens, and (setting `slo_signals`) running and completion rate: 6 or 8 queries,
-whatever the number of models. `request_counts`: one query per distinct retention (normally one).
+average input and output tokens, and (setting `slo_signals`) running and completion rate: 6 or 8 queries
+(14 more with `learned_signals`: the 1 m windows analyzer learned reads), whatever the number of models.
+`request_counts`: one query per distinct retention (normally one).
 `flow_control_queues`: one query. Any failed query (after bounded retries) raises `MetricsUnavailableError`:
 a failure is never reported as zeros or as an empty frame.
 """
@@ -68,7 +69,11 @@ class PrometheusMetricsSource:
         if not groups:
             return []
         eval_ts = self._wall_clock()
-        queries = q.pod_queries(q.GroupSelector.of(groups), with_slo_signals=self.settings.slo_signals)
+        queries = q.pod_queries(
+            q.GroupSelector.of(groups),
+            with_slo_signals=self.settings.slo_signals,
+            with_learned_signals=self.settings.learned_signals,
+        )
         results = await self._run(queries, eval_ts)
         return q.join_pod_rows(results, groups, eval_ts, self.settings.stale_after_s)
 

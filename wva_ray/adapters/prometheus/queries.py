@@ -32,6 +32,25 @@ AVG_INPUT = "avg_input_tokens"
 AVG_OUTPUT = "avg_output_tokens"
 RUNNING = "running"
 ARRIVAL = "arrival_rate"
+# Analyzer learned (setting `learned_signals`): the 1 m window of each pod, PodMetrics field -> PromQL template
+# (`{sel}` = the group matchers). Gauges averaged, counters and histogram _sum/_count as increases.
+WINDOW_S = 60.0
+LEARNED: dict[str, str] = {
+    "running_mean": "max by ({by}) (avg_over_time(vllm:num_requests_running{{{sel}}}[1m]))",
+    "kv_usage_mean": "max by ({by}) (avg_over_time(vllm:kv_cache_usage_perc{{{sel}}}[1m]))",
+    "waiting_now": "max by ({by}) (vllm:num_requests_waiting{{{sel}}})",
+    "completions": "sum by ({by}) (increase(vllm:request_success_total{{{sel}}}[1m]))",
+    "prompt_tokens": "sum by ({by}) (increase(vllm:prompt_tokens_total{{{sel}}}[1m]))",
+    "generation_tokens": "sum by ({by}) (increase(vllm:generation_tokens_total{{{sel}}}[1m]))",
+    "itl_seconds_sum": "sum by ({by}) (increase(vllm:inter_token_latency_seconds_sum{{{sel}}}[1m]))",
+    "itl_count": "sum by ({by}) (increase(vllm:inter_token_latency_seconds_count{{{sel}}}[1m]))",
+    "ttft_seconds_sum": "sum by ({by}) (increase(vllm:time_to_first_token_seconds_sum{{{sel}}}[1m]))",
+    "ttft_count": "sum by ({by}) (increase(vllm:time_to_first_token_seconds_count{{{sel}}}[1m]))",
+    "queue_seconds_sum": "sum by ({by}) (increase(vllm:request_queue_time_seconds_sum{{{sel}}}[1m]))",
+    "queue_count": "sum by ({by}) (increase(vllm:request_queue_time_seconds_count{{{sel}}}[1m]))",
+    "prefill_seconds_sum": "sum by ({by}) (increase(vllm:request_prefill_time_seconds_sum{{{sel}}}[1m]))",
+    "prefill_count": "sum by ({by}) (increase(vllm:request_prefill_time_seconds_count{{{sel}}}[1m]))",
+}
 
 
 def escape_label_value(value: str) -> str:
@@ -77,7 +96,9 @@ class GroupSelector:
         return f"{regex_matcher('namespace', self.namespaces)},{regex_matcher('model_name', self.models)}"
 
 
-def pod_queries(selector: GroupSelector, with_slo_signals: bool = True) -> dict[str, str]:
+def pod_queries(
+    selector: GroupSelector, with_slo_signals: bool = True, with_learned_signals: bool = False
+) -> dict[str, str]:
     """The instant queries of one collection cycle, by signal name."""
     sel = selector.full()
     queries = {
@@ -95,6 +116,8 @@ def pod_queries(selector: GroupSelector, with_slo_signals: bool = True) -> dict[
     if with_slo_signals:
         queries[RUNNING] = f"max by ({BY_POD}) (avg_over_time(vllm:num_requests_running{{{sel}}}[1m]))"
         queries[ARRIVAL] = f"sum by ({BY_POD}) (rate(vllm:request_success_total{{{sel}}}[1m]))"
+    if with_learned_signals:
+        queries.update({f"learned:{k}": t.format(by=BY_POD, sel=sel) for k, t in LEARNED.items()})
     return queries
 
 
@@ -227,6 +250,7 @@ def join_pod_rows(
     running = _by_pod(results.get(RUNNING, ()), owned)
     arrival = _by_pod(results.get(ARRIVAL, ()), owned)
     cache = _cache_config(results.get(CACHE_CONFIG, ()))
+    learned = {k: _by_pod(results[f"learned:{k}"], owned) for k in LEARNED if f"learned:{k}" in results}
     rows: list[PodMetrics] = []
     for key in sorted(kv.keys() | queue.keys()):
         ns, model, pod = key
@@ -246,9 +270,21 @@ def join_pod_rows(
                 stale=last is None or eval_ts_s - last > stale_after_s,
                 arrival_rate=arrival.get(key),
                 running=running.get(key),
+                **_learned_fields(learned, key),
             )
         )
     return rows
+
+
+def _learned_fields(learned: Mapping[str, Mapping[PodKey, float]], key: PodKey) -> dict[str, float]:
+    """The pod's window for analyzer learned; empty without a completions sample (no window to speak of)."""
+    if "completions" not in learned or key not in learned["completions"]:
+        return {}
+    out = {"window_seconds": WINDOW_S}
+    for name, values in learned.items():
+        if key in values:
+            out[name] = values[key]
+    return out
 
 
 def request_count_rows(samples: Iterable[Sample], groups: Sequence[ModelGroupRef]) -> list[RequestCount]:

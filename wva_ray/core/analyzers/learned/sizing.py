@@ -30,8 +30,8 @@ class SizingSettings:
     z_demand: float = 1.65  # one-sided 95 % on the arrival spread
     drain_s: float = 60.0
     hysteresis: float = 0.10
-    min_down_s: float = 300.0
-    payback_startups: float = 2.0
+    min_down_s: float = 180.0
+    payback_startups: float = 1.0  # break-even: a replica kept idle for one start-up costs what a restart costs
     interval_s: float = 30.0
 
 
