@@ -34,6 +34,7 @@ class V:
     avg_out: float | None = None
     vllm_args: list[str] | None = None
     with_target: bool = True
+    arrival_rate: float | None = None  # analyzer slo: req/s per pod
 
     def va(self) -> dict[str, Any]:
         labels = {"inference.optimization/acceleratorName": self.accelerator} if self.accelerator else {}
@@ -96,6 +97,8 @@ class V:
                 row["avgInputTokens"] = self.avg_in
             if self.avg_out is not None:
                 row["avgOutputTokens"] = self.avg_out
+            if self.arrival_rate is not None:
+                row["arrivalRate"] = self.arrival_rate
             metrics.append(row)
         return pods, metrics
 

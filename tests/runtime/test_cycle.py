@@ -10,16 +10,8 @@ import pytest
 from wva_ray.api.snapshot import DecisionState, PodMetrics, Snapshot
 from wva_ray.core.decide import propose
 from wva_ray.core.ports import ModelGroupRef
-from wva_ray.runtime.cycle import (
-    ShardProposal,
-    carry_state,
-    finalize_cycle,
-    merge_state,
-    model_groups,
-    restrict,
-    split,
-    state_for,
-)
+from wva_ray.core.sharding import merge_state, model_groups, restrict, state_for
+from wva_ray.runtime.cycle import ShardProposal, carry_state, finalize_cycle, split
 from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -59,7 +51,9 @@ def test_state_is_owned_per_model_and_merges_without_clobbering() -> None:
     state = DecisionState(capacity_history={"m0|H100|<100": [1.0], "m1|H100|<100": [2.0]})
     mine = state_for(state, [ModelGroupRef("ns0", "m0")])
     assert mine.capacity_history == {"m0|H100|<100": [1.0]}
-    merged = merge_state(state, [DecisionState(capacity_history={"m0|H100|<100": [1.0, 3.0]}), state_for(state, [])])
+    m0 = [ModelGroupRef("ns0", "m0")]
+    update = DecisionState(capacity_history={"m0|H100|<100": [1.0, 3.0], "m1|H100|<100": [7.0]})  # m1: not its own
+    merged = merge_state(state, [(m0, update), ([], state_for(state, []))])
     assert merged.capacity_history == {"m0|H100|<100": [1.0, 3.0], "m1|H100|<100": [2.0]}
 
 
@@ -107,11 +101,7 @@ def test_shard_memory_refills_the_state_of_a_restarted_coordinator() -> None:
 
 
 def test_slo_state_is_routed_to_the_owning_shard_and_merged_back() -> None:
-    from wva_ray.api.snapshot import DecisionState
-    from wva_ray.core.ports import ModelGroupRef
-    from wva_ray.runtime.cycle import merge_state, state_for
-
     state = DecisionState(slo={"a/m1": {"x": 1}, "b/m2": {"x": 2}})
     assert state_for(state, [ModelGroupRef("a", "m1")]).slo == {"a/m1": {"x": 1}}
-    merged = merge_state(state, [DecisionState(slo={"a/m1": {"x": 3}})])
+    merged = merge_state(state, [([ModelGroupRef("a", "m1")], DecisionState(slo={"a/m1": {"x": 3}, "b/m2": {"x": 0}}))])
     assert merged.slo == {"a/m1": {"x": 3}, "b/m2": {"x": 2}}

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wva_ray.core.decide import finalize, propose
-from wva_ray.runtime.cycle import ShardProposal, ShardWork, model_groups, split
+from wva_ray.core.sharding import model_groups
+from wva_ray.runtime.cycle import ShardProposal, ShardWork, split
 from wva_ray.runtime.shard_codec import (
     CacheMiss,
     ProposalEncoder,

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from wva_ray.core.decide import finalize, propose
-from wva_ray.runtime.cycle import ShardProposal, model_groups, split
+from wva_ray.core.sharding import model_groups
+from wva_ray.runtime.cycle import ShardProposal, split
 from wva_ray.runtime.shard_codec import CacheMiss, SentVas, ShardVaCache, compact_proposal, restore_proposal
 from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
 

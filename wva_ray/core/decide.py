@@ -19,12 +19,21 @@ from wva_ray.api.reasons import Reason
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.api.va import ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
-from wva_ray.core.analyzers.base import AnalyzerSettings, GroupState, ModelGroup, PodRows, Sizing, slo_context
+from wva_ray.core.analyzers.base import (
+    AnalyzerSettings,
+    GroupState,
+    ModelGroup,
+    PodRows,
+    Sizing,
+    SloContext,
+    slo_context,
+)
 from wva_ray.core.analyzers.registry import analyzer_for
 from wva_ray.core.analyzers.v1 import variant_spare_kv
-from wva_ray.core.annotated import discovered_from, expand
+from wva_ray.core.annotated import Discovery, discovered_from, expand
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
 from wva_ray.core.enforcer import enforce
+from wva_ray.core.ports import ModelGroupRef
 from wva_ray.core.v09_config import quota_of
 from wva_ray.core.variants import Variant, build_variants
 
@@ -57,24 +66,39 @@ class Draft:
 
 @dataclass(slots=True)
 class _SloState:
-    """Analyzer-slo state across the groups of one propose(): state in, state out, warnings."""
+    """Analyzer-slo state across the groups of one propose(): state in (by `ModelGroupRef.text`), state out."""
 
     state_in: Mapping[str, Mapping[str, object]]
     state_out: dict[str, dict[str, object]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
     learned_in: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # analyzer learned, same shape
     learned_out: dict[str, dict[str, Any]] = field(default_factory=dict)
     rows: PodRows = field(default_factory=PodRows)
 
 
 @dataclass(frozen=True, slots=True)
+class GroupWarnings:
+    """One model group's warnings: its configuration entries that were skipped, and its analyzer's warnings."""
+
+    config: tuple[str, ...] = ()
+    analyzer: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Proposals:
-    """What `propose` returns: drafts for every VA, the updated state, warnings."""
+    """What `propose` returns: drafts for every VA, the updated state, and the warnings, the snapshot-wide ones
+    apart from each group's, so that proposals for disjoint groups merge into `propose`'s order (core.sharding)."""
 
     drafts: list[Draft]
     state: DecisionState
-    warnings: list[str]
+    global_warnings: tuple[str, ...]
+    group_warnings: Mapping[ModelGroupRef, GroupWarnings]
     allocation_settings: SaturationSettings
+
+    @property
+    def warnings(self) -> list[str]:
+        """Snapshot-wide, then every group's configuration problems, then every group's analyzer warnings."""
+        groups = [w for _, w in sorted(self.group_warnings.items(), key=lambda item: item[0])]
+        return [*self.global_warnings, *(x for g in groups for x in g.config), *(x for g in groups for x in g.analyzer)]
 
 
 def _blocking(v: Variant) -> bool:
@@ -91,7 +115,8 @@ def _decide_group(
     history: dict[str, list[float]],
     now: datetime,
     slo: _SloState,
-) -> list[Draft]:
+) -> tuple[list[Draft], tuple[str, ...]]:
+    """Drafts for every VA of one model group, and the analyzer's warnings."""
     namespace, model_id = variants[0].namespace, variants[0].model_id
     analyzer = analyzer_for(settings.saturation.analyzer_name)
     label = analyzer.label
@@ -118,7 +143,6 @@ def _decide_group(
         sizing = analyzer.size(group, settings, state)
         history.update(sizing.history)
         group_steps += sizing.steps
-        slo.warnings.extend(sizing.warnings)
         if sizing.slo_state is not None:
             slo.state_out[group_key] = dict(sizing.slo_state)
         if sizing.learned_state is not None:
@@ -173,18 +197,28 @@ def _decide_group(
         d = drafts[v.key]
         d.steps = [*group_steps, *(f"{v.name}: {h.message}" for h in v.holds)]
         out.append(d)
-    return out
+    return out, sizing.warnings
+
+
+def _global_warnings(cfg: ParsedConfig, discovery: Discovery, slo_ctx: SloContext) -> tuple[str, ...]:
+    return (*cfg.warnings, *discovery.warnings, *slo_ctx.warnings)
+
+
+def global_warnings(snapshot: Snapshot) -> tuple[str, ...]:
+    """The snapshot-wide warnings `propose` reports (configuration, discovery, service classes and profiles)."""
+    expanded, discovery = expand(snapshot)
+    config = expanded.config
+    return _global_warnings(parse_config(config), discovery, slo_context(config.service_classes, config.slo_profiles))
 
 
 def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     """Everything up to (not including) global allocation: per-model-group drafts for every VA."""
     snapshot, discovery = expand(snapshot)  # annotated scalers -> in-memory VAs (no-op without scalers)
     cfg = parse_config(snapshot.config)
-    warnings = [*cfg.warnings, *discovery.warnings]
     variants = build_variants(snapshot)
-    groups: dict[tuple[str, str], list[Variant]] = defaultdict(list)
+    groups: dict[ModelGroupRef, list[Variant]] = defaultdict(list)
     for v in variants:
-        groups[(v.namespace, v.model_id)].append(v)
+        groups[ModelGroupRef(v.namespace, v.model_id)].append(v)
     counts = {(c.namespace, c.model_name): c.count for c in snapshot.request_counts}
     queues: dict[tuple[str, str], float] = defaultdict(float)
     for q in snapshot.flow_control_queues:
@@ -194,23 +228,25 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     slo = _SloState(
         snapshot.state.slo, learned_in=snapshot.state.learned, rows=PodRows(snapshot.metrics, snapshot.pods)
     )
-    warnings += slo_ctx.warnings
     drafts: list[Draft] = []
-    for (namespace, model_id), members in sorted(groups.items()):
-        resolved = resolve_saturation(cfg, namespace, model_id)
-        warnings += [f"{namespace}/{model_id}: {p}" for p in resolved.problems]
+    notes: dict[ModelGroupRef, GroupWarnings] = {}
+    for ref, members in sorted(groups.items()):
+        resolved = resolve_saturation(cfg, ref.namespace, ref.model_id)
         settings = AnalyzerSettings(resolved.settings, slo_ctx)
-        drafts += _decide_group(members, settings, cfg, snapshot, counts, queues, history, now, slo)
+        group_drafts, analyzer_warnings = _decide_group(
+            members, settings, cfg, snapshot, counts, queues, history, now, slo
+        )
+        drafts += group_drafts
+        notes[ref] = GroupWarnings(tuple(f"{ref.text}: {p}" for p in resolved.problems), analyzer_warnings)
     drafts.sort(key=lambda d: (d.variant.namespace, d.variant.name))
     # Allocation settings come from the global `default` entry only (built-in < global default).
     global_cfg = ParsedConfig(cfg.saturation, cfg.scale_to_zero, {}, {}, cfg.scale_to_zero_fallback)
     allocation = resolve_saturation(global_cfg, "", "").settings
-    warnings += slo.warnings
     # slo state of groups not decided this cycle (no metrics) is carried over unchanged
     slo_state = {**{k: dict(v) for k, v in snapshot.state.slo.items()}, **slo.state_out}
     learned_state = {**{k: dict(v) for k, v in snapshot.state.learned.items()}, **slo.learned_out}
     state = DecisionState(capacity_history=history, slo=slo_state, learned=learned_state)
-    return Proposals(drafts, state, warnings, allocation)
+    return Proposals(drafts, state, _global_warnings(cfg, discovery, slo_ctx), notes, allocation)
 
 
 def budget_for(snapshot: Snapshot, s: SaturationSettings) -> Budget | None:

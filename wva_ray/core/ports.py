@@ -13,12 +13,27 @@ from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class ModelGroupRef:
-    """A model group: all VAs with one modelID in one namespace."""
+    """A model group: all VAs with one modelID in one namespace. Ordered by (namespace, modelID).
+
+    Its text form `namespace/modelID` keys the analyzer-slo state (`DecisionState.slo`) and the rendezvous hash;
+    `parse` inverts `text` (a namespace never contains `/`, a modelID may).
+    """
 
     namespace: str
     model_id: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.namespace}/{self.model_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> ModelGroupRef:
+        namespace, sep, model_id = text.partition("/")
+        if not sep:
+            raise ValueError(f"model group key {text!r}: expected 'namespace/modelID'")
+        return cls(namespace, model_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,10 @@
-"""The data of one decision cycle and the pure steps around `decide`. No I/O, no clock.
+"""The data of one decision cycle as it crosses actor boundaries, and thin calls into `core.sharding`. No I/O.
 
 A cycle: the coordinator observes the cluster (a `Snapshot` without metrics) and `split`s it into one
-`ShardWork` per shard (rendezvous hashing of model groups); each shard collects its groups' metrics and runs
-`wva_ray.core.propose` (analyzers and enforcer, no global allocation), returning a `ShardProposal`; the
-coordinator's `finalize_cycle` runs global allocation over all proposals. A group whose shard did not answer in
-time is proposed by the coordinator without metrics, so the core holds its last published decision (missing
-metrics are held, never zero).
+`ShardWork` per shard (`core.sharding.split`: rendezvous hashing of shard units); each shard collects its groups'
+metrics and runs `wva_ray.core.propose`, returning a `ShardProposal`; the coordinator's `finalize_cycle` merges
+them and runs global allocation (`core.sharding.finalize_shards`). The decision logic lives in the core; this
+module adds what transport needs (cycle, epoch, scrape endpoints, timings).
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from datetime import datetime
 
 from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
-from wva_ray.core.decide import Proposals, budget_for, finalize, propose
+from wva_ray.core import sharding
+from wva_ray.core.decide import Proposals
 from wva_ray.core.ports import ModelGroupRef
-from wva_ray.core.sharding import assign
 from wva_ray.runtime.gc_pause import gc_paused
 
 
@@ -63,44 +62,20 @@ class ShardProposal:
     error: str | None = None
     duration_s: float = 0.0
 
-
-def model_groups(snapshot: Snapshot) -> list[ModelGroupRef]:
-    """Every model group of the snapshot's VAs, in key order."""
-    groups = {ModelGroupRef(va.metadata.namespace, va.spec.model_id) for va in snapshot.variant_autoscalings}
-    return sorted(groups, key=lambda g: (g.namespace, g.model_id))
-
-
-def restrict(snapshot: Snapshot, groups: Iterable[ModelGroupRef]) -> Snapshot:
-    """The part of `snapshot` that concerns `groups`: their VAs, targets, pods and metrics rows."""
-    wanted = {(g.namespace, g.model_id) for g in groups}
-    vas = [va for va in snapshot.variant_autoscalings if (va.metadata.namespace, va.spec.model_id) in wanted]
-    target_keys = {(va.metadata.namespace, va.spec.scale_target_ref.name) for va in vas}
-    namespaces = {ns for ns, _ in wanted}
-    return snapshot.model_copy(
-        update={
-            "variant_autoscalings": vas,
-            "scale_targets": [t for t in snapshot.scale_targets if (t.namespace, t.name) in target_keys],
-            "pods": [p for p in snapshot.pods if (p.namespace, p.target) in target_keys],
-            "metrics": [m for m in snapshot.metrics if (m.namespace, m.model_name) in wanted],
-            "request_counts": [r for r in snapshot.request_counts if (r.namespace, r.model_name) in wanted],
-            "flow_control_queues": [
-                q for q in snapshot.flow_control_queues if q.namespace is None or q.namespace in namespaces
-            ],
-        }
-    )
+    def result(self) -> sharding.ShardResult:
+        """What the core's merge needs of this answer."""
+        return sharding.ShardResult(self.groups, self.proposals, self.metrics_error)
 
 
 def split(
     snapshot: Snapshot, shards: int, cycle: int, endpoints: Sequence[ScrapeEndpoint] = ()
 ) -> dict[int, ShardWork]:
     """One `ShardWork` per shard (shards with no group get empty work, so every shard reports each cycle)."""
-    owned = assign(model_groups(snapshot), shards)
     out = {}
-    for s, groups in owned.items():
-        wanted = {(g.namespace, g.model_id) for g in groups}
-        part = restrict(snapshot, groups).model_copy(update={"state": state_for(snapshot.state, groups)})
+    for s, part in sharding.split(snapshot, shards).items():
+        wanted = {(g.namespace, g.model_id) for g in part.groups}
         mine = tuple(e for e in endpoints if (e.namespace, e.model_id) in wanted)
-        out[s] = ShardWork(cycle, s, groups, part, endpoints=mine)
+        out[s] = ShardWork(cycle, s, part.groups, part.snapshot, endpoints=mine)
     return out
 
 
@@ -108,62 +83,25 @@ def finalize_cycle(
     base: Snapshot, proposals: Sequence[ShardProposal], missing: Sequence[ModelGroupRef], now: datetime
 ) -> Plan:
     """Global allocation over every shard's proposals; the groups in `missing` (late, dead or failed shard) are
-    proposed here without metrics, so the core holds their last published decision.
-
-    The metrics error is passed on only when every shard that reported failed to read metrics (a single shard's
-    failure already shows as held groups).
-    """
-    parts = [p.proposals for p in proposals if p.proposals is not None]
-    if missing or not parts:
-        held = restrict(base, missing).model_copy(update={"metrics": [], "request_counts": []})
-        with gc_paused():
-            parts.append(propose(held, now))
-    drafts = sorted((d for part in parts for d in part.drafts), key=lambda d: (d.variant.namespace, d.variant.name))
-    warnings = list(dict.fromkeys(w for part in parts for w in part.warnings))
-    state = merge_state(base.state, [part.state for part in parts])
-    merged = Proposals(drafts, state, warnings, parts[0].allocation_settings)
-    errors = [p.metrics_error for p in proposals if p.metrics_error]
-    all_failed = bool(proposals) and len(errors) == len(proposals)
-    budget = budget_for(base, merged.allocation_settings)
+    held (`core.sharding.finalize_shards`)."""
     with gc_paused():
-        return finalize(merged, budget, errors[0] if all_failed else None)
-
-
-def state_for(state: DecisionState, groups: Iterable[ModelGroupRef]) -> DecisionState:
-    """The part of the decision state a shard owns (history keys start with `modelID|`; analyzer slo keys are
-    `namespace/modelID`)."""
-    groups = list(groups)
-    models = {g.model_id for g in groups}
-    group_keys = {f"{g.namespace}/{g.model_id}" for g in groups}
-    return DecisionState(
-        capacity_history={k: v for k, v in state.capacity_history.items() if k.split("|", 1)[0] in models},
-        slo={k: v for k, v in state.slo.items() if k in group_keys},
-    )
+        return sharding.finalize_shards(base, [p.result() for p in proposals], missing, now)
 
 
 def carry_state(work: ShardWork, remembered: DecisionState) -> ShardWork:
     """The shard's work with the decision state it remembers filled in where the coordinator has none for its
     models (a restarted coordinator starts empty; the shards keep the V2 capacity history alive)."""
-    if not remembered.capacity_history and not remembered.slo:
+    if not remembered.capacity_history and not remembered.slo and not remembered.learned:
         return work
-    mine = state_for(remembered, work.groups)
+    mine = sharding.state_for(remembered, work.groups)
     current = work.snapshot.state
     merged = {**mine.capacity_history, **current.capacity_history}
     merged_slo = {**mine.slo, **current.slo}
-    if merged == current.capacity_history and merged_slo == current.slo:
+    merged_learned = {**mine.learned, **current.learned}
+    if merged == current.capacity_history and merged_slo == current.slo and merged_learned == current.learned:
         return work
-    state = DecisionState(capacity_history=merged, slo=merged_slo)
+    state = DecisionState(capacity_history=merged, slo=merged_slo, learned=merged_learned)
     return dataclasses.replace(work, snapshot=work.snapshot.model_copy(update={"state": state}))
-
-
-def merge_state(base: DecisionState, updates: Sequence[DecisionState]) -> DecisionState:
-    """Keys of the updates replace the base's (each shard only returns the keys of its own models)."""
-    history: dict[str, list[float]] = dict(base.capacity_history)
-    slo = dict(base.slo)
-    for update in updates:
-        history.update(update.capacity_history)
-        slo.update(update.slo)
-    return DecisionState(capacity_history=history, slo=slo)
 
 
 def missing_shards(expected: Iterable[int], proposals: Mapping[int, ShardProposal]) -> list[int]:

@@ -25,6 +25,7 @@ from wva_ray.api.service_class import (
     parse_service_classes,
 )
 from wva_ray.api.snapshot import Pod, PodMetrics
+from wva_ray.core.ports import ModelGroupRef
 from wva_ray.core.variants import Variant
 
 
@@ -67,8 +68,13 @@ class ModelGroup:
     gateway_queue: float = 0.0
 
     @property
+    def ref(self) -> ModelGroupRef:
+        return ModelGroupRef(self.namespace, self.model_id)
+
+    @property
     def key(self) -> str:
-        return f"{self.namespace}/{self.model_id}"
+        """`namespace/modelID` (`ModelGroupRef.text`)."""
+        return self.ref.text
 
 
 @dataclass(frozen=True, slots=True)

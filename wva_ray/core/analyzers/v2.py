@@ -27,6 +27,33 @@ DEFAULT_MAX_BATCHED_TOKENS = 8192
 DEFAULT_MAX_NUM_SEQS = 256
 
 
+@dataclass(frozen=True, slots=True)
+class CapacityHistoryKey:
+    """Key of the rolling k2 history: one per (modelID, accelerator, output-length bucket), shared by every
+    namespace serving the model (wva-behaviour 3.3). Text form `modelID|accelerator|bucket`."""
+
+    model_id: str
+    accelerator: str
+    bucket: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.model_id}|{self.accelerator}|{self.bucket}"
+
+    @classmethod
+    def parse(cls, text: str) -> CapacityHistoryKey:
+        parts = text.rsplit("|", 2)
+        if len(parts) != 3:
+            raise ValueError(f"capacity history key {text!r}: expected 'modelID|accelerator|bucket'")
+        return cls(*parts)
+
+    @staticmethod
+    def model_of(text: str) -> str:
+        """The modelID of a history key; a key not in the `modelID|accelerator|bucket` form counts whole."""
+        parts = text.rsplit("|", 2)
+        return parts[0] if len(parts) == 3 else text
+
+
 def output_bucket(avg_out: float) -> str:
     if avg_out < 100:
         return "short"
@@ -89,7 +116,7 @@ def replica_capacity(
     in_use = min(max(round(p.kv * total), 0), total)
     demand = in_use + (p.queue * p.avg_in if p.avg_in > 0 else 0.0)
     k1 = math.floor(total * s.kv_cache_threshold)
-    key = f"{v.model_id}|{v.accelerator}|{output_bucket(p.avg_out)}"
+    key = CapacityHistoryKey(v.model_id, v.accelerator, output_bucket(p.avg_out)).text
     if p.queue >= int(s.queue_length_threshold) and in_use > 0:
         k2: float = in_use
         source = "observed"
