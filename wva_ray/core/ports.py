@@ -11,6 +11,24 @@ from typing import Protocol
 
 from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
+from wva_ray.core.errors import (  # re-exported: the ports raise them (the tree lives in core.errors)
+    ConfigError,
+    ConflictError,
+    MetricsUnavailableError,
+    TransientApiError,
+)
+
+__all__ = [
+    "Clock",
+    "ConfigError",
+    "ConflictError",
+    "DecisionPublisher",
+    "MetricsSource",
+    "MetricsUnavailableError",
+    "ModelGroupRef",
+    "ScaleToZeroQuery",
+    "TransientApiError",
+]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -42,22 +60,6 @@ class ScaleToZeroQuery:
 
     group: ModelGroupRef
     retention_s: float
-
-
-class MetricsUnavailableError(Exception):
-    """The metrics source could not answer this cycle. Decisions hold; never read as zeros."""
-
-
-class ConfigError(Exception):
-    """A configuration value is invalid; the message names the key and the value."""
-
-
-class TransientApiError(Exception):
-    """A Kubernetes or Prometheus call failed in a way worth retrying with backoff."""
-
-
-class ConflictError(Exception):
-    """A write lost a resourceVersion race (HTTP 409): re-read and retry, never drop."""
 
 
 class MetricsSource(Protocol):

@@ -33,7 +33,8 @@ from aiohttp import web
 from wva_ray.adapters.gauges import GaugeExporter
 from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
 from wva_ray.api.plan import Decision
-from wva_ray.core.ports import DecisionPublisher, TransientApiError
+from wva_ray.core.errors import NotLeaderError
+from wva_ray.core.ports import DecisionPublisher
 from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.kube_wiring import KubeWiring
 from wva_ray.runtime.local import LocalRuntime
@@ -43,10 +44,6 @@ from wva_ray.settings import Settings
 log = logging.getLogger(__name__)
 
 READY_AFTER_INTERVALS = 3.0
-
-
-class NotLeaderError(TransientApiError):
-    """This instance does not hold the Lease: it must not write."""
 
 
 @dataclass
