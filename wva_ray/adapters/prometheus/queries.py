@@ -141,12 +141,18 @@ def request_count_query(selector: GroupSelector, retention_s: float) -> str:
     )
 
 
+# EPP's flow-control queue size: the name WVA reads, then the name the llm-d guides use (upstream-v0.9.md 8; it is
+# unconfirmed whether EPP still emits the first, so both are read; `or` keeps one series per label set).
+FLOW_CONTROL_QUEUE_METRICS = ("inference_extension_flow_control_queue_size", "llm_d_epp_flow_control_queue_size")
+
+
 def flow_control_query(models: Sequence[str]) -> str:
-    """EPP flow-control queue size by target model (or by model_name when target_model_name is empty)."""
+    """EPP flow-control queue size by target model (or by model_name when target_model_name is empty), under
+    either EPP metric name."""
     target = regex_matcher("target_model_name", models)
     fallback = f'target_model_name="",{regex_matcher("model_name", models)}'
-    metric = "inference_extension_flow_control_queue_size"
-    return f"sum by (namespace, target_model_name, model_name) ({metric}{{{target}}} or {metric}{{{fallback}}})"
+    parts = [f"{m}{{{sel}}}" for m in FLOW_CONTROL_QUEUE_METRICS for sel in (target, fallback)]
+    return f"sum by (namespace, target_model_name, model_name) ({' or '.join(parts)})"
 
 
 def replica_signal_query(metric: str, window_s: float, join_metric: str, app_name: str, deployment: str) -> str:
