@@ -122,6 +122,13 @@ class GaugeExporter:
             registry=reg,
         )
         self.errors = Counter("wva_errors", "Errors by kind", ["kind"], registry=reg)
+        miss_labels = ["namespace", "reason", *(["controller_instance"] if self._instance else [])]
+        self.pod_mapping_misses = Counter(
+            "wva_pod_mapping_miss",
+            "Ready vLLM pods that map to no managed scaler (WVA v0.9 name), per cycle",
+            miss_labels,
+            registry=reg,
+        )
         self.metrics_missing = Gauge(
             "wva_metrics_missing_variants",
             "Variants whose metrics were missing or stale this cycle",
@@ -201,6 +208,12 @@ class GaugeExporter:
 
     def set_leader(self, leader: bool) -> None:
         self.leader.set(1 if leader else 0)
+
+    def count_pod_mapping_misses(self, misses: Sequence[tuple[str, str]]) -> None:
+        """One increment per (namespace, reason) of each unattributed pod this cycle (upstream v0.9's counter)."""
+        for namespace, reason in misses:
+            labels = [namespace, reason, *([self._instance] if self._instance else [])]
+            self.pod_mapping_misses.labels(*labels).inc()
 
     def count_error(self, kind: str) -> None:
         self.errors.labels(kind=kind).inc()

@@ -100,7 +100,9 @@ class CycleCore:
         started = time.perf_counter()
         base = await self.view.observe(now)
         base = base.model_copy(update={"now": now, "state": self._state})
-        base, _ = expand(base)  # annotated scalers -> in-memory VAs before the split (shards see plain VAs)
+        base, found = expand(base)  # annotated scalers -> in-memory VAs before the split (shards see plain VAs)
+        if self.gauges is not None and found.misses:
+            self.gauges.count_pod_mapping_misses([(m.namespace, m.reason) for m in found.misses])
         self._cycle += 1
         endpoints: list[ScrapeEndpoint] = []
         if self.scrape and hasattr(self.view, "scrape_endpoints"):
