@@ -52,6 +52,20 @@ def load1() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+def init_local_ray(ray: Any, attempts: int = 3) -> None:
+    """`ray.init` of a local 2-CPU Ray; retried, since a raylet that takes over 30 s to register (a loaded
+    host) makes it fail."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="wva")
+            return
+        except Exception:
+            if attempt == attempts:
+                raise
+            ray.shutdown()
+            time.sleep(5)
+
+
 def rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -240,6 +254,7 @@ def main() -> None:
     parser.add_argument("--shards", default="1,2,4")
     parser.add_argument("--cycles", type=int, default=6)
     parser.add_argument("--parts", default="wire,ray")
+    parser.add_argument("--wire-cycles", type=int, default=4)
     parser.add_argument("--nodes", type=int, default=0, help="0: local Ray; N: head + N worker nodes on this host")
     parser.add_argument("--label", default="", help="a name for this run in the output (e.g. before/after)")
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/scale_cycle.json"))
@@ -251,7 +266,8 @@ def main() -> None:
         "benchmark": "scale_cycle",
         "label": args.label,
         "command": "python benchmarks/scale_cycle.py "
-        + f"--vas {args.vas} --shards {args.shards} --cycles {args.cycles} --parts {args.parts} --nodes {args.nodes}",
+        + f"--vas {args.vas} --shards {args.shards} --cycles {args.cycles} --parts {args.parts} --nodes {args.nodes} "
+        + f"--wire-cycles {args.wire_cycles}",
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip(),
@@ -265,7 +281,7 @@ def main() -> None:
             shape = FleetShape(vas)
             cluster, t_build = timed(FleetCluster, shape)
             for shards in shard_list:
-                res = wire_case(cluster, shape, shards)
+                res = wire_case(cluster, shape, shards, args.wire_cycles)
                 res["fleet_build_s"] = round(t_build, 2)
                 print(json.dumps(res), flush=True)
                 doc["wire"].append(res)
@@ -283,7 +299,7 @@ def main() -> None:
             cluster_rig.add_workers({f"w{i + 1}": {SHARD_RESOURCE: 100} for i in range(args.nodes)})
             ray.init(address=cluster_rig.address, namespace="wva", log_to_driver=False)
         else:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="wva")
+            init_local_ray(ray)
         doc["ray_start_s"] = round(time.monotonic() - t0, 1)
         try:
             seq = 0

@@ -1,0 +1,235 @@
+"""Soak: 10,000 VAs for a simulated hour at a 30 s interval on a fast clock, with the real Ray runtime.
+
+The in-memory API server (`MemoryCluster`, status writes with the publisher's change rules and a 300 s
+heartbeat) runs in a Ray actor the benchmark drives: every simulated 30 s 2 % of the models change load, and
+every `--churn-every` cycles a slice of the fleet is deleted and replaced by new models (VAs come and go).
+The decision clock is `ScaledClock` (`--speed` x wall time) and the coordinator's interval is 30 s / speed, so
+one cycle is 30 simulated seconds when it fits in its interval (a slower cycle stretches simulated time, reported).
+
+Measured: RSS of the coordinator and every shard each cycle (growth = last 10 cycles over cycles 10-20);
+gauge series on the coordinator's /metrics against the VAs that exist (leaked series = series of deleted VAs);
+status writes per cycle classified as change (desired replicas moved), heartbeat (same value, >= 300 s since
+that VA's last write) or other (a condition changed with the same value).
+
+    .venv/bin/python benchmarks/soak.py [--vas 10000] [--sim-hours 1] [--speed 10] [--shards 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import ray
+
+from wva_ray.adapters.clock import ScaledClock
+from wva_ray.runtime.coordinator_actor import CoordinatorOptions
+from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+from wva_ray.testing.fleet import FleetShape, model_load
+from wva_ray.testing.memory_cluster import MemoryCluster
+from wva_ray.testing.memory_wiring import MemoryWiring
+
+INTERVAL_SIM_S = 30.0
+HEARTBEAT_S = 300.0
+
+
+def init_local_ray(ray: Any, attempts: int = 3) -> None:
+    """`ray.init` of a local 2-CPU Ray; retried, since a raylet that takes over 30 s to register (a loaded
+    host) makes it fail."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="wva")
+            return
+        except Exception:
+            if attempt == attempts:
+                raise
+            ray.shutdown()
+            time.sleep(5)
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def load1() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def series_names(url: str) -> set[str]:
+    text = urllib.request.urlopen(url, timeout=30).read().decode()
+    out = set()
+    for line in text.splitlines():
+        if line.startswith("wva_desired_replicas{"):
+            labels = line[line.index("{") + 1 : line.rindex("}")]
+            fields = {k: v.strip('"') for k, v in (part.split("=", 1) for part in labels.split('",') if "=" in part)}
+            out.add(fields["namespace"] + "/" + fields["variant_name"])
+    return out
+
+
+def _drain_writes(cluster: MemoryCluster) -> list[tuple[str, float, int | None]]:
+    out = [(w.key, w.at.timestamp(), w.desired) for w in cluster.writes]
+    cluster.writes.clear()
+    return out
+
+
+def _set_loads(cluster: MemoryCluster, models: list[str], step: int, churn: float) -> int:
+    changed = 0
+    for m in models:
+        load = model_load(m, step, churn)
+        if cluster.load.get(m) != load:
+            cluster.load[m] = load
+            changed += 1
+    return changed
+
+
+def _replace_slice(cluster: MemoryCluster, fraction: float, generation: int) -> tuple[int, int]:
+    """Delete `fraction` of the models and add as many new ones (new names): VAs come and go."""
+    models = sorted({obj["spec"]["modelID"] for obj in cluster.vas.values()})
+    gone = set(models[: max(1, int(len(models) * fraction))])
+    deleted = 0
+    for key in [k for k, obj in cluster.vas.items() if obj["spec"]["modelID"] in gone]:
+        ns, name = key.split("/", 1)
+        cluster.delete_variant(ns, name)
+        deleted += 1
+    for m in gone:
+        cluster.load.pop(m, None)
+    shape = FleetShape(deleted, generation=generation)
+    for spec in shape.specs():
+        cluster.add_variant(spec)
+    return deleted, len(shape.specs())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vas", type=int, default=10000)
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--sim-hours", type=float, default=1.0)
+    parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--churn", type=float, default=0.02, help="fraction of models changing load per 30 s")
+    parser.add_argument("--churn-every", type=int, default=20, help="replace 5 %% of the fleet every N cycles")
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/soak.json"))
+    args = parser.parse_args()
+    init_local_ray(ray)
+    host_cls: Any = ray.remote(num_cpus=0)(MemoryCluster)
+    host = host_cls.options(name="soak-api", namespace="wva").remote(time.monotonic, None, HEARTBEAT_S)
+    shape = FleetShape(args.vas)
+    specs = shape.specs()
+    for i in range(0, len(specs), 2000):
+        ray.get([host.add_variant.remote(s) for s in specs[i : i + 2000]])
+    clock = ScaledClock(datetime(2026, 1, 1, tzinfo=UTC), time.time(), args.speed)
+    options = CoordinatorOptions(
+        shards=args.shards, interval_s=INTERVAL_SIM_S / args.speed, deadline_s=60.0, metrics_port=0
+    )
+    rt = start_ray_runtime(MemoryWiring(host, direct=False, time_source=clock), options, name_prefix="soak-")
+    url = f"http://127.0.0.1:{ray.get(rt.coordinator.info.remote())['metrics_port']}/metrics"
+    pids = [ray.get(rt.coordinator.info.remote())["pid"]] + [ray.get(s.info.remote())["pid"] for s in rt.shards]
+    sim_end_s = args.sim_hours * 3600.0
+    rows: list[dict[str, Any]] = []
+    last_write: dict[str, tuple[float, int | None]] = {}
+    totals = {"change": 0, "heartbeat": 0, "other": 0}
+    leaks: list[int] = []
+    generation = 0
+    seen = 0
+    t0 = clock.now()
+    try:
+        while True:
+            summaries = ray.get(rt.coordinator.summaries.remote(seen))
+            if not summaries:
+                time.sleep(0.2)
+                continue
+            s = summaries[-1]
+            seen = s.cycle
+            sim_s = (datetime.fromisoformat(s.at) - t0).total_seconds()
+            writes = ray.get(host.__ray_call__.remote(_drain_writes))
+            kinds = {"change": 0, "heartbeat": 0, "other": 0}
+            for key, at, desired in writes:
+                before = last_write.get(key)
+                if before is None or before[1] != desired:
+                    kind = "change"
+                elif at - before[0] >= HEARTBEAT_S - 1e-6:
+                    kind = "heartbeat"
+                else:
+                    kind = "other"
+                kinds[kind] += 1
+                last_write[key] = (at, desired)
+            for k, v in kinds.items():
+                totals[k] += v
+            alive = set(s.desired)
+            names = series_names(url)
+            newer = ray.get(rt.coordinator.summaries.remote(seen))  # a cycle may have published meanwhile
+            leaked = len(names - alive - (set(newer[-1].desired) if newer else set()))
+            leaks.append(leaked)
+            step = int(sim_s // INTERVAL_SIM_S) + 1
+            models = sorted({k.split("/", 1)[1].rsplit("-", 1)[0] for k in alive})
+            loads_changed = ray.get(host.__ray_call__.remote(_set_loads, models, step, args.churn))
+            replaced = (0, 0)
+            if seen % args.churn_every == 0:
+                generation += 1
+                replaced = ray.get(host.__ray_call__.remote(_replace_slice, 0.05, generation))
+            row = {
+                "cycle": seen,
+                "sim_s": round(sim_s, 1),
+                "duration_s": round(s.duration_s, 3),
+                "rss_mib": [round(rss_mib(p), 1) for p in pids],
+                "vas": len(alive),
+                "gauge_series": len(names),
+                "leaked_series": leaked,
+                "writes": kinds,
+                "loads_changed": loads_changed,
+                "replaced": replaced,
+                "load1": load1(),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if sim_s >= sim_end_s:
+                break
+    finally:
+        stop_ray_runtime(rt)
+        ray.kill(host, no_restart=True)
+        ray.shutdown()
+    totals_rss = [sum(r["rss_mib"]) for r in rows]
+    early = totals_rss[10:20] or totals_rss[:1]
+    late = totals_rss[-10:]
+    growth = statistics.mean(late) / statistics.mean(early) - 1.0
+    doc = {
+        "benchmark": "soak",
+        "command": f"python benchmarks/soak.py --vas {args.vas} --shards {args.shards} --sim-hours {args.sim_hours} "
+        f"--speed {args.speed} --churn {args.churn} --churn-every {args.churn_every}",
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "machine": {"cores": os.cpu_count()},
+        "cycles": len(rows),
+        "simulated_s": rows[-1]["sim_s"] if rows else 0,
+        "cycle_p50_s": statistics.median(r["duration_s"] for r in rows),
+        "rss_total_mib_early": round(statistics.mean(early), 1),
+        "rss_total_mib_late": round(statistics.mean(late), 1),
+        "rss_growth": round(growth, 4),
+        "max_leaked_series": max(leaks),
+        "status_writes": totals,
+        "load1_range": [min(r["load1"] for r in rows), max(r["load1"] for r in rows)],
+        "rows": rows,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(doc, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in doc.items() if k != "rows"}))
+
+
+if __name__ == "__main__":
+    main()
