@@ -115,6 +115,17 @@ class _Codec:
         return shard_codec.restore_proposal(wire, work)
 
 
+class _StepClock:
+    """The load schedule moves one period per cycle."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self.step = 0
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.step * self.period_s, UTC)
+
+
 WIRE_KEYS = (
     "work_encode_s",
     "work_bytes",
@@ -132,14 +143,14 @@ WIRE_KEYS = (
 
 def wire_case(cluster: FleetCluster, shape: FleetShape, shards: int, cycles: int = 4) -> dict[str, Any]:
     """`cycles` cycles in one process; the load schedule moves one period per cycle (2 % of models change)."""
-    step = [0]
-    metrics = FleetMetrics(shape, clock_s=lambda: step[0] * shape.period_s)
+    clock = _StepClock(shape.period_s)
+    metrics = FleetMetrics(shape, clock)
     sent = {s: SentVas() for s in range(shards)}
     caches = {s: ShardVaCache() for s in range(shards)}
     codecs = {s: _Codec() for s in range(shards)}
     rows = []
     for cycle in range(1, cycles + 1):
-        step[0] = cycle
+        clock.step = cycle
         now = datetime.now(UTC)
         snapshot, t_observe = timed(cluster.observe, now)
         works, t_split = timed(split, snapshot, shards, cycle)

@@ -1,8 +1,9 @@
 """Soak: 10,000 VAs for a simulated hour at a 30 s interval on a fast clock, with the real Ray runtime.
 
-The in-memory API server (`MemoryCluster`, status writes with the publisher's change rules and a 300 s
-heartbeat) runs in a Ray actor the benchmark drives: every simulated 30 s 2 % of the models change load, and
-every `--churn-every` cycles a slice of the fleet is deleted and replaced by new models (VAs come and go).
+The fleet is `wva_ray.testing.fleet` (the coordinator's in-memory API server with the publisher's status rules
+and a 300 s heartbeat; formula metrics for the shards): every simulated 30 s 2 % of the models change load, and
+every `--replace-every-min` simulated minutes 5 % of the models are deleted and replaced by new ones (VAs come
+and go).
 The decision clock is `ScaledClock` (`--speed` x wall time) and the coordinator's interval is 30 s / speed, so
 one cycle is 30 simulated seconds when it fits in its interval (a slower cycle stretches simulated time, reported).
 
@@ -35,12 +36,9 @@ import ray
 from wva_ray.adapters.clock import ScaledClock
 from wva_ray.runtime.coordinator_actor import CoordinatorOptions
 from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
-from wva_ray.testing.fleet import FleetShape, model_load
-from wva_ray.testing.memory_cluster import MemoryCluster
-from wva_ray.testing.memory_wiring import MemoryWiring
+from wva_ray.testing.fleet import FleetShape, FleetWiring
 
 INTERVAL_SIM_S = 30.0
-HEARTBEAT_S = 300.0
 
 
 def init_local_ray(ray: Any, attempts: int = 3) -> None:
@@ -82,37 +80,10 @@ def series_names(url: str) -> set[str]:
     return out
 
 
-def _drain_writes(cluster: MemoryCluster) -> list[tuple[str, float, int | None]]:
-    out = [(w.key, w.at.timestamp(), w.desired) for w in cluster.writes]
-    cluster.writes.clear()
+def _stats(actor: Any) -> dict[str, Any]:
+    """The fleet's counters, read inside the coordinator actor (benchmark introspection)."""
+    out: dict[str, Any] = actor.core.view.cluster.stats()
     return out
-
-
-def _set_loads(cluster: MemoryCluster, models: list[str], step: int, churn: float) -> int:
-    changed = 0
-    for m in models:
-        load = model_load(m, step, churn)
-        if cluster.load.get(m) != load:
-            cluster.load[m] = load
-            changed += 1
-    return changed
-
-
-def _replace_slice(cluster: MemoryCluster, fraction: float, generation: int) -> tuple[int, int]:
-    """Delete `fraction` of the models and add as many new ones (new names): VAs come and go."""
-    models = sorted({obj["spec"]["modelID"] for obj in cluster.vas.values()})
-    gone = set(models[: max(1, int(len(models) * fraction))])
-    deleted = 0
-    for key in [k for k, obj in cluster.vas.items() if obj["spec"]["modelID"] in gone]:
-        ns, name = key.split("/", 1)
-        cluster.delete_variant(ns, name)
-        deleted += 1
-    for m in gone:
-        cluster.load.pop(m, None)
-    shape = FleetShape(deleted, generation=generation)
-    for spec in shape.specs():
-        cluster.add_variant(spec)
-    return deleted, len(shape.specs())
 
 
 def main() -> None:
@@ -122,31 +93,32 @@ def main() -> None:
     parser.add_argument("--sim-hours", type=float, default=1.0)
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--churn", type=float, default=0.02, help="fraction of models changing load per 30 s")
-    parser.add_argument("--churn-every", type=int, default=20, help="replace 5 %% of the fleet every N cycles")
+    parser.add_argument("--replace-every-min", type=float, default=10.0, help="simulated minutes between replacements")
+    parser.add_argument("--replace-fraction", type=float, default=0.05, help="fraction of the models replaced")
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/soak.json"))
     args = parser.parse_args()
     init_local_ray(ray)
-    host_cls: Any = ray.remote(num_cpus=0)(MemoryCluster)
-    host = host_cls.options(name="soak-api", namespace="wva").remote(time.monotonic, None, HEARTBEAT_S)
-    shape = FleetShape(args.vas)
-    specs = shape.specs()
-    for i in range(0, len(specs), 2000):
-        ray.get([host.add_variant.remote(s) for s in specs[i : i + 2000]])
     clock = ScaledClock(datetime(2026, 1, 1, tzinfo=UTC), time.time(), args.speed)
-    options = CoordinatorOptions(
-        shards=args.shards, interval_s=INTERVAL_SIM_S / args.speed, deadline_s=60.0, metrics_port=0
+    shape = FleetShape(
+        args.vas,
+        churn=args.churn,
+        period_s=INTERVAL_SIM_S,
+        replace_every_s=args.replace_every_min * 60.0,
+        replace_fraction=args.replace_fraction,
     )
-    rt = start_ray_runtime(MemoryWiring(host, direct=False, time_source=clock), options, name_prefix="soak-")
-    url = f"http://127.0.0.1:{ray.get(rt.coordinator.info.remote())['metrics_port']}/metrics"
-    pids = [ray.get(rt.coordinator.info.remote())["pid"]] + [ray.get(s.info.remote())["pid"] for s in rt.shards]
+    options = CoordinatorOptions(
+        shards=args.shards, interval_s=INTERVAL_SIM_S / args.speed, deadline_s=120.0, metrics_port=0
+    )
+    rt = start_ray_runtime(FleetWiring(shape, clock), options, name_prefix="soak-")
+    info = ray.get(rt.coordinator.info.remote())
+    url = f"http://127.0.0.1:{info['metrics_port']}/metrics"
+    pids = [info["pid"]] + [ray.get(s.info.remote())["pid"] for s in rt.shards]
     sim_end_s = args.sim_hours * 3600.0
     rows: list[dict[str, Any]] = []
-    last_write: dict[str, tuple[float, int | None]] = {}
-    totals = {"change": 0, "heartbeat": 0, "other": 0}
     leaks: list[int] = []
-    generation = 0
     seen = 0
-    t0 = clock.now()
+    t0: datetime | None = None
+    before = {"change": 0, "heartbeat": 0, "other": 0}
     try:
         while True:
             summaries = ray.get(rt.coordinator.summaries.remote(seen))
@@ -155,44 +127,27 @@ def main() -> None:
                 continue
             s = summaries[-1]
             seen = s.cycle
-            sim_s = (datetime.fromisoformat(s.at) - t0).total_seconds()
-            writes = ray.get(host.__ray_call__.remote(_drain_writes))
-            kinds = {"change": 0, "heartbeat": 0, "other": 0}
-            for key, at, desired in writes:
-                before = last_write.get(key)
-                if before is None or before[1] != desired:
-                    kind = "change"
-                elif at - before[0] >= HEARTBEAT_S - 1e-6:
-                    kind = "heartbeat"
-                else:
-                    kind = "other"
-                kinds[kind] += 1
-                last_write[key] = (at, desired)
-            for k, v in kinds.items():
-                totals[k] += v
+            at = datetime.fromisoformat(s.at)
+            t0 = t0 or at
+            sim_s = (at - t0).total_seconds()
+            stats = ray.get(rt.coordinator.__ray_call__.remote(_stats))
+            kinds = {k: v - before[k] for k, v in stats["writes"].items()}
+            before = dict(stats["writes"])
             alive = set(s.desired)
             names = series_names(url)
             newer = ray.get(rt.coordinator.summaries.remote(seen))  # a cycle may have published meanwhile
             leaked = len(names - alive - (set(newer[-1].desired) if newer else set()))
             leaks.append(leaked)
-            step = int(sim_s // INTERVAL_SIM_S) + 1
-            models = sorted({k.split("/", 1)[1].rsplit("-", 1)[0] for k in alive})
-            loads_changed = ray.get(host.__ray_call__.remote(_set_loads, models, step, args.churn))
-            replaced = (0, 0)
-            if seen % args.churn_every == 0:
-                generation += 1
-                replaced = ray.get(host.__ray_call__.remote(_replace_slice, 0.05, generation))
             row = {
                 "cycle": seen,
                 "sim_s": round(sim_s, 1),
                 "duration_s": round(s.duration_s, 3),
                 "rss_mib": [round(rss_mib(p), 1) for p in pids],
                 "vas": len(alive),
+                "generation": stats["generation"],
                 "gauge_series": len(names),
                 "leaked_series": leaked,
                 "writes": kinds,
-                "loads_changed": loads_changed,
-                "replaced": replaced,
                 "load1": load1(),
             }
             rows.append(row)
@@ -201,8 +156,8 @@ def main() -> None:
                 break
     finally:
         stop_ray_runtime(rt)
-        ray.kill(host, no_restart=True)
         ray.shutdown()
+    totals = dict(before)
     totals_rss = [sum(r["rss_mib"]) for r in rows]
     early = totals_rss[10:20] or totals_rss[:1]
     late = totals_rss[-10:]
@@ -210,7 +165,8 @@ def main() -> None:
     doc = {
         "benchmark": "soak",
         "command": f"python benchmarks/soak.py --vas {args.vas} --shards {args.shards} --sim-hours {args.sim_hours} "
-        f"--speed {args.speed} --churn {args.churn} --churn-every {args.churn_every}",
+        f"--speed {args.speed} --churn {args.churn} --replace-every-min {args.replace_every_min} "
+        f"--replace-fraction {args.replace_fraction}",
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip(),

@@ -129,6 +129,10 @@ class MemoryCluster:
     def on_pod_deleted(self, target: MemoryTarget, pod: MemoryPod) -> None:
         """Hook: a pod was deleted."""
 
+    def pod_name(self, target: MemoryTarget) -> str:
+        """Hook: the name of the next pod of `target`."""
+        return f"{target.name}-{next(self._seq):05d}"
+
     def pod_ready(self, target: MemoryTarget, pod: MemoryPod) -> bool:
         return self._now_s() >= pod.ready_s
 
@@ -144,7 +148,7 @@ class MemoryCluster:
         target.spec_replicas = replicas
         now = self._now_s()
         while len(target.pods) < replicas:
-            pod = MemoryPod(f"{name}-{next(self._seq):05d}", now, now if ready_now else now + target.startup_s)
+            pod = MemoryPod(self.pod_name(target), now, now if ready_now else now + target.startup_s)
             target.pods.append(pod)
             self.on_pod_created(target, pod)
         while len(target.pods) > replicas:
