@@ -41,7 +41,7 @@ from wva_ray.testing.fleet import FleetShape, FleetWiring
 INTERVAL_SIM_S = 30.0
 
 
-def init_local_ray(ray: Any, attempts: int = 3) -> None:
+def init_local_ray(ray: Any, attempts: int = 6) -> None:
     """`ray.init` of a local 2-CPU Ray; retried, since a raylet that takes over 30 s to register (a loaded
     host) makes it fail."""
     for attempt in range(1, attempts + 1):
