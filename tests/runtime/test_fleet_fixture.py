@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from wva_ray.core.decide import decide
-from wva_ray.runtime.cycle import model_groups
+from wva_ray.core.sharding import model_groups
 from wva_ray.testing.fleet import FleetCluster, FleetMetrics, FleetShape
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
