@@ -19,8 +19,8 @@ import numpy as np
 from wva_ray.api.service_class import ResolvedTarget
 from wva_ray.core.analyzers.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
 from wva_ray.core.analyzers.slo.capacity import max_rate
-from wva_ray.core.analyzers.slo.estimator import Observation
-from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
+from wva_ray.core.analyzers.slo.estimator import PerfObservation
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaPerfModel, TokenMix
 
 H100 = PerfParams(7.4, 0.015, 0.041, 35000, 1024, 400000, 8192)
 TARGET = ResolvedTarget("Standard", 50, 50.0, 1000.0, "bench")
@@ -47,12 +47,12 @@ def main() -> None:
     targets = LatencyTargets(50.0, 1000.0)
 
     def capacity_only(i: int) -> object:
-        return max_rate(ReplicaModel(H100, TokenMix(float(ins[i]), float(outs[i]))), targets)
+        return max_rate(ReplicaPerfModel(H100, TokenMix(float(ins[i]), float(outs[i]))), targets)
 
     def variant(i: int, window: bool = False) -> object:
         obs = None
         if window:
-            obs = Observation(20.0, 200.0, 50.0, 50.0 * ins[i], float(rates[i]) / 4, float(ins[i]), float(outs[i]))
+            obs = PerfObservation(20.0, 200.0, 50.0, 50.0 * ins[i], float(rates[i]) / 4, float(ins[i]), float(outs[i]))
         v = SloVariantInput(
             key="ns/v",
             accelerator="H100",

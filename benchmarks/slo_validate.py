@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaPerfModel, TokenMix
 from wva_ray.sim.model.profiles import load_profiles
 from wva_ray.sim.model.replica import Completed
 from wva_ray.sim.model.replica import ReplicaModel as SimReplica
@@ -41,7 +41,7 @@ def main() -> None:
         float(prompts.std() / prompts.mean()),
         float(outputs.std() / outputs.mean()),
     )
-    model = ReplicaModel(params, mix)
+    model = ReplicaPerfModel(params, mix)
     print(f"{profile_id} {preset}: mean in/out {mix.input_tokens:.0f}/{mix.output_tokens:.0f}, cv {mix.input_cv:.2f}")
     for rate in map(float, rates):
         lat = model.latency(rate, LatencyTargets(50, 1000, ttft_quantile=0.95, itl_quantile=0.90))

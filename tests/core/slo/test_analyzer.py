@@ -8,7 +8,7 @@ import pytest
 
 from wva_ray.api.service_class import ResolvedTarget
 from wva_ray.core.analyzers.slo.analyzer import SloModelInput, SloModelState, SloSettings, SloVariantInput, analyze_slo
-from wva_ray.core.analyzers.slo.estimator import Observation
+from wva_ray.core.analyzers.slo.estimator import PerfObservation
 from wva_ray.core.analyzers.slo.perf_model import PerfParams
 
 H100 = PerfParams(7.4, 0.015, 0.041, 35000, 1024, 400000, 8192)
@@ -91,7 +91,7 @@ def test_holds_without_signals(change: dict[str, object], why: str) -> None:
 
 
 def test_estimator_window_updates_state_and_state_round_trips() -> None:
-    window = Observation(
+    window = PerfObservation(
         itl_ms=20.0, ttft_ms=150.0, running=60, kv_tokens=60 * 1300, rate_per_s=10, input_tokens=1155, output_tokens=211
     )
     v = _variant("llm/m-h100", H100, 1.0, 2, 20.0, window=window)

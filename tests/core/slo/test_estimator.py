@@ -7,7 +7,7 @@ import pytest
 
 from wva_ray.core.analyzers.slo.estimator import (
     EstimatorState,
-    Observation,
+    PerfObservation,
     _predict,
     initial_state,
     update,
@@ -17,19 +17,19 @@ from wva_ray.core.analyzers.slo.perf_model import PerfParams
 BASE = PerfParams(11.5, 0.035, 0.067, 14600, 256, 400000, 2048)  # A100 row (derived, +-25 %)
 
 
-def _windows(true: np.ndarray, n: int, seed: int, noise: float = 0.05, outlier_every: int = 0) -> list[Observation]:
+def _windows(true: np.ndarray, n: int, seed: int, noise: float = 0.05, outlier_every: int = 0) -> list[PerfObservation]:
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n):
         running = rng.uniform(5, 200)
         inp, outp = rng.uniform(300, 3000), rng.uniform(50, 400)
-        shape = Observation(0, 0, running, running * (inp + outp / 2), rng.uniform(0.5, 5), inp, outp)
+        shape = PerfObservation(0, 0, running, running * (inp + outp / 2), rng.uniform(0.5, 5), inp, outp)
         itl, ttft = _predict(true, shape, BASE, 1.0)
         itl *= rng.lognormal(0, noise)
         ttft *= rng.lognormal(0, 3 * noise)
         if outlier_every and k % outlier_every == outlier_every - 1:
             itl *= 6.0
-        out.append(Observation(itl, ttft, running, shape.kv_tokens, shape.rate_per_s, inp, outp))
+        out.append(PerfObservation(itl, ttft, running, shape.kv_tokens, shape.rate_per_s, inp, outp))
     return out
 
 
@@ -59,7 +59,7 @@ def _itl_errors(state: EstimatorState, x_true: np.ndarray) -> float:
     """Mean relative ITL prediction error over a grid of operating points."""
     errs = []
     for running in (10.0, 60.0, 150.0):
-        obs = Observation(0, 0, running, running * 1500, 2.0, 1200, 200)
+        obs = PerfObservation(0, 0, running, running * 1500, 2.0, 1200, 200)
         got = _predict(np.array(state.x), obs, BASE, 1.0)[0]
         want = _predict(x_true, obs, BASE, 1.0)[0]
         errs.append(abs(got - want) / want)
@@ -72,7 +72,7 @@ def test_one_bad_window_moves_little() -> None:
         state, _ = update(state, obs, BASE)
     before = state.x
     obs = _windows(np.array(state.prior), 1, 4)[0]
-    wild = Observation(obs.itl_ms * 1.8, obs.ttft_ms, obs.running, obs.kv_tokens, obs.rate_per_s, 1000, 200)
+    wild = PerfObservation(obs.itl_ms * 1.8, obs.ttft_ms, obs.running, obs.kv_tokens, obs.rate_per_s, 1000, 200)
     after, note = update(state, wild, BASE)
     assert "rejected" in note or all(abs(a - b) <= 0.15 * abs(b) + 1e-12 for a, b in zip(after.x, before, strict=True))
 
@@ -80,7 +80,7 @@ def test_one_bad_window_moves_little() -> None:
 def test_bounds_hold_under_persistent_garbage() -> None:
     state = initial_state(BASE)
     for k in range(200):
-        obs = Observation(500.0 + k, None, 10, 10_000, 1.0, 500, 100)
+        obs = PerfObservation(500.0 + k, None, 10, 10_000, 1.0, 500, 100)
         state, _ = update(state, obs, BASE)
     for value, prior in zip(state.x, state.prior, strict=True):
         assert prior / 4 - 1e-9 <= value <= prior * 4 + 1e-9
@@ -88,9 +88,9 @@ def test_bounds_hold_under_persistent_garbage() -> None:
 
 def test_idle_and_invalid_windows_are_skipped() -> None:
     state = initial_state(BASE)
-    same, note = update(state, Observation(10.0, 50.0, 0.0, 0.0, 0.0, 100, 100), BASE)
+    same, note = update(state, PerfObservation(10.0, 50.0, 0.0, 0.0, 0.0, 100, 100), BASE)
     assert same is state and "skipped" in note
-    same, note = update(state, Observation(float("nan"), 50.0, 10, 1000, 1, 100, 100), BASE)
+    same, note = update(state, PerfObservation(float("nan"), 50.0, 10, 1000, 1, 100, 100), BASE)
     assert same is state and "non-finite" in note
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wva_ray.core.analyzers.slo.capacity import max_rate, max_rate_or_fallback
-from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix, admission_cap
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaPerfModel, TokenMix, admission_cap
 
 # Profile rows of ../shared/data/profiles/README.md. `max_num_batched_tokens` is set huge here so that the
 # prefill rate is the table's (the README's fluid numbers ignore the decode share of a chunked step).
@@ -52,7 +52,7 @@ def _mean_targets(slo: tuple[float, float]) -> LatencyTargets:
 def test_mean_capacity_matches_profile_table(
     params: PerfParams, mix: TokenMix, slo: tuple[float, float], table_rate: float
 ) -> None:
-    lim = max_rate(ReplicaModel(params, mix), _mean_targets(slo))
+    lim = max_rate(ReplicaPerfModel(params, mix), _mean_targets(slo))
     assert lim.rate_per_s == pytest.approx(table_rate, rel=0.07)
 
 
@@ -61,14 +61,14 @@ def test_mean_capacity_matches_profile_table(
 )
 def test_strict_class_is_infeasible_on_l40s(params: PerfParams, mix: TokenMix) -> None:
     # alpha 28.8 ms > ITL target 25 ms: no rate meets it (the table's "-").
-    lim = max_rate(ReplicaModel(params, mix), _mean_targets(STRICT))
+    lim = max_rate(ReplicaPerfModel(params, mix), _mean_targets(STRICT))
     assert lim.rate_per_s == 0 and lim.binding == "infeasible"
-    fallback, note = max_rate_or_fallback(ReplicaModel(params, mix), _mean_targets(STRICT))
+    fallback, note = max_rate_or_fallback(ReplicaPerfModel(params, mix), _mean_targets(STRICT))
     assert fallback.rate_per_s > 0 and "unreachable" in note
 
 
 def test_itl_at_low_load_is_one_decode_step() -> None:
-    lat = ReplicaModel(H100_8B, CONV).latency(1e-4, LatencyTargets(50, 1000))
+    lat = ReplicaPerfModel(H100_8B, CONV).latency(1e-4, LatencyTargets(50, 1000))
     assert lat.itl_mean_ms == pytest.approx(H100_8B.iteration_ms(1, CONV.kv_per_request), rel=0.01)
     assert lat.ttft_mean_ms == pytest.approx(H100_8B.prefill_ms(1155) + lat.itl_mean_ms, rel=0.01)
 
@@ -91,7 +91,7 @@ def test_inputs_are_validated_with_names() -> None:
     with pytest.raises(ValueError, match="ttft_quantile"):
         LatencyTargets(50, 1000, ttft_quantile=1.0)
     with pytest.raises(ValueError, match="rate"):
-        ReplicaModel(H100_8B, CONV).latency(-1.0, LatencyTargets(50, 1000))
+        ReplicaPerfModel(H100_8B, CONV).latency(-1.0, LatencyTargets(50, 1000))
 
 
 params_st = st.builds(
@@ -116,7 +116,7 @@ mix_st = st.builds(
 @settings(max_examples=40, deadline=None)
 @given(params=params_st, mix=mix_st, lo=st.floats(0.05, 0.9), gap=st.floats(1.01, 1.5))
 def test_latency_grows_with_rate(params: PerfParams, mix: TokenMix, lo: float, gap: float) -> None:
-    model = ReplicaModel(params, mix)
+    model = ReplicaPerfModel(params, mix)
     hard = min(model.prefill_capacity_per_s(), model.decode_capacity_per_s())
     t = LatencyTargets(50, 1000)
     a, b = model.latency(lo * hard, t), model.latency(min(lo * gap, 0.99) * hard, t)
@@ -134,7 +134,7 @@ def test_latency_grows_with_rate(params: PerfParams, mix: TokenMix, lo: float, g
 def test_rate_star_meets_targets_and_a_bit_more_does_not(
     params: PerfParams, mix: TokenMix, itl: float, ttft: float
 ) -> None:
-    model = ReplicaModel(params, mix)
+    model = ReplicaPerfModel(params, mix)
     t = LatencyTargets(itl, ttft)
     lim = max_rate(model, t)
     if lim.binding in ("infeasible", "capacity"):
@@ -147,8 +147,8 @@ def test_rate_star_meets_targets_and_a_bit_more_does_not(
 @settings(max_examples=30, deadline=None)
 @given(params=params_st, mix=mix_st, itl=st.floats(20.0, 200.0), ttft=st.floats(300.0, 5000.0))
 def test_rate_star_is_monotone_in_targets_and_speed(params: PerfParams, mix: TokenMix, itl: float, ttft: float) -> None:
-    base = max_rate(ReplicaModel(params, mix), LatencyTargets(itl, ttft)).rate_per_s
-    looser = max_rate(ReplicaModel(params, mix), LatencyTargets(itl * 1.3, ttft * 1.3)).rate_per_s
+    base = max_rate(ReplicaPerfModel(params, mix), LatencyTargets(itl, ttft)).rate_per_s
+    looser = max_rate(ReplicaPerfModel(params, mix), LatencyTargets(itl * 1.3, ttft * 1.3)).rate_per_s
     slower = PerfParams(
         params.alpha_ms * 1.2,
         params.beta_ms,
@@ -158,7 +158,7 @@ def test_rate_star_is_monotone_in_targets_and_speed(params: PerfParams, mix: Tok
         params.kv_capacity_tokens,
         params.max_num_batched_tokens,
     )
-    slow = max_rate(ReplicaModel(slower, mix), LatencyTargets(itl, ttft)).rate_per_s
+    slow = max_rate(ReplicaPerfModel(slower, mix), LatencyTargets(itl, ttft)).rate_per_s
     tol = 1.011  # two bisections of relative precision 0.5 %
     assert looser * tol >= base
     assert slow <= base * tol

@@ -6,7 +6,7 @@
    with each pod that became Ready since the last count; a variant seen for the first time starts from the best
    prior (`prior_for`: a configured/built-in profile row, a similar variant's learned model, a default);
 3. per variant: the SLO rate per replica at the class's TTFT/ITL quantiles (`slo.capacity.max_rate_or_fallback`
-   on `slo.perf_model.ReplicaModel`), with the step and prefill time raised by `z_model` posterior sd at the
+   on `slo.perf_model.ReplicaPerfModel`), with the step and prefill time raised by `z_model` posterior sd at the
    operating point;
 4. demand (`demand`): arrivals = completions + growth of running + waiting (+ gateway queue), Holt forecast over
    the planning start-up delay, spread at the sampling interval;
@@ -29,7 +29,7 @@ from wva_ray.core.analyzers.learned import perf, startup
 from wva_ray.core.analyzers.learned import sizing as siz
 from wva_ray.core.analyzers.learned.state import EngineState, VariantLearned, update_tokens
 from wva_ray.core.analyzers.slo.capacity import max_rate_or_fallback
-from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaPerfModel, TokenMix
 
 Library = Mapping[tuple[str, str], perf.PerfLearnerState]  # (modelID, accelerator) -> learned model
 
@@ -176,10 +176,10 @@ def analyze(
     for v in vs:
         lv = learned[v.name]
         mean_params = lv.perf.params(v.limits)
-        lim0, _ = max_rate_or_fallback(ReplicaModel(mean_params, mix), targets)
+        lim0, _ = max_rate_or_fallback(ReplicaPerfModel(mean_params, mix), targets)
         n0 = lim0.at.mean_batch if math.isfinite(lim0.at.mean_batch) else float(v.limits.max_num_seqs)
         pess = perf.pessimistic(lv.perf, v.limits, n0, n0 * mix.kv_per_request, s.z_model)
-        lim, note = max_rate_or_fallback(ReplicaModel(pess, mix), targets)
+        lim, note = max_rate_or_fallback(ReplicaPerfModel(pess, mix), targets)
         per_replica[v.key] = lim.rate_per_s
         st_plan = lv.startup.planning_s(s.z_startup)
         steps.append(

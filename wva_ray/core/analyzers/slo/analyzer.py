@@ -29,7 +29,7 @@ from typing import Any
 from wva_ray.api.service_class import ResolvedTarget
 from wva_ray.core.analyzers.slo import estimator as est
 from wva_ray.core.analyzers.slo.capacity import RateLimit, max_rate_or_fallback
-from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaModel, TokenMix
+from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaPerfModel, TokenMix
 from wva_ray.core.analyzers.slo.sizing import RateState, SizingSettings, VariantCapacity, size_variants, update_rate
 
 
@@ -65,7 +65,7 @@ class SloVariantInput:
     waiting: float = 0.0  # sum over pods of vllm:num_requests_waiting
     avg_input_tokens: float | None = None
     avg_output_tokens: float | None = None
-    window: est.Observation | None = None  # ITL/TTFT means over the window, for the estimator
+    window: est.PerfObservation | None = None  # ITL/TTFT means over the window, for the estimator
     saturation_target: int | None = None  # the safety net: what V1/V2 would set
 
 
@@ -209,7 +209,7 @@ def analyze_slo(model: SloModelInput, state: SloModelState, settings: SloSetting
     caps: list[VariantCapacity] = []
     for v in model.variants:
         params = _learned_params(v, estimators, settings, steps)
-        lim, note = max_rate_or_fallback(ReplicaModel(params, mix), targets)
+        lim, note = max_rate_or_fallback(ReplicaPerfModel(params, mix), targets)
         limits[v.key] = lim
         if note:
             steps.append(f"{v.key}: {note}")

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from wva_ray.core.analyzers.slo.perf_model import Latency, LatencyTargets, ReplicaModel
+from wva_ray.core.analyzers.slo.perf_model import Latency, LatencyTargets, ReplicaPerfModel
 
 Binding = Literal["itl", "ttft", "capacity", "infeasible"]
 DEFAULT_REL_TOL = 0.005
@@ -47,7 +47,7 @@ def _binding(lat: Latency, targets: LatencyTargets) -> Binding:
     return "itl" if itl_excess >= ttft_excess else "ttft"
 
 
-def max_rate(model: ReplicaModel, targets: LatencyTargets, rel_tol: float = DEFAULT_REL_TOL) -> RateLimit:
+def max_rate(model: ReplicaPerfModel, targets: LatencyTargets, rel_tol: float = DEFAULT_REL_TOL) -> RateLimit:
     """rate* for `model` under `targets` (0 with binding "infeasible" when even a trickle misses them)."""
     if not 0 < rel_tol < 1:
         raise ValueError(f"rel_tol must be in (0, 1), got {rel_tol!r}")
@@ -104,7 +104,7 @@ def max_rate(model: ReplicaModel, targets: LatencyTargets, rel_tol: float = DEFA
 FALLBACK_UTILIZATION = 0.7
 
 
-def max_rate_or_fallback(model: ReplicaModel, targets: LatencyTargets) -> tuple[RateLimit, str]:
+def max_rate_or_fallback(model: ReplicaPerfModel, targets: LatencyTargets) -> tuple[RateLimit, str]:
     """rate* at the class's quantiles; when even a trickle misses them there (a long-prompt mix whose own prefill
     exceeds the TTFT target at the 95th percentile, say), the best effort instead, with a note saying so:
     first the same targets at the median, then `FALLBACK_UTILIZATION` of the replica's hard limit.

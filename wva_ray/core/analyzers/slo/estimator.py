@@ -51,7 +51,7 @@ class EstimatorSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Observation:
+class PerfObservation:
     """One window of one variant's vLLM signals (means over the window; times in ms, rate in req/s per replica)."""
 
     itl_ms: float
@@ -143,7 +143,7 @@ def initial_state(base: PerfParams, settings: EstimatorSettings = EstimatorSetti
 
 
 def _predict(
-    x: np.ndarray[Any, np.dtype[np.float64]], obs: Observation, base: PerfParams, cv: float
+    x: np.ndarray[Any, np.dtype[np.float64]], obs: PerfObservation, base: PerfParams, cv: float
 ) -> tuple[float, float]:
     """(ITL ms, TTFT ms) the model predicts for this window with parameters `x`."""
     alpha, beta, gamma, u_ms = (float(v) for v in x)
@@ -160,7 +160,7 @@ def _predict(
     return itl, (wait + s_mean) * 1000.0 + itl
 
 
-def _valid(obs: Observation) -> str:
+def _valid(obs: PerfObservation) -> str:
     values = (obs.itl_ms, obs.running, obs.kv_tokens, obs.rate_per_s, obs.input_tokens, obs.output_tokens)
     if not all(math.isfinite(v) and v >= 0 for v in values):
         return f"non-finite or negative signal in {obs!r}"
@@ -170,7 +170,7 @@ def _valid(obs: Observation) -> str:
 
 
 def update(
-    state: EstimatorState, obs: Observation, base: PerfParams, settings: EstimatorSettings = EstimatorSettings()
+    state: EstimatorState, obs: PerfObservation, base: PerfParams, settings: EstimatorSettings = EstimatorSettings()
 ) -> tuple[EstimatorState, str]:
     """One EKF step; returns the new state and what happened (for the decision's explanation)."""
     why = _valid(obs)

@@ -143,7 +143,7 @@ def admission_cap(params: PerfParams, mix: TokenMix) -> int:
     return max(1, min(params.max_num_seqs, by_kv))
 
 
-class ReplicaModel:
+class ReplicaPerfModel:
     """Latency of one replica as a function of its arrival rate, for fixed parameters and token mix.
 
     Built once per (params, mix) (a few arrays), then `latency(rate)` costs a handful of numpy operations over the
