@@ -59,6 +59,10 @@ class WvaRay:
             doc["state"] = self._state
         return doc
 
+    def carried_state(self) -> dict[str, Any]:
+        """The plan state carried to the next call (what the runtime persists), for inspection."""
+        return dict(self._state)
+
     def snapshot(self, obs: Observation) -> Snapshot:
         if obs.snapshot is None:
             raise ValueError("wva-ray policies need Observation.snapshot (set reads_snapshot = True)")
