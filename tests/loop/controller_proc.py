@@ -84,6 +84,8 @@ class ControllerProcess:
         }
         self.argv = [sys.executable, "-m", "wva_ray", *args, "--identity", identity]
         self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0  # by the rig's supervisor (a pod's restartPolicy: Always)
+        self.stopped = False  # stopped or killed on purpose: not restarted
 
     def start(self) -> ControllerProcess:
         out = self.log.open("ab")
@@ -91,6 +93,9 @@ class ControllerProcess:
             self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         return self
+
+    def exited_unexpectedly(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None and not self.stopped
 
     @property
     def alive(self) -> bool:
@@ -124,6 +129,7 @@ class ControllerProcess:
 
     def terminate(self, timeout_s: float = 60.0) -> int | None:
         """SIGTERM to the process group (the controller and the Ray processes it started), then SIGKILL."""
+        self.stopped = True
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -137,6 +143,7 @@ class ControllerProcess:
 
     def kill(self) -> None:
         """SIGKILL to the whole group: a crashed pod (no Lease release, no clean Ray shutdown)."""
+        self.stopped = True
         if self.proc is None:
             return
         with contextlib.suppress(ProcessLookupError):

@@ -6,6 +6,7 @@
     real Prometheus: scrapes every pod and the controller's gauges endpoint
     `wva-ray run` in Ray mode, command line and environment from the chart's Deployment, chart SA token
     the chart's VA, ConfigMaps, RBAC and HPA (autoscaling/v2beta2 for this 1.20 server)
+    PrometheusProxy between the controller and Prometheus (pass-through unless a fault test sets it)
     ExternalMetricsAdapter (tests/kube/metrics_adapter.py): Prometheus -> external.metrics.k8s.io
     PodLoad: open-loop requests spread over the Ready pods, like clients of a Service
 
@@ -15,8 +16,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from wva_ray.adapters.kube.client import KubeApi, KubeNotFound, token_configurat
 from wva_ray.testing.pod_backend import EmulatedPodBackend
 from wva_ray.testing.pod_discovery import PodDiscovery
 from wva_ray.testing.pod_load import PodLoad
+from wva_ray.testing.prometheus_proxy import PrometheusProxy
 from wva_ray.testing.prometheus_server import LocalPrometheus, LocalPrometheusConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,6 +78,7 @@ class LoopRig:
         self.backend = EmulatedPodBackend(startup_delay_s=0.0)
         self.prometheus = LocalPrometheus(workdir / "prom", config=LocalPrometheusConfig(scrape_interval_s=1.0))
         self.ray_tmp = Path(tempfile.mkdtemp(prefix="wvaloop-", dir="/tmp"))
+        self.proxy: PrometheusProxy | None = None
         self.info: ClusterInfo | None = None
         self.api: KubeApi | None = None
         self.kubelet: FakeKubelet | None = None
@@ -82,6 +88,21 @@ class LoopRig:
         self.load: PodLoad | None = None
         self.docs: list[dict[str, Any]] = []
         self.sa_kubeconfig: Path | None = None
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="controller-supervisor", daemon=True)
+
+    def _supervise(self) -> None:
+        """Restart a controller process that exited on its own (a pod's restartPolicy: Always); counted."""
+        while not self._stopping.wait(1.0):
+            for c in list(self.controllers):
+                if c.exited_unexpectedly():
+                    self.kill_ray_of(c)
+                    c.restarts += 1
+                    with contextlib.suppress(OSError):
+                        c.start()
+
+    def controller_restarts(self) -> int:
+        return sum(c.restarts for c in self.controllers)
 
     # -- bring-up -----------------------------------------------------------------------------------------
     def start(self) -> LoopRig:
@@ -96,7 +117,8 @@ class LoopRig:
             apply(api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         self.prometheus.workdir.mkdir(parents=True, exist_ok=True)
         self.prometheus.start()
-        self.docs = render(chart_values(self.prometheus.url), kube_version="1.20.2", namespace=SYSTEM_NS)
+        self.proxy = PrometheusProxy(self.prometheus.url).start()
+        self.docs = render(chart_values(self.proxy.url), kube_version="1.20.2", namespace=SYSTEM_NS)
         skip = {"Deployment", "Pod"}  # the controller runs as a local process; the helm-test Pod is not needed
         apply(api, deployment(APP_NS, VARIANT, replicas=1, product=H100, args=["--model", MODEL]))
         for doc in self.docs:
@@ -108,6 +130,7 @@ class LoopRig:
         self.adapter.register(api, SYSTEM_NS)
         wait_for(self._apiservice_available, 90, what="external.metrics.k8s.io Available")
         self.start_controller("wva-0")
+        self._supervisor.start()
         self.load = PodLoad(lambda: [e.url for e in self.discovery_endpoints()], MODEL).start()
         return self
 
@@ -146,10 +169,15 @@ class LoopRig:
             args,
             env,
             kubeconfig=self.sa_kubeconfig,
-            prometheus_url=prometheus_url or self.prometheus.url,
+            prometheus_url=prometheus_url or (self.proxy.url if self.proxy else self.prometheus.url),
             identity=identity,
             log=self.workdir / f"controller-{identity}.log",
-            extra_env={"WVA_LEASE_DURATION_S": LEASE_DURATION_S, "RAY_TMPDIR": str(self.ray_tmp / identity)},
+            extra_env={
+                "WVA_LEASE_DURATION_S": LEASE_DURATION_S,
+                "RAY_TMPDIR": str(self.ray_tmp / identity),
+                # a loaded 2-core CI machine: Ray's default 10 s for the raylet to register is not enough
+                "RAY_raylet_start_wait_time_s": "120",
+            },
         )
         (self.ray_tmp / identity).mkdir(exist_ok=True)
         proc.env.pop("RAY_ADDRESS", None)  # always its own embedded Ray, as in the chart's pod
@@ -167,6 +195,51 @@ class LoopRig:
             if c.alive
         ]
         self.discovery.set_static(groups)
+
+    def stop_prometheus(self) -> None:
+        self.prometheus.stop()
+
+    def start_prometheus(self) -> None:
+        """Start Prometheus again on the same port with the same data directory (and targets file)."""
+        port, workdir, config = self.prometheus.port, self.prometheus.workdir, self.prometheus.config
+        self.prometheus = LocalPrometheus(workdir, port=port, config=config)
+        self.prometheus.start()
+
+    def ray_pids(self, proc: ControllerProcess) -> list[int]:
+        """Processes of the Ray cluster that `proc` started (found by its RAY_TMPDIR in their environment)."""
+        marker = f"RAY_TMPDIR={proc.env['RAY_TMPDIR']}".encode()
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == (proc.proc.pid if proc.proc else -1):
+                continue
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+        return pids
+
+    def ray_actor_pids(self, proc: ControllerProcess, actor_class: str) -> list[int]:
+        """Worker processes of `proc`'s Ray cluster hosting an actor of `actor_class` (its process title)."""
+        out = []
+        for pid in self.ray_pids(proc):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if cmdline.startswith(f"ray::{actor_class}"):
+                out.append(pid)
+        return sorted(out)
+
+    def kill_ray_of(self, proc: ControllerProcess) -> None:
+        """SIGKILL whatever is left of `proc`'s Ray cluster (a pod's processes all die with it)."""
+        for pid in self.ray_pids(proc):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def forget_dead_controllers(self) -> None:
+        self.controllers = [c for c in self.controllers if c.alive]
+        self._publish_controller_targets()
 
     def leader(self) -> ControllerProcess | None:
         leaders = [c for c in self.controllers if c.alive and c.metric("wva_is_leader") == 1.0]
@@ -189,13 +262,17 @@ class LoopRig:
 
     # -- tear-down ------------------------------------------------------------------------------------------
     def stop(self) -> None:
+        self._stopping.set()
         if self.load is not None:
             self.load.stop()
         for c in self.controllers:
             with contextlib.suppress(Exception):
                 c.terminate(timeout_s=30)
+            self.kill_ray_of(c)
         if self.adapter is not None:
             self.adapter.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
         if self.discovery is not None:
             self.discovery.stop()
         self.prometheus.stop()

@@ -16,9 +16,9 @@ import pytest
 from tests.kube.manifests import wait_for
 from tests.loop.conftest import RESULTS
 from tests.loop.rig import MAX_REPLICAS, LoopRig
-from tests.loop.timeline import Row, Sampler, write_json, write_plot
+from tests.loop.timeline import Row, Sampler, write_json, write_plot, write_readme
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 BASE_RPS = 1.5  # one replica runs it at about 30 % KV cache usage
 PEAK_RPS = 8.0  # about four replicas' worth
@@ -102,6 +102,7 @@ def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     out = RESULTS / "closed_loop"
     write_json(out / "timeline.json", sampler, summary)
     write_plot(out / "timeline.png", sampler, "closed loop: wva-ray run (Ray) + Prometheus + real HPA")
+    write_readme(out / "README.md", summary, "Closed loop: load ramp up and down, real HPA following wva-ray")
 
     # scaled up during the ramp, down after it, never zeroed while load was on
     assert peak_ready >= 3, summary

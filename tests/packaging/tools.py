@@ -1,7 +1,8 @@
 """Real tools the packaging tests drive: helm, kubectl and promtool (test helper; process and file I/O).
 
 helm comes from scripts/setup.d/30-helm.sh (``$WVA_RAY_CACHE/helm/helm``, or ``$WVA_HELM``); kubectl is
-``$WVA_KUBECTL``, else the system one, else the 1.32 client cached beside helm; promtool comes with Debian's
+``$WVA_KUBECTL``, else the 1.20.2 client of scripts/setup.d/25-kubectl.sh (``$WVA_RAY_CACHE/kubectl``), else
+the system one, else the 1.32 client cached beside helm; promtool comes with Debian's
 prometheus (scripts/setup.d/10-prometheus.sh).
 Every call is bounded in time and returns or raises with the tool's own error text.
 """
@@ -132,10 +133,14 @@ def one(docs: Iterable[Doc], kind: str) -> Doc:
 
 
 def kubectl_binary() -> Path:
-    """$WVA_KUBECTL, else kubectl on PATH, else the one scripts/setup.d/30-helm.sh caches beside helm."""
+    """$WVA_KUBECTL, else the 1.20.2 kubectl of scripts/setup.d/25-kubectl.sh (within the local API server's
+    version skew), else kubectl on PATH, else the one scripts/setup.d/30-helm.sh caches beside helm."""
     override = os.environ.get("WVA_KUBECTL")
     if override:
         return Path(override)
+    skewed = CACHE_ROOT / "kubectl"
+    if skewed.is_file() and os.access(skewed, os.X_OK):
+        return skewed
     found = shutil.which("kubectl")
     if found:
         return Path(found)

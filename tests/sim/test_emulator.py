@@ -153,7 +153,8 @@ def test_completions_answer_after_the_modelled_latency() -> None:
     assert data["choices"][0]["finish_reason"] == "length"
     assert data["wva_timing"]["e2e_s"] == pytest.approx(expected.e2e_s, rel=1e-6)
     assert data["wva_timing"]["ttft_s"] == pytest.approx(expected.ttft_s, rel=1e-6)
-    assert expected.e2e_s <= elapsed < expected.e2e_s + 0.5
+    print(f"completion wall time {elapsed:.3f} s, modelled e2e {expected.e2e_s:.3f} s")
+    assert expected.e2e_s <= elapsed < expected.e2e_s + 5.0  # generous upper bound: a loaded 2-core machine
     m = data["metrics"]
     assert m["vllm:prompt_tokens_total"] == prompt
     assert m["vllm:generation_tokens_total"] == output

@@ -34,6 +34,12 @@ class ClusterView(Protocol):
     async def observe(self, now: datetime) -> Snapshot: ...
 
 
+class WarningsView(Protocol):
+    """Optional: a view that can tell the cluster about configuration problems (Kubernetes Events)."""
+
+    async def report_warnings(self, warnings: Sequence[str], now: datetime) -> None: ...
+
+
 class EndpointView(Protocol):
     """Optional: a view that can also say where each live pod's `/metrics` is (direct-scrape mode)."""
 
@@ -89,6 +95,7 @@ class CycleCore:
         self._state = DecisionState()
         self._open: _OpenCycle | None = None
         self.last_report: CycleReport | None = None
+        self._warned: tuple[str, ...] = ()
 
     @property
     def current(self) -> _OpenCycle | None:
@@ -161,9 +168,25 @@ class CycleCore:
                 self.gauges.set_shard_lag(s, 0.0 if s in valid else duration)
         if late:
             log.warning("shards late; their groups hold", extra={"cycle": o.cycle, "shards": late})
+        await self._report_warnings(plan, o.now)
         self.last_report = report
         self._open = None
         return report
+
+    async def _report_warnings(self, plan: Plan, now: datetime) -> None:
+        """Configuration warnings (bad ConfigMap entries, ...): logged and reported when the set changes."""
+        warnings = tuple(plan.warnings)
+        if warnings == self._warned:
+            return
+        new = [w for w in warnings if w not in self._warned]
+        self._warned = warnings
+        for w in new:
+            log.warning("configuration: %s", w)
+        if new and hasattr(self.view, "report_warnings"):
+            try:
+                await self.view.report_warnings(new, now)
+            except Exception as exc:  # best effort, like every Event
+                log.warning("configuration warnings not reported: %s", exc)
 
     async def _publish(self, plan: Plan, now: datetime) -> None:
         for publisher in self.publishers:

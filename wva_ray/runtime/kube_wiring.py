@@ -16,9 +16,11 @@ from typing import Any
 from wva_ray.adapters.clock import SystemClock
 from wva_ray.adapters.kube.client import KubeApi, load_configuration
 from wva_ray.adapters.kube.cluster_state import ClusterState
+from wva_ray.adapters.kube.events import event_body, post_event
 from wva_ray.adapters.kube.publish import ActuationMode, KubePublisher
 from wva_ray.adapters.kube.reader import KubeReader
 from wva_ray.adapters.kube.scaler_events import ScalerEvents
+from wva_ray.adapters.kube.settings import KubeSettings
 from wva_ray.adapters.prometheus.client import PrometheusSettings
 from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.adapters.scrape import ScrapeMetricsSource
@@ -43,6 +45,7 @@ class KubeCluster:
 
     def __init__(self, api: KubeApi, settings: Settings) -> None:
         self.api = api
+        self.settings = settings
         self.scrape_port = settings.runtime.scrape_port
         self.scrape_scheme = settings.runtime.scrape_scheme
         self.reader = KubeReader(api, settings.kube).start()
@@ -92,8 +95,41 @@ class KubeCluster:
                     out.append(ScrapeEndpoint(namespace, name, model_of[name], url))
         return out
 
+    async def report_warnings(self, warnings: Sequence[str], now: datetime) -> None:
+        """One Warning Event `InvalidConfiguration` per ConfigMap named by new configuration warnings (each
+        warning names the key path and the value); others go on the saturation ConfigMap."""
+        await asyncio.to_thread(self._post_warning_events, list(warnings), now)
+
+    def _post_warning_events(self, warnings: list[str], now: datetime) -> None:
+        kube = self.settings.kube
+        by_cm: dict[tuple[str, str], list[str]] = {}
+        for w in warnings:
+            by_cm.setdefault(config_map_of(w, kube), []).append(w)
+        for (namespace, name), lines in sorted(by_cm.items()):
+            message = "; ".join(lines)
+            if len(message) > MAX_EVENT_MESSAGE:
+                message = message[: MAX_EVENT_MESSAGE - 20] + f" ... ({len(lines)} problems)"
+            involved = {"apiVersion": "v1", "kind": "ConfigMap", "name": name, "namespace": namespace}
+            body = event_body(involved, "InvalidConfiguration", message, warning=True, identity="wva-ray", now=now)
+            post_event(self.api, body)
+
     def close(self) -> None:
         self.reader.stop()
+
+
+MAX_EVENT_MESSAGE = 8000
+
+
+def config_map_of(warning: str, s: KubeSettings) -> tuple[str, str]:
+    """(namespace, name) of the ConfigMap a configuration warning is about (`config.<kind>...` or
+    `config.namespaces.<ns>.<kind>...`; anything else: the global saturation ConfigMap)."""
+    parts = warning.split(":", 1)[0].split(".")
+    names = {"saturation": s.saturation_config_map, "scaleToZero": s.scale_to_zero_config_map}
+    if len(parts) >= 4 and parts[:2] == ["config", "namespaces"] and parts[3] in names:
+        return parts[2], names[parts[3]]
+    if len(parts) >= 2 and parts[0] == "config" and parts[1] in names:
+        return s.pod_namespace, names[parts[1]]
+    return s.pod_namespace, s.saturation_config_map
 
 
 @dataclass

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client import rest as k8s_rest
@@ -57,6 +58,11 @@ class KubeForbidden(KubeApiError):
 
 class KubeGone(KubeApiError):
     """410: the watch resourceVersion is too old; re-list."""
+
+
+class KubeUnavailable(KubeApiError):
+    """No answer at all (connection refused or reset, timeout: the API server is down or restarting). Reported
+    as status 503 so every `except KubeApiError` treats it as the transient error it is."""
 
 
 _ERRORS: dict[int, type[KubeApiError]] = {
@@ -102,8 +108,6 @@ class KubeApi:
     ) -> None:
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, pool_size)
         if not configuration.verify_ssl:
-            import urllib3
-
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._cfg = configuration
         self._rest = k8s_rest.RESTClientObject(configuration)
@@ -158,10 +162,13 @@ class KubeApi:
         """One request; returns the decoded JSON body or raises a ``KubeApiError`` subclass."""
         self._count(method, path)
         headers = self._headers(content_type or ("application/json" if body is not None else None))
-        resp = self._rest.request(  # type: ignore[no-untyped-call]
-            method, self._url(path, query), headers=headers, body=body, _request_timeout=timeout_s
-        )
-        data = resp.read()
+        try:
+            resp = self._rest.request(  # type: ignore[no-untyped-call]
+                method, self._url(path, query), headers=headers, body=body, _request_timeout=timeout_s
+            )
+            data = resp.read()
+        except urllib3.exceptions.HTTPError as exc:
+            raise KubeUnavailable(503, method, path, f"API server unreachable: {exc}") from exc
         if not 200 <= resp.status < 300:
             raise _error(resp.status, method, path, data)
         if not data:
@@ -196,9 +203,12 @@ class KubeApi:
             allowWatchBookmarks="true",
             timeoutSeconds=str(timeout_s),
         )
-        resp = self._rest.request(  # type: ignore[no-untyped-call]
-            "GET", self._url(path, params), headers=self._headers(None), _request_timeout=(10, timeout_s + 30)
-        )
+        try:
+            resp = self._rest.request(  # type: ignore[no-untyped-call]
+                "GET", self._url(path, params), headers=self._headers(None), _request_timeout=(10, timeout_s + 30)
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise KubeUnavailable(503, "WATCH", path, f"API server unreachable: {exc}") from exc
         raw = resp.response
         try:
             if not 200 <= resp.status < 300:

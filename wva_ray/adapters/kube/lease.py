@@ -166,7 +166,11 @@ class LeaderElector:
     def run(self, stop: threading.Event, release_on_stop: bool = True) -> None:
         """Loop every ``retry_period_s`` until ``stop`` is set (blocking: run it on a thread)."""
         while not stop.is_set():
-            self.try_acquire_or_renew()
+            try:
+                self.try_acquire_or_renew()
+            except Exception as exc:  # the election must outlive any single failure (it is the only renewer)
+                log.warning("lease %s: election step failed: %r", self.config.name, exc)
+                self._still_leader(self._monotonic())
             stop.wait(self.config.retry_period_s)
         if release_on_stop:
             self.release()

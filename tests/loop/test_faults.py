@@ -1,0 +1,202 @@
+"""Faults in the closed loop (tests/loop/rig.py), each with a measured outcome (tests/loop/faults.py): decisions
+held (never zero), nothing going backwards, no write storm, recovery time, a condition or Event saying what
+happened. Outcomes: benchmarks/results/faults/{faults.json,README.md}. Markers: integration, e2e, slow.
+Run: `pytest tests/loop -k fault`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.kube.manifests import apply, deployment, wait_for
+from tests.loop.faults import Outcome, check, healthy, record, run_fault
+from tests.loop.rig import APP_NS, H100, MODEL, SYSTEM_NS, VARIANT, LoopRig
+from tests.loop.timeline import Row, Sampler
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+
+Loop = tuple[LoopRig, Sampler]
+
+
+def _said(o: Outcome, *needles: str) -> bool:
+    text = " ".join(o.conditions_seen) + " " + " ".join(f"{e['reason']} {e['message']}" for e in o.events)
+    return any(n in text for n in needles)
+
+
+def test_fault_prometheus_stopped_and_restarted(loop: Loop) -> None:
+    rig, sampler = loop
+    o = run_fault(rig, sampler, "prometheus stopped 12 s, restarted", rig.stop_prometheus, rig.start_prometheus, 12)
+    record(o, sampler)
+    check(o)
+    assert _said(o, "MetricsAvailable=False"), o
+
+
+def test_fault_prometheus_slow(loop: Loop) -> None:
+    rig, sampler = loop
+    assert rig.proxy is not None
+    proxy = rig.proxy
+
+    def slow() -> None:
+        proxy.delay_s = 3.0  # > the 1 s proposal deadline and the 2 s interval
+
+    o = run_fault(rig, sampler, "prometheus slow (+3 s per query) 10 s", slow, proxy.reset, 10)
+    o.extra["proxy_queries"] = proxy.queries
+    record(o, sampler)
+    check(o)
+
+
+def test_fault_prometheus_partial_results(loop: Loop) -> None:
+    rig, sampler = loop
+    assert rig.proxy is not None
+    proxy = rig.proxy
+    victim: list[str] = []
+
+    def partial() -> None:
+        pods = sampler.rows[-1].ready_pods
+        victim.append(pods[0])
+        proxy.drop_pods = {pods[0]}
+
+    o = run_fault(rig, sampler, "prometheus partial results (one pod's series missing) 10 s", partial, proxy.reset, 10)
+    o.extra.update(dropped_series=proxy.dropped_series, victim=victim)
+    record(o, sampler)
+    check(o)
+
+
+def test_fault_apiserver_restarted(loop: Loop) -> None:
+    rig, sampler = loop
+    before_transient = len(rig.kubelet.transient_errors) if rig.kubelet else 0
+    o = run_fault(
+        rig,
+        sampler,
+        "kube-apiserver stopped 10 s, restarted (etcd kept)",
+        rig.plane.stop_apiserver,
+        rig.plane.start_apiserver,
+        10,
+    )
+    if rig.kubelet is not None:
+        o.extra["kubelet_transient_errors"] = len(rig.kubelet.transient_errors) - before_transient
+    record(o, sampler)
+    check(o)
+
+
+def test_fault_leader_killed(loop: Loop) -> None:
+    rig, sampler = loop
+    old = rig.leader()
+    assert old is not None
+    standby = rig.start_controller(f"wva-{len(rig.controllers)}")
+    wait_for(lambda: standby.metric("wva_is_leader") == 0.0, 120, poll_s=1, what="standby up")
+    took: list[float] = []
+
+    def kill() -> None:
+        old.kill()
+        rig.kill_ray_of(old)
+        t = time.time()
+        wait_for(lambda: standby.metric("wva_is_leader") == 1.0, 60, poll_s=0.2, what="standby takes the Lease")
+        took.append(round(time.time() - t, 1))
+
+    def takeover(r: Row) -> bool:
+        return healthy(r) and r.leader == standby.identity
+
+    o = run_fault(rig, sampler, "leader SIGKILLed (standby takes over)", kill, lambda: None, 0, recovered=takeover)
+    o.extra["lease_taken_after_s"] = took[0]
+    o.recovery_s = round((o.recovery_s or 0) + took[0], 1)  # measured from the kill, not from the takeover
+    rig.forget_dead_controllers()
+    record(o, sampler)
+    check(o)
+    assert took[0] <= 6 * 2 + 5, f"the Lease (6 s) took {took[0]} s to move"
+
+
+def test_fault_shard_and_coordinator_killed(loop: Loop) -> None:
+    rig, sampler = loop
+    leader = rig.leader()
+    assert leader is not None
+    killed: list[str] = []
+
+    def kill() -> None:
+        shard = rig.ray_actor_pids(leader, "ShardActor")
+        assert shard, "no shard actor process found"
+        os.kill(shard[0], signal.SIGKILL)
+        killed.append(f"ShardActor pid {shard[0]}")
+        time.sleep(3)  # mid-cycle of the next one
+        coord = rig.ray_actor_pids(leader, "CoordinatorActor")
+        assert coord, "no coordinator actor process found"
+        os.kill(coord[0], signal.SIGKILL)
+        killed.append(f"CoordinatorActor pid {coord[0]}")
+
+    o = run_fault(rig, sampler, "a shard actor then the coordinator SIGKILLed", kill, lambda: None, 0)
+    o.extra["killed"] = killed
+    record(o, sampler)
+    check(o)
+
+
+def test_fault_pod_metrics_failing(loop: Loop) -> None:
+    rig, sampler = loop
+    victim: list[str] = []
+
+    def fail() -> None:
+        pods = sampler.rows[-1].ready_pods
+        victim.append(f"{APP_NS}/{pods[-1]}")
+        rig.backend.break_metrics(victim[0])
+
+    def heal() -> None:
+        rig.backend.heal_metrics(victim[0])
+
+    o = run_fault(rig, sampler, "one pod's engine/metrics endpoint down 10 s", fail, heal, 10)
+    o.extra["victim"] = victim
+    record(o, sampler)
+    check(o)
+
+
+def test_fault_deployment_deleted_and_recreated(loop: Loop) -> None:
+    rig, sampler = loop
+    assert rig.api is not None
+    api = rig.api
+    doc = deployment(APP_NS, VARIANT, replicas=1, product=H100, args=["--model", MODEL])
+
+    def delete() -> None:
+        api.delete(rig.deployment_path(), {"propagationPolicy": "Foreground"})
+
+    def recreate() -> None:
+        wait_for(lambda: _gone(rig), 60, poll_s=0.5, what="Deployment gone")
+        apply(api, doc)
+
+    o = run_fault(rig, sampler, "target Deployment deleted 10 s, recreated", delete, recreate, 10)
+    record(o, sampler)
+    check(o)
+    assert _said(o, "TargetResolved=False", "TargetNotFound"), o
+
+
+def _gone(rig: LoopRig) -> bool:
+    assert rig.api is not None
+    try:
+        rig.api.get(rig.deployment_path())
+    except Exception:
+        return True
+    return False
+
+
+def test_fault_configmap_invalid_and_back(loop: Loop) -> None:
+    rig, sampler = loop
+    assert rig.api is not None
+    api = rig.api
+    path = f"/api/v1/namespaces/{SYSTEM_NS}/configmaps/wva-saturation-scaling-config"
+    original = api.get(path)["data"]
+
+    def corrupt() -> None:
+        bad = original["default"].replace("kvCacheThreshold: 0.8", "kvCacheThreshold: 7.5")
+        assert bad != original["default"], original
+        api.patch(path, {"data": {"default": bad}})
+
+    def fix() -> None:
+        api.patch(path, {"data": original})
+
+    cm = (SYSTEM_NS, "ConfigMap", "wva-saturation-scaling-config")
+    name = "saturation ConfigMap kvCacheThreshold=7.5 for 12 s, then fixed"
+    o = run_fault(rig, sampler, name, corrupt, fix, 12, also_events=(cm,))
+    record(o, sampler)
+    check(o)
+    assert _said(o, "kvCacheThreshold", "InvalidConfiguration"), o
