@@ -86,11 +86,37 @@ class LeaderElector:
 
     def _won(self, now: float) -> bool:
         with self._lock:
-            if not self._leader:
+            became = not self._leader
+            if became:
                 log.info("lease %s acquired by %s", self.config.name, self.config.identity)
             self._leader = True
             self._last_renew = now
+        if became:
+            self._event(f"{self.config.identity} became leader")
         return True
+
+    def _event(self, message: str) -> None:
+        """A `LeaderElection` Event on the Lease (best effort, as client-go's leader election records one)."""
+        cfg = self.config
+        stamp = self._wall().strftime("%Y-%m-%dT%H:%M:%SZ")
+        body: JsonObj = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{cfg.name}.", "namespace": cfg.namespace},
+            "involvedObject": {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "name": cfg.name,
+                               "namespace": cfg.namespace},
+            "reason": "LeaderElection",
+            "message": message,
+            "type": "Normal",
+            "source": {"component": "wva-ray"},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }  # fmt: skip
+        try:
+            self.api.post(f"/api/v1/namespaces/{cfg.namespace}/events", body)
+        except KubeApiError as exc:
+            log.warning("lease %s: LeaderElection event not recorded: %s", cfg.name, exc)
 
     def _not_leader(self) -> bool:
         with self._lock:
