@@ -9,7 +9,9 @@ import pytest
 from tests.packaging.tools import REPO, run
 
 
-@pytest.mark.parametrize("path", ["scripts/setup.d/25-kubectl.sh", "scripts/setup.d/30-helm.sh", "helm/sync-from-repo.sh"])
+@pytest.mark.parametrize(
+    "path", ["scripts/setup.d/25-kubectl.sh", "scripts/setup.d/30-helm.sh", "helm/sync-from-repo.sh"]
+)
 def test_shellcheck_clean(path: str) -> None:
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck missing: run scripts/setup.d/30-helm.sh"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeConflict, KubeNotFound
+from wva_ray.adapters.kube.events import event_body, post_event
 
 log = logging.getLogger(__name__)
 
@@ -98,25 +99,16 @@ class LeaderElector:
     def _event(self, message: str) -> None:
         """A `LeaderElection` Event on the Lease (best effort, as client-go's leader election records one)."""
         cfg = self.config
-        stamp = self._wall().strftime("%Y-%m-%dT%H:%M:%SZ")
-        body: JsonObj = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{cfg.name}.", "namespace": cfg.namespace},
-            "involvedObject": {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "name": cfg.name,
-                               "namespace": cfg.namespace},
-            "reason": "LeaderElection",
-            "message": message,
-            "type": "Normal",
-            "source": {"component": "wva-ray"},
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }  # fmt: skip
-        try:
-            self.api.post(f"/api/v1/namespaces/{cfg.namespace}/events", body)
-        except KubeApiError as exc:
-            log.warning("lease %s: LeaderElection event not recorded: %s", cfg.name, exc)
+        involved = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "name": cfg.name,
+            "namespace": cfg.namespace,
+        }
+        body = event_body(involved, "LeaderElection", message, warning=False, identity=cfg.identity, now=self._wall())
+        error = post_event(self.api, body)
+        if error:
+            log.warning("lease %s: LeaderElection event not recorded: %s", cfg.name, error)
 
     def _not_leader(self) -> bool:
         with self._lock:
