@@ -98,11 +98,30 @@ def calibrate(
             fits.append(fit)
             errs = " ".join(f"{k}={v:+.2f}" for k, v in run.errors.items())
             typer.echo(f"repeat {r + 1}/{repeats}: {errs}")
+            _write(output, trace, start, duration, speed, seq, spec, engine, requests, profiles, runs, fits)
     except EngineStartError as exc:
         typer.echo(f"wva-ray: error: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:
         engine.stop()
+    typer.echo(f"wrote {output}/results.json, README.md, plot.png")
+
+
+def _write(
+    output: Path,
+    trace: Path,
+    start: float,
+    duration: float,
+    speed: float,
+    seq: SequenceSpec,
+    spec: EngineSpec,
+    engine: VllmEngine,
+    requests: list[ReplayRequest],
+    profiles: list[Profile],
+    runs: list[Comparison],
+    fits: list[dict[str, Any]],
+) -> None:
+    """results.json, README.md and plot.png for the repeats done so far (rewritten after each repeat)."""
     command = "wva-ray calibrate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     output.mkdir(parents=True, exist_ok=True)
     result = {
@@ -127,7 +146,6 @@ def calibrate(
     (output / "results.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     (output / "README.md").write_text(markdown(command, profiles, runs), encoding="utf-8")
     write_plot(output / "plot.png", runs[0], f"{trace.name} window {start:.0f}+{duration:.0f}s x{speed:g}, repeat 1")
-    typer.echo(f"wrote {output}/results.json, README.md, plot.png")
 
 
 def register(app: typer.Typer) -> None:

@@ -71,9 +71,10 @@ async def measure_decode(
 
 
 async def measure_prefill(
-    engine: VllmEngine, prompts: Sequence[int] = (16, 256, 512, 900), repeats: int = 3, seed: int = 0
+    engine: VllmEngine, prompts: Sequence[int] = (16, 300, 600, 900), repeats: int = 7, seed: int = 0
 ) -> list[PrefillSample]:
-    """TTFT of lone requests (nothing else running) per prompt length."""
+    """TTFT of lone requests (nothing else running), the median of `repeats` per prompt length (a shared
+    machine's spikes are as large as the prefill itself)."""
     rng = random.Random(seed)
     out: list[PrefillSample] = []
     async with aiohttp.ClientSession() as session:
@@ -85,7 +86,12 @@ async def measure_prefill(
                 )  # fmt: skip
                 if r.ok:
                     out.append(PrefillSample(p, r.ttft_s))
-    return out
+    medians = []
+    for p in prompts:
+        ttfts = sorted(s.ttft_s for s in out if s.prompt_tokens == p)
+        if ttfts:
+            medians.append(PrefillSample(p, ttfts[len(ttfts) // 2]))
+    return medians
 
 
 async def replay_real(
@@ -121,7 +127,11 @@ async def replay_real(
             delay = t_next - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            running, waiting, kv, done = await read_gauges(session, engine)
+            try:
+                running, waiting, kv, done = await read_gauges(session, engine)
+            except (aiohttp.ClientError, TimeoutError):  # a busy server dropped the scrape: skip this sample
+                k += 1
+                continue
             samples.append(StateSample(round(k * sample_every_s, 6), running, waiting, kv, done - done0))
             k += 1
             if all(t.done() for t in senders) or time.monotonic() > end:
