@@ -31,6 +31,13 @@ from wva_ray.sim.render import model_id_of
 from wva_ray.sim.simulator import SimModel, SimVariant
 
 
+# Goodput curve measurement, the same for quick and full runs (2 shared cores): 60-s probes (12 s warm-up),
+# 6 golden-section steps, pools measured up to 8 replicas (beyond: 8's per-replica goodput), all +5 %.
+CURVE_PROBE_S = 60.0
+CURVE_ITERATIONS = 6
+CURVE_LARGEST_POOL = 8
+
+
 @dataclass(frozen=True)
 class Prepared:
     scenario: Scenario
@@ -70,8 +77,7 @@ def _code_hash() -> str:
 
 class CurveTable:
     """Memo of goodput curves, optionally seeded from a cache file (key: profile, workload, SLO class, fidelity,
-    code hash). Any cached curve is used; `full` says whether it was measured at full settings (120-s probes,
-    7 search steps, pools up to 16) or quick ones (60 s, 5, 8) - both carry the 5 % margin."""
+    code hash). Quick and full runs measure alike (`CURVE_*`), so they share the cache."""
 
     def __init__(self, quick: bool, cached: Mapping[str, Any] | None = None) -> None:
         self.quick = quick
@@ -160,9 +166,9 @@ def prepare(
                     v.max_replicas,
                     cap.rate_rps,
                     fidelity,
-                    duration_s=60.0 if curves.quick else 120.0,
-                    iterations=5 if curves.quick else 7,
-                    largest_pool=8 if curves.quick else 16,
+                    duration_s=CURVE_PROBE_S,
+                    iterations=CURVE_ITERATIONS,
+                    largest_pool=CURVE_LARGEST_POOL,
                 ),
             )
             curve_of[v.name] = curve
