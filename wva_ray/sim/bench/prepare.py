@@ -30,7 +30,6 @@ from wva_ray.sim.model.traces import FloatArray, Trace
 from wva_ray.sim.render import model_id_of
 from wva_ray.sim.simulator import SimModel, SimVariant
 
-
 # Goodput curve measurement, the same for quick and full runs (2 shared cores): 60-s probes (12 s warm-up),
 # 6 golden-section steps, pools measured up to 8 replicas (beyond: 8's per-replica goodput), all +5 %.
 CURVE_PROBE_S = 60.0
