@@ -91,4 +91,5 @@ def numbers_outside_blocks(text: str) -> list[str]:
     """Benchmark-like figures (percentages, 'x' ratios, GPU-h, attainment decimals) outside generated blocks."""
     stripped = re.sub(r"<!-- generated:.*?<!-- /generated:[^>]*-->", "", text, flags=re.S)
     stripped = re.sub(r"```.*?```", "", stripped, flags=re.S)  # commands and code are not prose figures
+    stripped = re.sub(r"`[^`\n]*`", "", stripped)  # nor are definitions in code spans (targets, settings)
     return [m.group(0) for m in _NUMBER.finditer(stripped)]
