@@ -25,6 +25,7 @@ from wva_ray.sim.fidelity import Fidelity
 from wva_ray.sim.model.replica import Completed, ReplicaModel
 from wva_ray.sim.model.traces import FloatArray
 from wva_ray.sim.observe import Observation, Tsdb
+from wva_ray.sim.pod import SimPod
 from wva_ray.sim.policies.base import Policy
 from wva_ray.sim.records import PodRecord, RequestLog, ScaleAction, SimModel, SimResult, SimVariant, pod_record
 from wva_ray.sim.render import DRAINING, READY, STARTING, STOPPED, ModelInfo, count_views, observation
@@ -34,25 +35,6 @@ __all__ = ["PodRecord", "RequestLog", "ScaleAction", "SimModel", "SimResult", "S
 
 DRAIN_GRACE_S = 900.0
 CLIENT_TIMEOUT_S = 60.0  # queued requests older than this are abandoned by their clients (counted as failed)
-
-
-@dataclass(eq=False)
-class _Pod:
-    name: str
-    variant: SimVariant
-    replica: ReplicaModel
-    created_s: float
-    ready_s: float
-    state: int = STARTING
-    stopped_s: float = math.inf
-    last_finish_s: float = 0.0
-    prompt_done: float = 0.0
-    gen_done: float = 0.0
-    done: int = 0
-    itl_sum_s: float = 0.0
-    itl_tokens: float = 0.0
-    ttft_sum_s: float = 0.0
-    queue_sum_s: float = 0.0
 
 
 @dataclass
@@ -97,9 +79,9 @@ class Simulation:
         self.record_s = record_interval_s
         self.budget = dict(gpu_budget) if gpu_budget is not None else None
         self.tsdb = Tsdb()
-        self._pods: dict[str, list[_Pod]] = {v: [] for v in self.variants}
-        self._all: list[_Pod] = []
-        self._ready_heap: list[tuple[float, int, _Pod]] = []
+        self._pods: dict[str, list[SimPod]] = {v: [] for v in self.variants}
+        self._all: list[SimPod] = []
+        self._ready_heap: list[tuple[float, int, SimPod]] = []
         self._counter = 0
         self._stats = _Stats()
         self._gateway: dict[str, deque[int]] = {m: deque() for m in self.models}
@@ -133,7 +115,7 @@ class Simulation:
         if fid.startup_spread > 0:
             startup *= float(self._rng.uniform(1.0 - fid.startup_spread, 1.0 + fid.startup_spread))
         ready_s = now_s if ready_now else now_s + fid.scheduling_delay_s + startup
-        pod = _Pod(
+        pod = SimPod(
             name=f"{var.name}-{self._counter}",
             variant=var,
             replica=ReplicaModel(
@@ -187,7 +169,7 @@ class Simulation:
         self._stats.actions.append(ScaleAction(now_s, var_name, current, desired))
 
     # ---- requests -------------------------------------------------------------------------------
-    def _collect(self, pod: _Pod, done: list[Completed]) -> None:
+    def _collect(self, pod: SimPod, done: list[Completed]) -> None:
         if not done:
             return
         arrival = self._arrival
@@ -198,17 +180,9 @@ class Simulation:
             self._ttft[idx] = c.ttft_s + offset
             self._itl[idx] = c.itl_s
             self._e2e[idx] = c.e2e_s + offset
-            pod.prompt_done += c.prompt_tokens
-            pod.gen_done += c.output_tokens
-            pod.done += 1
-            if c.output_tokens > 1:
-                pod.itl_sum_s += c.itl_s * (c.output_tokens - 1)
-                pod.itl_tokens += c.output_tokens - 1
-            pod.ttft_sum_s += c.ttft_s
-            pod.queue_sum_s += c.queue_s
-            pod.last_finish_s = c.finish_s
+            pod.record(c)
 
-    def _route(self, idx: int, model: str, prompt: int, out: int, now_s: float, ready: list[_Pod]) -> None:
+    def _route(self, idx: int, model: str, prompt: int, out: int, now_s: float, ready: list[SimPod]) -> None:
         self._now = now_s
         if self._cap is not None:
             if self._gateway[model] and not self._flushing:
@@ -223,7 +197,7 @@ class Simulation:
         best = self._router.pick(model, now_s, ready, self._sync)
         best.replica.submit(idx, prompt, out, now_s)
 
-    def _sync(self, pod: _Pod) -> None:
+    def _sync(self, pod: SimPod) -> None:
         self._collect(pod, pod.replica.advance(self._now))
 
     # ---- observation ----------------------------------------------------------------------------
@@ -244,23 +218,7 @@ class Simulation:
             if pod.state not in (READY, DRAINING):
                 continue
             self._collect(pod, pod.replica.advance(now_s))
-            st = pod.replica.state()
-            self.tsdb.append(
-                pod.name,
-                now_s,
-                (
-                    st.kv_usage_ratio,
-                    st.waiting,
-                    st.running,
-                    pod.done,
-                    pod.prompt_done,
-                    pod.gen_done,
-                    pod.itl_sum_s,
-                    pod.itl_tokens,
-                    pod.ttft_sum_s,
-                    pod.queue_sum_s,
-                ),
-            )
+            self.tsdb.append(pod.name, now_s, pod.sample())
 
     def _housekeeping(self, now_s: float) -> None:
         cutoff = now_s - CLIENT_TIMEOUT_S
@@ -288,7 +246,7 @@ class Simulation:
             for model in self.models:
                 self._flush_gateway(model, now_s)
 
-    def _ready_pods(self, model: str) -> list[_Pod]:
+    def _ready_pods(self, model: str) -> list[SimPod]:
         variants = [v for v in self.variants.values() if v.model == model]
         return [p for v in variants for p in self._pods[v.name] if p.state == READY]
 
@@ -324,7 +282,7 @@ class Simulation:
         for var in self.variants.values():
             for _ in range(var.initial_replicas):
                 self._create_pod(var, 0.0, ready_now=True)
-        ready_cache: dict[str, list[_Pod]] = {m: self._ready_pods(m) for m in names}
+        ready_cache: dict[str, list[SimPod]] = {m: self._ready_pods(m) for m in names}
 
         interval = self.policy.interval_s
         act = self.actuator
