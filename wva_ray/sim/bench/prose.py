@@ -56,7 +56,10 @@ def summary_table(doc: Mapping[str, Any]) -> str:
         "best other baseline (name)",
     ]
     lines = [
-        f"Source: `{doc.get('command', '?')}` at commit `{doc.get('commit', '?')}` on {doc.get('machine', '?')}.",
+        f"Source: {len(doc.get('runs', [])) or 1} run(s) (exact commands in the results' `command`/`runs`) at commit "
+        f"`{doc.get('commit', '?')}` on {doc.get('machine', '?')}; seeds per scenario: "
+        + ", ".join(f"{n} {len(s.get('seeds', []))}" for n, s in doc.get("scenarios", {}).items())
+        + ".",
         "Cells: SLO attainment ± 95 % CI / GPU-hours (x the oracle's GPU-hours at the same per-model attainment).",
         "",
         "| " + " | ".join(head) + " |",
