@@ -1,7 +1,8 @@
 """The decision pipeline: `decide(snapshot, now) -> Plan` (wva-behaviour.md section 3). Pure.
 
 configuration merge -> variants (targets, conflicts, live-pod metrics) -> analyzer per model group (registry) ->
-enforcer -> global allocation -> one Decision per VA, each with its action, reason, steps and conditions.
+enforcer -> global allocation -> one Decision per VA, each with its action, reason, steps and conditions
+(`core.conditions`); the data between the two halves is `core.proposals`.
 `propose` stops before global allocation (what a shard sends to the coordinator); `finalize` runs it.
 """
 
@@ -14,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from wva_ray.api.config import SaturationSettings
-from wva_ray.api.plan import Action, Decision, DecisionSource, Plan, PlanCondition
+from wva_ray.api.plan import Action, Decision, DecisionSource, Plan
 from wva_ray.api.reasons import Reason
 from wva_ray.api.snapshot import DecisionState, Snapshot
-from wva_ray.api.va import ConditionStatus, ConditionType
 from wva_ray.core.allocation import Budget, Proposal, allocate
 from wva_ray.core.analyzers.base import (
     AnalyzerSettings,
@@ -31,11 +31,25 @@ from wva_ray.core.analyzers.base import (
 from wva_ray.core.analyzers.registry import analyzer_for
 from wva_ray.core.analyzers.v1 import variant_spare_kv
 from wva_ray.core.annotated import Discovery, discovered_from, expand
+from wva_ray.core.conditions import Conditions, conditions_of
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
 from wva_ray.core.enforcer import enforce
 from wva_ray.core.ports import ModelGroupRef
+from wva_ray.core.proposals import Draft, GroupWarnings, Proposals
 from wva_ray.core.v09_config import quota_of
 from wva_ray.core.variants import Variant, build_variants
+
+__all__ = [  # Draft, GroupWarnings and Proposals live in core.proposals; re-exported for the pipeline's users
+    "Draft",
+    "GroupWarnings",
+    "Proposals",
+    "budget_for",
+    "decide",
+    "finalize",
+    "global_warnings",
+    "propose",
+    "to_proposal",
+]
 
 _BLOCKING = {
     Reason.TARGET_CONFLICT,
@@ -46,26 +60,7 @@ _BLOCKING = {
 
 
 @dataclass(slots=True)
-class Draft:
-    """A variant's decision before global allocation."""
-
-    variant: Variant
-    desired: int
-    reason: str
-    steps: list[str]
-    analyzer: str
-    actable: bool
-    held: bool
-    timed_out: bool = False
-    woke_from_zero: bool = False
-    spare_ratio: float = 0.0
-    cost_per_capacity: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    class_priority: int | None = None  # analyzer slo: the service class's priority (allocation order)
-
-
-@dataclass(slots=True)
-class _SloState:
+class _CarriedState:
     """Analyzer-slo state across the groups of one propose(): state in (by `ModelGroupRef.text`), state out."""
 
     state_in: Mapping[str, Mapping[str, object]]
@@ -73,32 +68,6 @@ class _SloState:
     learned_in: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # analyzer learned, same shape
     learned_out: dict[str, dict[str, Any]] = field(default_factory=dict)
     rows: PodRows = field(default_factory=PodRows)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupWarnings:
-    """One model group's warnings: its configuration entries that were skipped, and its analyzer's warnings."""
-
-    config: tuple[str, ...] = ()
-    analyzer: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Proposals:
-    """What `propose` returns: drafts for every VA, the updated state, and the warnings, the snapshot-wide ones
-    apart from each group's, so that proposals for disjoint groups merge into `propose`'s order (core.sharding)."""
-
-    drafts: list[Draft]
-    state: DecisionState
-    global_warnings: tuple[str, ...]
-    group_warnings: Mapping[ModelGroupRef, GroupWarnings]
-    allocation_settings: SaturationSettings
-
-    @property
-    def warnings(self) -> list[str]:
-        """Snapshot-wide, then every group's configuration problems, then every group's analyzer warnings."""
-        groups = [w for _, w in sorted(self.group_warnings.items(), key=lambda item: item[0])]
-        return [*self.global_warnings, *(x for g in groups for x in g.config), *(x for g in groups for x in g.analyzer)]
 
 
 def _blocking(v: Variant) -> bool:
@@ -114,7 +83,7 @@ def _decide_group(
     queues: Mapping[tuple[str, str], float],
     history: dict[str, list[float]],
     now: datetime,
-    slo: _SloState,
+    slo: _CarriedState,
 ) -> tuple[list[Draft], tuple[str, ...]]:
     """Drafts for every VA of one model group, and the analyzer's warnings."""
     namespace, model_id = variants[0].namespace, variants[0].model_id
@@ -225,7 +194,7 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
         queues[(q.namespace or "", q.model_name)] += q.size
     history = {k: list(v) for k, v in snapshot.state.capacity_history.items()}
     slo_ctx = slo_context(snapshot.config.service_classes, snapshot.config.slo_profiles)
-    slo = _SloState(
+    slo = _CarriedState(
         snapshot.state.slo, learned_in=snapshot.state.learned, rows=PodRows(snapshot.metrics, snapshot.pods)
     )
     drafts: list[Draft] = []
@@ -284,88 +253,12 @@ def to_proposal(d: Draft) -> Proposal:
     )
 
 
-class _Conditions:
-    """Builds conditions from trusted values, sharing equal ones: 10,000 VAs make 40,000 conditions but only a
-    few hundred distinct ones (frozen values, so sharing is safe)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str, str, str], PlanCondition] = {}
-
-    def __call__(self, *, type: str, status: ConditionStatus, reason: str, message: str) -> PlanCondition:
-        key = (type, status, reason, message)
-        cond = self._seen.get(key)
-        if cond is None:
-            cond = PlanCondition.model_construct(type=type, status=status, reason=reason, message=message)
-            self._seen[key] = cond
-        return cond
-
-
-_Cond = tuple[ConditionStatus, str, str]  # status, reason, message
-_T, _F = ConditionStatus.TRUE, ConditionStatus.FALSE
-
-
-def _target_resolved(v: Variant) -> _Cond:
-    ref = v.va.spec.scale_target_ref
-    if v.target_found:
-        return _T, Reason.TARGET_FOUND, f"scale target {ref.kind}/{ref.name} found"
-    missing = next(h.message for h in v.holds if h.reason == Reason.TARGET_NOT_FOUND)
-    return _F, Reason.TARGET_NOT_FOUND, missing
-
-
-def _metrics_available(d: Draft, metrics_error: str | None) -> _Cond:
-    v = d.variant
-    if d.woke_from_zero:
-        return _T, Reason.SCALE_FROM_ZERO, d.reason
-    if v.metrics_count > 0:
-        return _T, Reason.METRICS_FOUND, f"{v.metrics_count} of {v.current} pods report saturation metrics"
-    if metrics_error:
-        return _F, Reason.PROMETHEUS_ERROR, f"metrics source failed: {metrics_error}; holding"
-    if v.stale_pods:
-        return _F, Reason.METRICS_STALE, f"{v.stale_pods} pods have only stale samples; holding"
-    return _F, Reason.METRICS_MISSING, "no saturation metrics from live pods; holding"
-
-
-def _optimization_ready(d: Draft, limited_note: str | None) -> _Cond:
-    blocking = [h for h in d.variant.holds if h.condition_type == ConditionType.OPTIMIZATION_READY]
-    if blocking:
-        return _F, blocking[0].reason, "; ".join(h.message for h in blocking)
-    if limited_note is not None:
-        return _F, Reason.LIMITED, limited_note
-    if d.timed_out:
-        return (
-            _F,
-            Reason.TRANSITION_TIMED_OUT,
-            "the previous decision was not realised in time; re-baselined at current",
-        )
-    return _T, Reason.OPTIMIZATION_SUCCEEDED, d.reason
-
-
-def _target_conflict(v: Variant) -> _Cond:
-    conflict = next((h for h in v.holds if h.reason == Reason.TARGET_CONFLICT), None)
-    if conflict is None:
-        return _F, Reason.NO_CONFLICT, ""
-    return _T, Reason.TARGET_CONFLICT, conflict.message
-
-
-def _conditions(
-    d: Draft, metrics_error: str | None, limited_note: str | None, make: _Conditions
-) -> list[PlanCondition]:
-    """The four conditions of one decision, in a fixed order."""
-    rows = (
-        (ConditionType.TARGET_RESOLVED, _target_resolved(d.variant)),
-        (ConditionType.METRICS_AVAILABLE, _metrics_available(d, metrics_error)),
-        (ConditionType.OPTIMIZATION_READY, _optimization_ready(d, limited_note)),
-        (ConditionType.TARGET_CONFLICT, _target_conflict(d.variant)),
-    )
-    return [make(type=t, status=status, reason=reason, message=msg) for t, (status, reason, msg) in rows]
-
-
 def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | None = None) -> Plan:
     """Global allocation over all drafts, then one Decision per VA (sorted by namespace, name)."""
     drafts = proposals.drafts
     grants = allocate([to_proposal(d) for d in drafts], budget) if budget is not None else {}
     decisions: list[Decision] = []
-    conds = _Conditions()
+    conds = Conditions()
     for d in drafts:
         v = d.variant
         grant = grants.get(v.key)
@@ -396,7 +289,7 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
                 action=action,
                 reason=reason,
                 steps=steps,
-                conditions=_conditions(d, metrics_error, limited_note, conds),
+                conditions=conditions_of(d, metrics_error, limited_note, conds),
                 analyzer=d.analyzer,
                 priority=v.priority,
                 gpus_per_replica=v.gpus_per_replica,

@@ -27,8 +27,9 @@ from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core.analyzers.v2 import CapacityHistoryKey
 from wva_ray.core.annotated import expand
-from wva_ray.core.decide import GroupWarnings, Proposals, budget_for, finalize, global_warnings, propose
+from wva_ray.core.decide import budget_for, finalize, global_warnings, propose
 from wva_ray.core.ports import ModelGroupRef
+from wva_ray.core.proposals import GroupWarnings, Proposals
 
 
 def _weight(key: str, shard: int) -> int:

@@ -17,8 +17,8 @@ from datetime import datetime
 from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core import sharding
-from wva_ray.core.decide import Proposals
 from wva_ray.core.ports import ModelGroupRef
+from wva_ray.core.proposals import Proposals
 from wva_ray.runtime.gc_pause import gc_paused
 
 
