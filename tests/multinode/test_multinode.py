@@ -27,7 +27,7 @@ import pytest
 
 from tests.multinode.conftest import HEAD_RESOURCE, SHARD_RESOURCE, WORKERS
 from wva_ray.core.ports import ModelGroupRef
-from wva_ray.core.sharding import assign, group_key
+from wva_ray.core.sharding import assign
 from wva_ray.runtime.coordinator_actor import CoordinatorOptions, CycleSummary
 from wva_ray.runtime.launch import RayRuntime, ShardPlacement, shard_actor_name, start_ray_runtime, stop_ray_runtime
 from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
@@ -211,7 +211,7 @@ def test_multinode_shards_spread_over_workers_and_the_state_api_says_who_owns_wh
     infos = h.shard_infos()
     for s in range(SHARDS):
         got = infos[shard_actor_name(s, SHARDS, h.prefix)]["groups"]
-        assert got == [group_key(g) for g in expected[s]]
+        assert got == [f"{g.namespace}/{g.model_id}" for g in expected[s]]
     # the nodes say what they are for (custom resources in the state API)
     resources = {row["node_id"]: row["resources_total"] for row in multinode_cluster.live_nodes()}
     by_name = {name: resources[node_id] for node_id, name in multinode_cluster.node_names().items()}
