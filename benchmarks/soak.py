@@ -7,10 +7,11 @@ and go).
 The decision clock is `ScaledClock` (`--speed` x wall time) and the coordinator's interval is 30 s / speed, so
 one cycle is 30 simulated seconds when it fits in its interval (a slower cycle stretches simulated time, reported).
 
-Measured: RSS of the coordinator and every shard each cycle (growth = last 10 cycles over cycles 10-20);
+Measured: RSS of the coordinator and every shard each cycle (growth = mean of the last 5 cycles over 5 cycles
+after the first fifth of the run);
 gauge series on the coordinator's /metrics against the VAs that exist (leaked series = series of deleted VAs);
 status writes per cycle classified as change (desired replicas moved), heartbeat (same value, >= 300 s since
-that VA's last write) or other (a condition changed with the same value).
+that VA's last write) or other (same value, a condition or its message changed).
 
     .venv/bin/python benchmarks/soak.py [--vas 10000] [--sim-hours 1] [--speed 10] [--shards 4]
 """
@@ -159,8 +160,9 @@ def main() -> None:
         ray.shutdown()
     totals = dict(before)
     totals_rss = [sum(r["rss_mib"]) for r in rows]
-    early = totals_rss[10:20] or totals_rss[:1]
-    late = totals_rss[-10:]
+    warm = max(2, len(totals_rss) // 5)  # after the first full status write and the warm-up
+    early = totals_rss[warm : warm + 5] or totals_rss[:1]
+    late = totals_rss[-5:]
     growth = statistics.mean(late) / statistics.mean(early) - 1.0
     doc = {
         "benchmark": "soak",
