@@ -121,6 +121,7 @@ class MemoryCluster:
         self.scale(namespace, name, 0)
         self.vas.pop(key, None)
         self.targets.pop(key, None)
+        self._parsed.pop(key, None)  # else a fleet whose VAs come and go keeps every parsed VA
 
     # ---- pods (override in subclasses to attach real emulated servers) -------------------------------
     def on_pod_created(self, target: MemoryTarget, pod: MemoryPod) -> None:
