@@ -41,7 +41,7 @@ FAST_FAILURE_DETECTION = {  # a dead node is declared after ~4 s (default ~15 s)
     "RAY_health_check_timeout_ms": "2000",
     "RAY_health_check_failure_threshold": "4",
 }
-START_ATTEMPTS = 3  # a node gives up after 30 s without registering (hard-coded in Ray): retried on a loaded host
+START_ATTEMPTS = 5  # a node gives up after 30 s without registering (hard-coded in Ray): retried on a loaded host
 
 
 def free_port() -> int:
