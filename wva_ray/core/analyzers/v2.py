@@ -77,7 +77,8 @@ def vllm_arg(args: Sequence[str], name: str) -> str | None:
     return None
 
 
-def _int_arg(args: Sequence[str], name: str, default: int) -> int:
+def int_vllm_arg(args: Sequence[str], name: str, default: int) -> int:
+    """A positive integer vLLM argument (`--name N` or `--name=N`), else `default` (absent, malformed or <= 0)."""
     raw = vllm_arg(args, name)
     try:
         value = int(raw) if raw is not None else default
@@ -90,8 +91,8 @@ def derived_k2(args: Sequence[str], avg_in: float, avg_out: float) -> int | None
     """k2 from the target's vLLM args: floor(min(B*O/(I+O), S) * (I + O/2)); None without a token mix."""
     if avg_in + avg_out <= 0:
         return None
-    b = _int_arg(args, "--max-num-batched-tokens", DEFAULT_MAX_BATCHED_TOKENS)
-    s = _int_arg(args, "--max-num-seqs", DEFAULT_MAX_NUM_SEQS)
+    b = int_vllm_arg(args, "--max-num-batched-tokens", DEFAULT_MAX_BATCHED_TOKENS)
+    s = int_vllm_arg(args, "--max-num-seqs", DEFAULT_MAX_NUM_SEQS)
     steady = min(b * avg_out / (avg_in + avg_out), float(s))
     return math.floor(steady * (avg_in + avg_out / 2))
 
@@ -147,7 +148,7 @@ def _variant_capacity(v: Variant, caps: list[ReplicaCapacity], model_in: float, 
     derived = derived_k2(v.vllm_args, model_in, model_out)
     if derived is not None:
         return float(derived)
-    return float(_int_arg(v.vllm_args, "--max-num-batched-tokens", DEFAULT_MAX_BATCHED_TOKENS))
+    return float(int_vllm_arg(v.vllm_args, "--max-num-batched-tokens", DEFAULT_MAX_BATCHED_TOKENS))
 
 
 def decide_v2(variants: Sequence[Variant], s: SaturationSettings, history_in: Mapping[str, list[float]]) -> V2Result:

@@ -23,7 +23,7 @@ from wva_ray.core.analyzers.learned.perf import PerfLearnerState, PerfWindow
 from wva_ray.core.analyzers.learned.state import EngineState
 from wva_ray.core.analyzers.slo.perf_model import PerfParams
 from wva_ray.core.analyzers.slo.profiles import profile_for
-from wva_ray.core.analyzers.v2 import DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, V2Analyzer, vllm_arg
+from wva_ray.core.analyzers.v2 import DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, V2Analyzer, int_vllm_arg
 from wva_ray.core.variants import Variant
 
 DEFAULT_KV_TOKENS = 400_000.0
@@ -72,9 +72,9 @@ def variant_input(v: Variant, rows: PodRows, ctx: SloContext) -> VariantInput:
         0.0,
         0.0,
         1.0,
-        _int_arg(v.vllm_args, "--max-num-seqs", DEFAULT_MAX_NUM_SEQS),
+        int_vllm_arg(v.vllm_args, "--max-num-seqs", DEFAULT_MAX_NUM_SEQS),
         total_kv,
-        _int_arg(v.vllm_args, "--max-num-batched-tokens", DEFAULT_MAX_BATCHED_TOKENS),
+        int_vllm_arg(v.vllm_args, "--max-num-batched-tokens", DEFAULT_MAX_BATCHED_TOKENS),
     )
     prof = profile_for(v.model_id, v.accelerator, ctx.profiles)
     profile = None
@@ -144,15 +144,6 @@ def _limits_of(p: PerfParams) -> tuple[int, float, int]:
 
 def _target_name(v: Variant) -> str:
     return v.va.spec.scale_target_ref.name
-
-
-def _int_arg(args: Sequence[str], name: str, default: int) -> int:
-    raw = vllm_arg(args, name)
-    try:
-        value = int(raw) if raw is not None else default
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 class _Peers:
