@@ -107,7 +107,9 @@ class CycleCore:
         started = time.perf_counter()
         base = await self.view.observe(now)
         base = base.model_copy(update={"now": now, "state": self._state})
-        base, found = expand(base)  # annotated scalers -> in-memory VAs before the split (shards see plain VAs)
+        # the core split expands annotated scalers itself (shards see plain VAs) and keeps their discovery warnings;
+        # here only the pod-attribution misses are counted
+        _, found = expand(base)
         if self.gauges is not None and found.misses:
             self.gauges.count_pod_mapping_misses([(m.namespace, m.reason) for m in found.misses])
         self._cycle += 1
