@@ -33,6 +33,7 @@ from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.core.ports import ModelGroupRef, ScaleToZeroQuery
 from wva_ray.sim.emulator.metrics import Script, Signal
 from wva_ray.sim.emulator.server import Emulator, PodSpec
+from wva_ray.testing.bench_host import rss_mib
 from wva_ray.testing.prometheus_server import LocalPrometheus, LocalPrometheusConfig
 
 NAMESPACES = ("bench-a", "bench-b", "bench-c", "bench-d")
@@ -94,13 +95,6 @@ def engine_seconds(url: str, groups: list[ModelGroupRef]) -> dict[str, float]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def wait_for_data(

@@ -31,18 +31,9 @@ import ray
 
 from wva_ray.runtime.coordinator_actor import CoordinatorOptions
 from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+from wva_ray.testing.bench_host import rss_mib
 from wva_ray.testing.memory_cluster import MemoryCluster, VariantSpec
 from wva_ray.testing.memory_wiring import MemoryWiring
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 def ray_system_pids() -> list[int]:

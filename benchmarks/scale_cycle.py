@@ -42,38 +42,11 @@ from wva_ray.runtime import shard_codec
 from wva_ray.runtime.cycle import finalize_cycle, split
 from wva_ray.runtime.shard_codec import SentVas, ShardVaCache
 from wva_ray.runtime.shard_cycle import run_shard_step
+from wva_ray.testing.bench_host import init_local_ray, load1, rss_mib
 from wva_ray.testing.fleet import FleetCluster, FleetMetrics, FleetShape, FleetWiring
 
 HEAD_RESOURCE = "wva-head"
 SHARD_RESOURCE = "wva-shard"
-
-
-def load1() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def init_local_ray(ray: Any, attempts: int = 6) -> None:
-    """`ray.init` of a local 2-CPU Ray; retried, since a raylet that takes over 30 s to register (a loaded
-    host) makes it fail."""
-    for attempt in range(1, attempts + 1):
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="wva")
-            return
-        except Exception:
-            if attempt == attempts:
-                raise
-            ray.shutdown()
-            time.sleep(5)
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 def quantile(values: list[float], q: float) -> float:

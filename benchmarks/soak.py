@@ -37,37 +37,10 @@ import ray
 from wva_ray.adapters.clock import ScaledClock
 from wva_ray.runtime.coordinator_actor import CoordinatorOptions
 from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+from wva_ray.testing.bench_host import init_local_ray, load1, rss_mib
 from wva_ray.testing.fleet import FleetShape, FleetWiring
 
 INTERVAL_SIM_S = 30.0
-
-
-def init_local_ray(ray: Any, attempts: int = 6) -> None:
-    """`ray.init` of a local 2-CPU Ray; retried, since a raylet that takes over 30 s to register (a loaded
-    host) makes it fail."""
-    for attempt in range(1, attempts + 1):
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="wva")
-            return
-        except Exception:
-            if attempt == attempts:
-                raise
-            ray.shutdown()
-            time.sleep(5)
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
-
-
-def load1() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def series_names(url: str) -> set[str]:
