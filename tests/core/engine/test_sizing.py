@@ -90,3 +90,25 @@ def test_no_reversal_within_one_startup(series: list[float]) -> None:
         elif p.targets["a"] < current and last_up is not None:
             assert t - last_up >= 180.0
         current = p.targets["a"]
+
+
+def test_a_removal_stands_until_the_scaler_carries_it_out() -> None:
+    """The HPA or KEDA takes a few cycles to act on a lower gauge: meanwhile `current` still counts the replicas
+    given back, and the decision must not flip back to the old count."""
+    vs = [cap("a", 10.0, 5)]
+    p = siz.size(vs, 12.0, siz.DownState(), 0.0, S)
+    window = max(S.min_down_s, S.payback_startups * 180.0)
+    p = siz.size(vs, 12.0, p.down, window, S)
+    assert p.targets["a"] == 2
+    for k in range(1, 4):  # not carried out yet: still 5 current
+        p = siz.size(vs, 12.0, p.down, window + 30.0 * k, S)
+        assert p.targets["a"] == 2
+    p = siz.size([cap("a", 10.0, 5)], 40.0, p.down, window + 150.0, S)  # demand back up: the removal is dropped
+    assert p.targets["a"] == 5 and p.down.since_s is None
+
+
+def test_the_window_uses_the_expected_start_up_not_the_planning_quantile() -> None:
+    vs = [siz.Capacity("a", 10.0, 10.0, 5, 5, 0, 600.0, payback_s=200.0)]
+    p = siz.size(vs, 12.0, siz.DownState(), 0.0, S)
+    assert siz.size(vs, 12.0, p.down, 199.0, S).targets["a"] == 5
+    assert siz.size(vs, 12.0, p.down, 200.0, S).targets["a"] == 2

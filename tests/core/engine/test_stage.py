@@ -104,3 +104,48 @@ def test_no_analyzer_named_means_v1() -> None:
     plan = decide(Snapshot.model_validate(snapshot_dict(v)))
     assert plan.decisions[0].analyzer == "v1"
     assert "learned" not in plan.model_dump(mode="json", by_alias=True)["state"]
+
+
+def _idle_snapshot(pods: int, t: datetime, state: Any, counters: bool = True, running: float = 0.0) -> Snapshot:
+    """A fleet that has never completed a request: no token counters, no V2 averages (as Prometheus returns NaN)."""
+    v = V("m-h100", [(0.0, 0)] * pods, kv_tokens=400_000)
+    data = snapshot_dict(v, config=LEARNED, now=t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for row in data["metrics"]:
+        row.update({"windowSeconds": 60.0, "running": running, "waitingNow": 0.0, "runningMean": running})
+        if counters:
+            row["completions"] = 0.0
+    for pod in data["pods"]:
+        pod["createdAt"] = (T0 - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        pod["readyAt"] = (T0 - timedelta(minutes=29)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if state is not None:
+        data["state"] = state
+    return Snapshot.model_validate(data)
+
+
+def _run_idle(cycles: int, pods: int = 4, **kw: Any) -> list[Any]:
+    state, plans = None, []
+    for i in range(cycles):
+        plan = decide(_idle_snapshot(pods, T0 + timedelta(seconds=30 * i), state, **kw))
+        state = plan.state.model_dump(mode="json", by_alias=True)
+        plans.append(plan)
+    return plans
+
+
+def test_an_idle_fleet_is_given_back_after_the_window_not_held_forever() -> None:
+    plans = _run_idle(12)
+    desired = [p.decisions[0].desired_replicas for p in plans]
+    assert desired[0] == 4  # not at once: the scale-down window has to pass first
+    first = next(i for i, d in enumerate(desired) if d < 4)
+    assert first > 0 and all(d < 4 for d in desired[first:]), desired  # and it stands until carried out
+    assert any("idle (no request yet)" in s for s in plans[0].decisions[0].steps)
+
+
+def test_requests_in_flight_none_completed_holds_and_votes() -> None:
+    plans = _run_idle(12, running=3.0)
+    assert all(p.decisions[0].desired_replicas == 4 for p in plans)
+    assert any("none completed" in s for s in plans[-1].decisions[0].steps)
+
+
+def test_without_request_counters_learned_does_not_vote() -> None:
+    plan = _run_idle(1, counters=False)[0]
+    assert any("(not voting)" in s for s in plan.decisions[0].steps)

@@ -13,8 +13,10 @@
 5. sizing (`sizing`): planned rate = forecast + `z_demand` x spread + backlog drain; up to the cheapest SLO
    capacity, down only after the spare capacity has paid back a restart.
 
-Without a token mix or any arrival signal yet the group holds, and votes to hold when combined with other
-analyzers (so none of them alone scales a fleet down before this analyzer has seen traffic).
+Without any arrival signal the group holds and does not vote (upstream's "live" rule). With requests in flight
+but none completed yet it holds and votes to hold (no other analyzer alone scales that fleet down). A group that
+has never had a request and has none in flight is idle: it is sized for zero demand (a nominal token mix stands
+in), so an idle fleet is given back after the scale-down window like any other spare capacity.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from wva_ray.core.analyzers.learned import sizing as siz
 from wva_ray.core.analyzers.learned.state import EngineState, VariantLearned, update_tokens
 from wva_ray.core.analyzers.slo.capacity import max_rate_or_fallback
 from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaPerfModel, TokenMix
+
+# Stand-ins for the token mix of a group that has never completed a request and has none in flight: with zero
+# demand the sizing needs a capacity only to order the variants for removal, so their values cannot buy a replica.
+NOMINAL_INPUT_TOKENS = 1000.0
+NOMINAL_OUTPUT_TOKENS = 200.0
 
 Library = Mapping[tuple[str, str], perf.PerfLearnerState]  # (modelID, accelerator) -> learned model
 
@@ -131,13 +138,18 @@ def _learn(
     return VariantLearned(v.model_id, v.accelerator, state, st)
 
 
-def _hold(group: GroupInput, state: EngineState, why: str, steps: list[str]) -> EngineResult:
-    """Warming up: a deliberate vote to hold (live), so another analyzer alone cannot scale the fleet down before
-    this one has seen any traffic; another analyzer may still scale up."""
-    steps.append(f"learned: holding: {why}")
+def _hold(group: GroupInput, state: EngineState, why: str, steps: list[str], live: bool = True) -> EngineResult:
+    """Hold every variant at its current count.
+
+    Live (a vote to hold) while requests are in flight but none has completed yet: another analyzer alone must not
+    scale a fleet down that is serving traffic this one cannot size yet; another analyzer may still scale up.
+    Not live without any arrival signal (no request counters at all): as upstream v0.9 has it, an analyzer that
+    cannot produce a result does not vote, and holding forever would keep an idle fleet at its size for good.
+    """
+    steps.append(f"learned: holding: {why}" + ("" if live else " (not voting)"))
     targets = {v.key: v.current for v in group.variants}
     reasons = {v.key: f"learned: holding at {v.current}: {why}" for v in group.variants}
-    return EngineResult(targets, reasons, steps, {}, {}, 0.0, True, state)
+    return EngineResult(targets, reasons, steps, {}, {}, 0.0, live, state)
 
 
 def analyze(
@@ -164,13 +176,21 @@ def analyze(
     for v in vs:
         learned[v.name] = _learn(v, state.variants.get(v.name), library, s, steps)
     state = replace(state, tokens=tokens, variants=learned)
-    if tokens.input_mean is None or tokens.output_mean is None:
-        return _hold(group, state, "no token mix yet (no completed requests)", steps)
     rates = [v.completions_per_s for v in vs if v.completions_per_s is not None]
     if not rates:
-        return _hold(group, state, "no arrival signal (request counters) yet", steps)
-    mix = TokenMix(tokens.input_mean, max(tokens.output_mean, 1.0), s.input_cv, s.output_cv)
-    steps.append(f"learned: token mix {mix.input_tokens:.0f} in / {mix.output_tokens:.0f} out per request")
+        return _hold(group, state, "no arrival signal (request counters) yet", steps, live=False)
+    in_flight = math.fsum(v.in_flight for v in vs) + group.gateway_queue
+    if tokens.input_mean is None or tokens.output_mean is None:
+        if math.fsum(rates) > 0 or in_flight > 0:
+            return _hold(group, state, "no token mix yet (requests in flight, none completed)", steps)
+        mix = TokenMix(NOMINAL_INPUT_TOKENS, NOMINAL_OUTPUT_TOKENS, s.input_cv, s.output_cv)
+        steps.append(
+            f"learned: idle (no request yet): a nominal token mix {mix.input_tokens:.0f} in / "
+            f"{mix.output_tokens:.0f} out stands in; with no demand it only decides when replicas may be given back"
+        )
+    else:
+        mix = TokenMix(tokens.input_mean, max(tokens.output_mean, 1.0), s.input_cv, s.output_cv)
+        steps.append(f"learned: token mix {mix.input_tokens:.0f} in / {mix.output_tokens:.0f} out per request")
     caps: list[siz.Capacity] = []
     per_replica: dict[str, float] = {}
     for v in vs:
@@ -207,9 +227,9 @@ def analyze(
                 v.min_replicas,
                 v.max_replicas,
                 max_add,
+                payback_s=lv.startup.mean_s,
             )
         )
-    in_flight = math.fsum(v.in_flight for v in vs) + group.gateway_queue
     backlog = math.fsum(v.waiting for v in vs) + group.gateway_queue
     demand_state, est = dem.observe(state.demand, math.fsum(rates), in_flight, now_s, s.demand, backlog)
     usable = sorted((c for c in caps if c.rate_per_replica > siz.MIN_RATE_PER_S), key=lambda c: c.cost_per_capacity)

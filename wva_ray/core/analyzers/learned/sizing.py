@@ -11,8 +11,11 @@ SLO capacity is lowest (then the next variant), up to each variant's max. While 
 the new windows, decides the rest - a model fitted to one overloaded operating point must not buy a fleet.
 Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the
 highest planned rate seen while waiting, and only after that spare capacity has lasted the whole window
-`max(min_down_s, payback_startups x start-up delay)` - a replica given back is a replica that, if needed again,
-costs a start-up delay of GPU time and SLO risk - and never while replicas are still starting.
+`max(min_down_s, payback_startups x expected start-up delay)` - a replica given back is a replica that, if needed
+again, costs a start-up delay of GPU time and SLO risk - and never while replicas are still starting. Once open, the
+window stays open while the spare capacity lasts, so a removal stands until the scaler has carried it out. The window
+uses the expected delay (`payback_s`, the break-even of a restart), not the planning quantile the horizon uses: the
+quantile is about when capacity can be counted on, the window about what a restart costs on average.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ class Capacity:
     min_replicas: int = 0
     max_replicas: int | None = None
     max_add: int | None = None  # per cycle, while the model is unsure (None = no limit)
+    payback_s: float | None = None  # expected start-up delay (the cost of a restart); None = startup_s
+
+    @property
+    def restart_s(self) -> float:
+        return self.startup_s if self.payback_s is None else self.payback_s
 
     @property
     def cost_per_capacity(self) -> float:
@@ -119,7 +127,7 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
         if remaining > 1e-9:
             steps.append(f"sizing: short {remaining:.2f} req/s with every variant at its max")
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
-    window = max(s.min_down_s, s.payback_startups * max(v.startup_s for v in variants))
+    window = max(s.min_down_s, s.payback_startups * max(v.restart_s for v in variants))
     peak = max(planned_per_s, down.peak_per_s if down.since_s is not None else 0.0)
     keep = peak * (1.0 + s.hysteresis)
     removable = _removals(variants, targets, supply, keep)
@@ -139,7 +147,9 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
         if n:
             targets[key] -= n
             steps.append(f"sizing: -{n} on {key} (spare above the window's peak {peak:.2f} req/s for {window:.0f} s)")
-    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+    # the window stays open while the spare capacity lasts: until the scaler has carried the removal out, `current`
+    # still counts the replicas given back, and restarting the window here would take the decision back next cycle
+    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak))
 
 
 def _removals(variants: Sequence[Capacity], targets: dict[str, int], supply: float, keep: float) -> dict[str, int]:
