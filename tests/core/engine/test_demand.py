@@ -78,3 +78,36 @@ def test_estimates_are_finite_and_non_negative(obs: list[tuple[float, float]]) -
         s, est = dem.observe(s, c, q, 30.0 * i)
         assert est.observed_per_s >= 0 and est.level_per_s >= 0 and est.spread_per_s >= 0
         assert dem.forecast(s, est, 30.0 * i, 300.0) >= 0
+
+
+def _poisson_spread(dt: float, rate: float = 1.5, service_s: float = 2.0, minutes: float = 20.0) -> float:
+    """A steady Poisson stream observed every `dt` seconds: completions counted over the cycle, and the in-flight
+    count (about Poisson with mean rate x service time) read at the cycle's end."""
+    rng = random.Random(7)
+    s, est = dem.DemandState(), None
+    t = 0.0
+    while t < minutes * 60:
+        n = sum(1 for _ in range(int(rate * dt * 20)) if rng.random() < 0.05)  # binomial ~ Poisson(rate dt)
+        in_flight = float(sum(1 for _ in range(int(rate * service_s * 20)) if rng.random() < 0.05))
+        s, est = dem.observe(s, n / dt, in_flight, t)
+        t += dt
+    assert est is not None
+    return est.spread_per_s
+
+
+def test_a_steady_stream_gets_the_same_spread_whatever_the_interval() -> None:
+    fast, slow = _poisson_spread(2.0), _poisson_spread(30.0)
+    assert fast <= 2.0 * slow, (fast, slow)
+    assert fast < 0.5  # measured per 2-s cycle (spread_span_s=0) it is 0.96 req/s here
+
+
+def test_spans_aggregate_short_cycles_and_survive_a_restart() -> None:
+    s, _ = dem.observe(dem.DemandState(), 2.0, 4.0, 0.0)
+    for k in range(1, 10):
+        s, _ = dem.observe(s, 2.0, 4.0, 2.0 * k)
+    assert len(s.residuals) == 0 and s.span_s == pytest.approx(18.0)  # 9 cycles of 2 s: still below 30 s
+    again = dem.DemandState.from_dict(s.to_dict())
+    assert again == s
+    for k in range(10, 16):
+        s, _ = dem.observe(s, 2.0, 4.0, 2.0 * k)
+    assert len(s.residuals) == 1 and s.span_s == pytest.approx(0.0)

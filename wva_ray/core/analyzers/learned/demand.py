@@ -10,13 +10,19 @@ over the horizon bounded to [-50 %, +100 %] of the level. Daily seasonality once
 24 hourly bins of the smoothed rate; the forecast is then also the level scaled by the ratio of the bin at
 `now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
 
-Spread: a robust scale of the one-step residuals (observed - predicted) at the controller's own sampling interval:
-the upper quartile of the absolute residuals over the last `spread_window` cycles / 1.15 (the sd for normal
+Spread: a robust scale of the residuals (observed - predicted) over spans of at least `spread_span_s` (one cycle
+when the controller's interval is that long or longer; several cycles aggregated when it is shorter): the upper
+quartile of the absolute residuals over the last `spread_window` cycles / 1.15 (the sd for normal
 residuals, more for the heavy tails of bursty arrivals). It holds
 Poisson noise (rate / interval) and the workload's burstiness; sizing adds `z` of it on top of the forecast, so a
 smooth workload gets little headroom and a bursty one more. A quartile is not moved by the few cycles of a step or
 of a drained backlog (a change of level, not burstiness); while a backlog of more than `backlog_cycles` cycles of
 arrivals waits (an overload: completions saturate, clients give up) no residual is recorded at all.
+Why a minimum span: the in-flight growth of one short cycle is mostly the noise of the in-flight count itself
+(its sd over a cycle of dt seconds scales as 1/dt), and Poisson counting noise scales as 1/sqrt(dt); measured
+per 2-s cycle they made a steady Poisson stream look bursty and bought a replica the SLO did not need. Over a span
+the in-flight growth telescopes to (end - start) / span, so the same workload gets the same headroom whatever
+the controller's interval.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class DemandSettings:
     spread_window: int = 12  # cycles
     backlog_cycles: float = 0.25  # a backlog above this many cycles of arrivals: no residual is recorded
     season_tau_s: float = 900.0
+    spread_span_s: float = 30.0  # residuals are measured over at least this long (cycles aggregated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,9 @@ class DemandState:
     first_s: float | None = None
     daily: tuple[float, ...] = ()  # HOURS bins (req/s), empty until the first observation
     samples: int = 0
+    span_s: float = 0.0  # the residual span being aggregated: seconds so far,
+    span_resid: float = 0.0  # sum of (observed - predicted) x dt over them,
+    span_overload: bool = False  # and whether an overload cycle fell in it (the span is then dropped)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +74,9 @@ class DemandState:
             "firstS": self.first_s,
             "daily": list(self.daily),
             "samples": self.samples,
+            "spanS": self.span_s,
+            "spanResid": self.span_resid,
+            "spanOverload": self.span_overload,
         }
 
     @staticmethod
@@ -80,6 +93,9 @@ class DemandState:
                 None if first is None else float(first),
                 daily,
                 int(data.get("samples", 0)),
+                float(data.get("spanS", 0.0)),
+                float(data.get("spanResid", 0.0)),
+                bool(data.get("spanOverload", False)),
             )
         except (TypeError, ValueError) as err:
             raise ValueError(f"demand state: invalid value ({err})") from err
@@ -93,7 +109,7 @@ class DemandEstimate:
     observed_per_s: float
     level_per_s: float
     trend_per_s2: float
-    spread_per_s: float  # sd of the arrival rate at the sampling interval
+    spread_per_s: float  # sd of the arrival rate over spans of at least spread_span_s
     in_flight: float
     seasonal: bool
 
@@ -136,19 +152,27 @@ def observe(
     b = 1.0 - math.exp(-dt / s.trend_tau_s)
     level = max(0.0, predicted + a * (observed - predicted))
     trend = state.trend_per_s2 + b * ((level - state.level_per_s) / dt - state.trend_per_s2)
-    resid = observed - predicted
     residuals = state.residuals
-    if not (backlog > s.backlog_cycles * level * dt and state.samples > 1):
-        residuals = (*residuals, resid)[-s.spread_window :]
+    span_s = state.span_s + dt
+    span_resid = state.span_resid + (observed - predicted) * dt
+    overload = state.span_overload or (
+        backlog > s.backlog_cycles * level * max(dt, s.spread_span_s) and state.samples > 1
+    )
+    if span_s >= s.spread_span_s - 1e-9:
+        if not overload:
+            residuals = (*residuals, span_resid / span_s)[-s.spread_window :]
+        span_s, span_resid, overload = 0.0, 0.0, False
     bins = list(state.daily or [level] * HOURS)
     h = _hour(now_s)
     bins[h] += (1.0 - math.exp(-dt / s.season_tau_s)) * (level - bins[h])
     first = state.first_s if state.first_s is not None else now_s
-    new = DemandState(level, trend, residuals, now_s, in_flight, first, tuple(bins), state.samples + 1)
+    new = DemandState(
+        level, trend, residuals, now_s, in_flight, first, tuple(bins), state.samples + 1, span_s, span_resid, overload
+    )
     seasonal = now_s - first >= DAY_S
     spread = spread_of(residuals)
     if len(residuals) < MIN_RESIDUALS:  # too few to tell burstiness from noise: twice the Poisson sd
-        spread = 2.0 * math.sqrt(level / dt)
+        spread = 2.0 * math.sqrt(level / max(dt, s.spread_span_s))
     return new, DemandEstimate(observed, level, trend, spread, in_flight, seasonal)
 
 
