@@ -107,6 +107,18 @@ def test_a_removal_stands_until_the_scaler_carries_it_out() -> None:
     assert p.targets["a"] == 5 and p.down.since_s is None
 
 
+def test_once_carried_out_the_next_removal_needs_its_own_window() -> None:
+    p = siz.size([cap("a", 10.0, 5)], 22.0, siz.DownState(), 0.0, S)
+    window = max(S.min_down_s, S.payback_startups * 180.0)
+    p = siz.size([cap("a", 10.0, 5)], 22.0, p.down, window, S)
+    assert p.targets["a"] == 3 and p.down.issued == (("a", 3),)
+    p = siz.size([cap("a", 10.0, 3)], 5.0, p.down, window + 30.0, S)  # carried out; demand fell further
+    assert p.targets["a"] == 3 and not p.down.issued  # a fresh window, with its own peak
+    p = siz.size([cap("a", 10.0, 3)], 5.0, p.down, 2 * window + 30.0, S)
+    assert p.targets["a"] == 1
+    assert siz.DownState.from_dict(p.down.to_dict()) == p.down
+
+
 def test_the_window_uses_the_expected_start_up_not_the_planning_quantile() -> None:
     vs = [siz.Capacity("a", 10.0, 10.0, 5, 5, 0, 600.0, payback_s=200.0)]
     p = siz.size(vs, 12.0, siz.DownState(), 0.0, S)

@@ -12,8 +12,9 @@ the new windows, decides the rest - a model fitted to one overloaded operating p
 Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the
 highest planned rate seen while waiting, and only after that spare capacity has lasted the whole window
 `max(min_down_s, payback_startups x expected start-up delay)` - a replica given back is a replica that, if needed
-again, costs a start-up delay of GPU time and SLO risk - and never while replicas are still starting. Once open, the
-window stays open while the spare capacity lasts, so a removal stands until the scaler has carried it out. The window
+again, costs a start-up delay of GPU time and SLO risk - and never while replicas are still starting. A removal stands
+(is repeated) until the scaler has carried it out, as long as the spare capacity lasts; once carried out, a further
+removal needs a window of its own, with its own peak. The window
 uses the expected delay (`payback_s`, the break-even of a restart), not the planning quantile the horizon uses: the
 quantile is about when capacity can be counted on, the window about what a restart costs on average.
 """
@@ -42,15 +43,20 @@ class SizingSettings:
 class DownState:
     since_s: float | None = None
     peak_per_s: float = 0.0
+    issued: tuple[tuple[str, int], ...] = ()  # a removal decided and not yet carried out: (variant key, target)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sinceS": self.since_s, "peakPerS": self.peak_per_s}
+        out: dict[str, Any] = {"sinceS": self.since_s, "peakPerS": self.peak_per_s}
+        if self.issued:
+            out["issued"] = {k: n for k, n in self.issued}
+        return out
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> DownState:
         try:
             since = data.get("sinceS")
-            return DownState(None if since is None else float(since), float(data.get("peakPerS", 0.0)))
+            issued = tuple(sorted((str(k), int(n)) for k, n in dict(data.get("issued", {})).items()))
+            return DownState(None if since is None else float(since), float(data.get("peakPerS", 0.0)), issued)
         except (TypeError, ValueError) as err:
             raise ValueError(f"scale-down state: invalid value ({err})") from err
 
@@ -128,6 +134,10 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
             steps.append(f"sizing: short {remaining:.2f} req/s with every variant at its max")
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
     window = max(s.min_down_s, s.payback_startups * max(v.restart_s for v in variants))
+    issued = dict(down.issued)
+    pending_removal = any(v.current > issued.get(v.key, v.current) for v in variants)
+    if issued and not pending_removal:
+        down = DownState()  # carried out: the next removal needs a window (and a peak) of its own
     peak = max(planned_per_s, down.peak_per_s if down.since_s is not None else 0.0)
     keep = peak * (1.0 + s.hysteresis)
     removable = _removals(variants, targets, supply, keep)
@@ -136,6 +146,12 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
         if starting and any(removable.values()):
             steps.append(f"sizing: {starting} replica(s) still starting; no scale-down meanwhile")
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+    if pending_removal:
+        for key, n in issued.items():
+            if key in targets:
+                targets[key] = min(targets[key], n)
+        steps.append("sizing: the scale-down decided earlier stands until the scaler has carried it out")
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
     since = now_s if down.since_s is None else down.since_s
     if now_s - since < window:
         steps.append(
@@ -147,9 +163,10 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
         if n:
             targets[key] -= n
             steps.append(f"sizing: -{n} on {key} (spare above the window's peak {peak:.2f} req/s for {window:.0f} s)")
-    # the window stays open while the spare capacity lasts: until the scaler has carried the removal out, `current`
-    # still counts the replicas given back, and restarting the window here would take the decision back next cycle
-    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak))
+    # until the scaler has carried the removal out, `current` still counts the replicas given back: the decision is
+    # remembered so that the next cycle does not take it back (nor removes more on the same window)
+    issued = tuple(sorted((k, targets[k]) for k, n in removable.items() if n))
+    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak, issued))
 
 
 def _removals(variants: Sequence[Capacity], targets: dict[str, int], supply: float, keep: float) -> dict[str, int]:
