@@ -49,33 +49,45 @@ def _ready(r: Row) -> int:
     return r.ready_replicas or 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issues 15/18): with the chart's default analyzer `learned` the real loop gives replicas "
-    "back late or not at all (the initial fleet did not reach 1 within 150 s, and 4 -> 2 did not happen within "
-    "480 s in two runs on 2026-12-04; it passed once at 04:55). Scale-up is fine. Remove the mark when fixed.",
-)
+def _steady_base(rig: LoopRig, sampler: Sampler, timeout_s: float = 300.0, hold_s: float = 20.0) -> int:
+    """The fleet the controller settles on at the base load: at most 2 replicas (one replica runs the base load at
+    about 30 % KV use; the default analyzer may keep a second one for the SLO's headroom), unchanged for hold_s."""
+    assert rig.api is not None
+    deadline = time.monotonic() + timeout_s
+    since, last = time.monotonic(), -1
+    while time.monotonic() < deadline:
+        n = int(rig.api.get(rig.deployment_path())["spec"]["replicas"])
+        if n != last:
+            since, last = time.monotonic(), n
+        elif n <= 2 and time.monotonic() - since >= hold_s:
+            return n
+        time.sleep(1)
+    raise AssertionError(f"no steady fleet of <= 2 replicas at {BASE_RPS} req/s within {timeout_s} s (last {last})")
+
+
 def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     rig, sampler = loop
     assert rig.load is not None and rig.api is not None
     rig.load.set_rate(BASE_RPS)
     wait_steady(rig)
-    wait_for(lambda: rig.api.get(rig.deployment_path())["spec"]["replicas"] == 1, 150, poll_s=1, what="1 replica")  # type: ignore[union-attr]
+    base = _steady_base(rig, sampler)
     t_up = sampler.mark("ramp up")
     for step in range(1, 6):  # 1.5 -> 8 req/s over 10 s
         rig.load.set_rate(BASE_RPS + (PEAK_RPS - BASE_RPS) * step / 5)
         time.sleep(2)
-    wait_for(lambda: any(_ready(r) >= 3 for r in sampler.since(t_up)), 120, poll_s=1, what="scaled to >= 3 ready")
+    wait_for(
+        lambda: any(_ready(r) >= base + 2 for r in sampler.since(t_up)), 120, poll_s=1, what=f">= {base + 2} ready"
+    )
     time.sleep(20)  # hold the peak: new pods take traffic and show up in the metrics
     t_down = sampler.mark("ramp down")
     rig.load.set_rate(BASE_RPS)
     wait_for(
-        lambda: (sampler.rows[-1].spec_replicas or 99) <= 2 and _ready(sampler.rows[-1]) <= 2,
-        # generous: the default analyzer (learned) gives replicas back only after demand stayed low for one planning
-        # start-up delay (a conservative prior until enough pods were seen starting); the time taken is reported
+        lambda: (sampler.rows[-1].spec_replicas or 99) <= base and _ready(sampler.rows[-1]) <= base,
+        # the default analyzer (learned) gives replicas back once demand has stayed under the smaller fleet for its
+        # payback window (at least 180 s); the time taken is reported
         480,
         poll_s=1,
-        what="scaled back down to <= 2",
+        what=f"scaled back down to the base fleet ({base})",
     )
     time.sleep(6)  # a few more cycles at the bottom
     t_end = sampler.mark("end")
@@ -91,16 +103,18 @@ def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     writes = [r.va_status_writes for r in rows if r.va_status_writes is not None]
     cycles = (t_end - t_up) / INTERVAL_S
     status_writes = writes[-1] - writes[0] if writes else None
-    t_scaled_up = next(r.t_s for r in up if _ready(r) >= 3) - t_up
-    t_scaled_down = next(r.t_s for r in down if (r.spec_replicas or 99) <= 2) - t_down
+    t_scaled_up = next(r.t_s for r in up if _ready(r) >= base + 2) - t_up
+    t_scaled_down = next(r.t_s for r in down if (r.spec_replicas or 99) <= base) - t_down
     summary = {
         "command": "pytest tests/loop -k closed_loop",
         "base_rps": BASE_RPS,
         "peak_rps": PEAK_RPS,
         "interval_s": INTERVAL_S,
+        "analyzer": "learned (the chart's default)",
+        "base_replicas": base,
         "peak_ready_replicas": peak_ready,
-        "seconds_to_3_ready_after_ramp_up": round(t_scaled_up, 1),
-        "seconds_to_2_or_fewer_after_ramp_down": round(t_scaled_down, 1),
+        "seconds_to_base_plus_2_ready_after_ramp_up": round(t_scaled_up, 1),
+        "seconds_back_to_base_after_ramp_down": round(t_scaled_down, 1),
         "distinct_pods_in_prometheus": len(pods_seen),
         "va_status_writes": status_writes,
         "cycles": round(cycles),
@@ -113,9 +127,9 @@ def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     write_readme(out / "README.md", summary, "Closed loop: load ramp up and down, real HPA following wva-ray")
 
     # scaled up during the ramp, down after it, never zeroed while load was on
-    assert peak_ready >= 3, summary
-    assert max((r.hpa_desired or 0) for r in up) >= 3
-    assert (final.spec_replicas or 0) <= 2 and _ready(final) >= 1
+    assert peak_ready >= max(3, base + 2), summary
+    assert max((r.hpa_desired or 0) for r in up) >= max(3, base + 2)
+    assert (final.spec_replicas or 0) <= base and _ready(final) >= 1
     on = [r for r in rows if r.t_s >= t_up]
     assert all((r.spec_replicas or 0) >= 1 for r in on), "a replica count hit zero under load"
     assert all(r.desired is None or r.desired >= 1 for r in on), "wva_desired_replicas hit zero under load"

@@ -165,8 +165,8 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
             steps.append(f"sizing: -{n} on {key} (spare above the window's peak {peak:.2f} req/s for {window:.0f} s)")
     # until the scaler has carried the removal out, `current` still counts the replicas given back: the decision is
     # remembered so that the next cycle does not take it back (nor removes more on the same window)
-    issued = tuple(sorted((k, targets[k]) for k, n in removable.items() if n))
-    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak, issued))
+    decided = tuple(sorted((k, targets[k]) for k, n in removable.items() if n))
+    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak, decided))
 
 
 def _removals(variants: Sequence[Capacity], targets: dict[str, int], supply: float, keep: float) -> dict[str, int]:
