@@ -110,4 +110,19 @@ def test_spans_aggregate_short_cycles_and_survive_a_restart() -> None:
     assert again == s
     for k in range(10, 16):
         s, _ = dem.observe(s, 2.0, 4.0, 2.0 * k)
-    assert len(s.residuals) == 1 and s.span_s == pytest.approx(0.0)
+    assert s.span_s == pytest.approx(0.0) and s.last_span_rate == pytest.approx(2.0) and not s.residuals
+    for k in range(16, 31):
+        s, _ = dem.observe(s, 3.0, 4.0, 2.0 * k)
+    assert s.residuals == pytest.approx((1.0,))  # one change between consecutive 30-s spans
+
+
+def test_a_step_in_demand_is_not_burstiness() -> None:
+    """A fall from 8 to 1.5 req/s is one change between spans: the spread stays at the noise's, so the headroom
+    (and the fleet) is not held up for the spread window after the step."""
+    rng = random.Random(11)
+    s = dem.DemandState()
+    t = 0.0
+    for rate in [8.0] * 20 + [1.5] * 8:
+        s, est = dem.observe(s, max(0.0, rng.gauss(rate, 0.05 * rate)), 0.0, t)
+        t += 30.0
+    assert est.spread_per_s < 0.5, est.spread_per_s

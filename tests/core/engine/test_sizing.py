@@ -62,7 +62,7 @@ def test_a_burst_during_the_window_resets_it() -> None:
 
 
 def test_no_scale_down_while_replicas_start() -> None:
-    p = siz.size([cap("a", 10.0, 5, pending=1)], 1.0, siz.DownState(since_s=0.0, peak_per_s=1.0), 5000.0, S)
+    p = siz.size([cap("a", 10.0, 5, pending=1)], 1.0, siz.DownState(since_s=0.0, peaks=((0.0, 1.0),)), 5000.0, S)
     assert p.targets["a"] == 5
 
 
@@ -103,20 +103,24 @@ def test_a_removal_stands_until_the_scaler_carries_it_out() -> None:
     for k in range(1, 4):  # not carried out yet: still 5 current
         p = siz.size(vs, 12.0, p.down, window + 30.0 * k, S)
         assert p.targets["a"] == 2
-    p = siz.size([cap("a", 10.0, 5)], 40.0, p.down, window + 150.0, S)  # demand back up: the removal is dropped
-    assert p.targets["a"] == 5 and p.down.since_s is None
+    p = siz.size([cap("a", 10.0, 5)], 40.0, p.down, window + 150.0, S)  # demand back up: the removal is withdrawn
+    assert p.targets["a"] == 5
 
 
-def test_once_carried_out_the_next_removal_needs_its_own_window() -> None:
-    p = siz.size([cap("a", 10.0, 5)], 22.0, siz.DownState(), 0.0, S)
+def test_the_fleet_follows_the_sliding_peak_down_in_one_decision() -> None:
+    """Demand falls from 45 to 12 req/s: once the window holds only the low rates, the fleet goes straight to what
+    they need (as the HPA's stabilisation window does), not one removal and a fresh window at a time."""
     window = max(S.min_down_s, S.payback_startups * 180.0)
-    p = siz.size([cap("a", 10.0, 5)], 22.0, p.down, window, S)
-    assert p.targets["a"] == 3 and p.down.issued == (("a", 3),)
-    p = siz.size([cap("a", 10.0, 3)], 5.0, p.down, window + 30.0, S)  # carried out; demand fell further
-    assert p.targets["a"] == 3 and not p.down.issued  # a fresh window, with its own peak
-    p = siz.size([cap("a", 10.0, 3)], 5.0, p.down, 2 * window + 30.0, S)
-    assert p.targets["a"] == 1
-    assert siz.DownState.from_dict(p.down.to_dict()) == p.down
+    down, t = siz.DownState(), 0.0
+    targets = []
+    for planned in [45.0] * 3 + [12.0] * 12:
+        p = siz.size([cap("a", 10.0, 5)], planned, down, t, S)
+        down, t = p.down, t + 30.0
+        targets.append(p.targets["a"])
+    first_low = 3 * 30.0
+    drop = next(i for i, n in enumerate(targets) if n < 5)
+    assert drop * 30.0 >= first_low + window - 30.0 and targets[drop] == 2, targets
+    assert siz.DownState.from_dict(down.to_dict()) == down
 
 
 def test_the_window_uses_the_expected_start_up_not_the_planning_quantile() -> None:

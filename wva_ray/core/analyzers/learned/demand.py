@@ -10,14 +10,16 @@ over the horizon bounded to [-50 %, +100 %] of the level. Daily seasonality once
 24 hourly bins of the smoothed rate; the forecast is then also the level scaled by the ratio of the bin at
 `now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
 
-Spread: a robust scale of the residuals (observed - predicted) over spans of at least `spread_span_s` (one cycle
-when the controller's interval is that long or longer; several cycles aggregated when it is shorter): the upper
-quartile of the absolute residuals over the last `spread_window` cycles / 1.15 (the sd for normal
-residuals, more for the heavy tails of bursty arrivals). It holds
-Poisson noise (rate / interval) and the workload's burstiness; sizing adds `z` of it on top of the forecast, so a
-smooth workload gets little headroom and a bursty one more. A quartile is not moved by the few cycles of a step or
-of a drained backlog (a change of level, not burstiness); while a backlog of more than `backlog_cycles` cycles of
-arrivals waits (an overload: completions saturate, clients give up) no residual is recorded at all.
+Spread: a robust scale of the changes between consecutive span rates, a span being at least `spread_span_s` long
+(one cycle when the controller's interval is that long or longer; several cycles aggregated when it is shorter):
+the upper quartile of the last `spread_window` absolute changes / (1.15 x sqrt 2) (the sd of the rate for normal
+noise, more for the heavy tails of bursty arrivals). It holds Poisson noise (rate / span) and the workload's
+burstiness; sizing adds `z` of it on top of the forecast, so a smooth workload gets little headroom and a bursty one
+more. A change of level (a step, a drained backlog) is ONE large change, which a quartile ignores, and a ramp is a
+run of equal small ones: neither reads as burstiness. (Residuals against the smoothed level did: after a step the
+level takes several spans to catch up, and those residuals held the headroom - and the fleet - up for the whole
+spread window.) While a backlog of more than `backlog_cycles` cycles of arrivals waits (an overload: completions
+saturate, clients give up) no change is recorded at all.
 Why a minimum span: the in-flight growth of one short cycle is mostly the noise of the in-flight count itself
 (its sd over a cycle of dt seconds scales as 1/dt), and Poisson counting noise scales as 1/sqrt(dt); measured
 per 2-s cycle they made a steady Poisson stream look bursty and bought a replica the SLO did not need. Over a span
@@ -60,9 +62,10 @@ class DemandState:
     first_s: float | None = None
     daily: tuple[float, ...] = ()  # HOURS bins (req/s), empty until the first observation
     samples: int = 0
-    span_s: float = 0.0  # the residual span being aggregated: seconds so far,
-    span_resid: float = 0.0  # sum of (observed - predicted) x dt over them,
+    span_s: float = 0.0  # the span being aggregated: seconds so far,
+    span_arrivals: float = 0.0  # arrivals counted in it (observed x dt),
     span_overload: bool = False  # and whether an overload cycle fell in it (the span is then dropped)
+    last_span_rate: float | None = None  # the previous span's rate (None after a dropped span)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,14 +78,15 @@ class DemandState:
             "daily": list(self.daily),
             "samples": self.samples,
             "spanS": self.span_s,
-            "spanResid": self.span_resid,
+            "spanArrivals": self.span_arrivals,
             "spanOverload": self.span_overload,
+            "lastSpanRate": self.last_span_rate,
         }
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> DemandState:
         try:
-            last, first = data.get("lastS"), data.get("firstS")
+            last, first, span_rate = data.get("lastS"), data.get("firstS"), data.get("lastSpanRate")
             daily = tuple(float(v) for v in data.get("daily", ()))
             out = DemandState(
                 float(data.get("levelPerS", 0.0)),
@@ -94,8 +98,9 @@ class DemandState:
                 daily,
                 int(data.get("samples", 0)),
                 float(data.get("spanS", 0.0)),
-                float(data.get("spanResid", 0.0)),
+                float(data.get("spanArrivals", 0.0)),
                 bool(data.get("spanOverload", False)),
+                None if span_rate is None else float(span_rate),
             )
         except (TypeError, ValueError) as err:
             raise ValueError(f"demand state: invalid value ({err})") from err
@@ -152,22 +157,39 @@ def observe(
     b = 1.0 - math.exp(-dt / s.trend_tau_s)
     level = max(0.0, predicted + a * (observed - predicted))
     trend = state.trend_per_s2 + b * ((level - state.level_per_s) / dt - state.trend_per_s2)
-    residuals = state.residuals
+    residuals = state.residuals  # changes between consecutive span rates
     span_s = state.span_s + dt
-    span_resid = state.span_resid + (observed - predicted) * dt
+    span_arrivals = state.span_arrivals + observed * dt
+    last_rate = state.last_span_rate
     overload = state.span_overload or (
         backlog > s.backlog_cycles * level * max(dt, s.spread_span_s) and state.samples > 1
     )
     if span_s >= s.spread_span_s - 1e-9:
-        if not overload:
-            residuals = (*residuals, span_resid / span_s)[-s.spread_window :]
-        span_s, span_resid, overload = 0.0, 0.0, False
+        rate = span_arrivals / span_s
+        if overload:
+            last_rate = None
+        else:
+            if last_rate is not None:
+                residuals = (*residuals, rate - last_rate)[-s.spread_window :]
+            last_rate = rate
+        span_s, span_arrivals, overload = 0.0, 0.0, False
     bins = list(state.daily or [level] * HOURS)
     h = _hour(now_s)
     bins[h] += (1.0 - math.exp(-dt / s.season_tau_s)) * (level - bins[h])
     first = state.first_s if state.first_s is not None else now_s
     new = DemandState(
-        level, trend, residuals, now_s, in_flight, first, tuple(bins), state.samples + 1, span_s, span_resid, overload
+        level,
+        trend,
+        residuals,
+        now_s,
+        in_flight,
+        first,
+        tuple(bins),
+        state.samples + 1,
+        span_s,
+        span_arrivals,
+        overload,
+        last_rate,
     )
     seasonal = now_s - first >= DAY_S
     spread = spread_of(residuals)
@@ -177,8 +199,9 @@ def observe(
 
 
 def spread_of(residuals: tuple[float, ...]) -> float:
-    """The upper quartile of the absolute residuals / 1.15 (= the sd for normal residuals; larger for the heavy
-    tails of bursty arrivals, which is the point); 0 without residuals."""
+    """The sd of the rate from changes between consecutive spans: the upper quartile of their absolute values
+    / (1.15 x sqrt 2) (= the sd for normal noise, the difference of two having twice its variance; larger for the
+    heavy tails of bursty arrivals, which is the point); 0 without any."""
     if not residuals:
         return 0.0
     values = sorted(abs(r) for r in residuals)
@@ -186,7 +209,7 @@ def spread_of(residuals: tuple[float, ...]) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(values) - 1)
     q75 = values[lo] + (pos - lo) * (values[hi] - values[lo])
-    return q75 / 1.15
+    return q75 / (1.15 * math.sqrt(2.0))
 
 
 def forecast(state: DemandState, est: DemandEstimate, now_s: float, horizon_s: float) -> float:

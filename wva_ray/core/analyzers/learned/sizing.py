@@ -10,11 +10,11 @@ SLO capacity is lowest (then the next variant), up to each variant's max. While 
 (`max_add`), one cycle adds at most that many there (the fleet doubles per cycle at most): the next cycle, with
 the new windows, decides the rest - a model fitted to one overloaded operating point must not buy a fleet.
 Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the
-highest planned rate seen while waiting, and only after that spare capacity has lasted the whole window
-`max(min_down_s, payback_startups x expected start-up delay)` - a replica given back is a replica that, if needed
-again, costs a start-up delay of GPU time and SLO risk - and never while replicas are still starting. A removal stands
-(is repeated) until the scaler has carried it out, as long as the spare capacity lasts; once carried out, a further
-removal needs a window of its own, with its own peak. The window
+highest planned rate of the last window `max(min_down_s, payback_startups x expected start-up delay)` (a sliding
+maximum, as the HPA's scale-down stabilisation takes one), once the controller has watched for a whole window with
+nothing starting - a replica given back is a replica that, if needed again, costs a start-up delay of GPU time and
+SLO risk - and never while replicas are still starting. The fleet comes down to what the last window's peak needs
+in one decision, and the same window repeats the decision until the scaler has carried it out. The window
 uses the expected delay (`payback_s`, the break-even of a restart), not the planning quantile the horizon uses: the
 quantile is about when capacity can be counted on, the window about what a restart costs on average.
 """
@@ -41,22 +41,33 @@ class SizingSettings:
 
 @dataclass(frozen=True, slots=True)
 class DownState:
+    """The scale-down window: since when nothing has been starting or added (`since_s`), and the planned rates of
+    that time that can still be the window's maximum (a monotone queue: times ascending, rates descending)."""
+
     since_s: float | None = None
-    peak_per_s: float = 0.0
-    issued: tuple[tuple[str, int], ...] = ()  # a removal decided and not yet carried out: (variant key, target)
+    peaks: tuple[tuple[float, float], ...] = ()  # (time s, planned req/s)
+
+    def observe(self, now_s: float, planned_per_s: float, window_s: float) -> DownState:
+        """The window after this cycle's planned rate; its maximum is `peaks[0][1]`."""
+        kept = [(t, r) for t, r in self.peaks if t > now_s - window_s and r > planned_per_s]
+        return DownState(now_s if self.since_s is None else self.since_s, (*kept, (now_s, planned_per_s)))
+
+    @property
+    def peak_per_s(self) -> float:
+        return self.peaks[0][1] if self.peaks else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"sinceS": self.since_s, "peakPerS": self.peak_per_s}
-        if self.issued:
-            out["issued"] = {k: n for k, n in self.issued}
-        return out
+        return {"sinceS": self.since_s, "peaks": [[t, r] for t, r in self.peaks]}
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> DownState:
         try:
             since = data.get("sinceS")
-            issued = tuple(sorted((str(k), int(n)) for k, n in dict(data.get("issued", {})).items()))
-            return DownState(None if since is None else float(since), float(data.get("peakPerS", 0.0)), issued)
+            since_s = None if since is None else float(since)
+            peaks = tuple((float(t), float(r)) for t, r in data.get("peaks", ()))
+            if not peaks and since_s is not None and "peakPerS" in data:  # written before the queue existed
+                peaks = ((since_s, float(data["peakPerS"])),)
+            return DownState(since_s, peaks)
         except (TypeError, ValueError) as err:
             raise ValueError(f"scale-down state: invalid value ({err})") from err
 
@@ -134,39 +145,30 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
             steps.append(f"sizing: short {remaining:.2f} req/s with every variant at its max")
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
     window = max(s.min_down_s, s.payback_startups * max(v.restart_s for v in variants))
-    issued = dict(down.issued)
-    pending_removal = any(v.current > issued.get(v.key, v.current) for v in variants)
-    if issued and not pending_removal:
-        down = DownState()  # carried out: the next removal needs a window (and a peak) of its own
-    peak = max(planned_per_s, down.peak_per_s if down.since_s is not None else 0.0)
+    starting = sum(v.pending for v in variants)
+    if starting:
+        steps.append(f"sizing: {starting} replica(s) still starting; no scale-down meanwhile")
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+    down = down.observe(now_s, planned_per_s, window)
+    peak = down.peak_per_s
     keep = peak * (1.0 + s.hysteresis)
     removable = _removals(variants, targets, supply, keep)
-    starting = sum(v.pending for v in variants)
-    if starting or not any(removable.values()):
-        if starting and any(removable.values()):
-            steps.append(f"sizing: {starting} replica(s) still starting; no scale-down meanwhile")
-        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
-    if pending_removal:
-        for key, n in issued.items():
-            if key in targets:
-                targets[key] = min(targets[key], n)
-        steps.append("sizing: the scale-down decided earlier stands until the scaler has carried it out")
+    if not any(removable.values()):
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
-    since = now_s if down.since_s is None else down.since_s
+    since = down.since_s if down.since_s is not None else now_s
     if now_s - since < window:
         steps.append(
             f"sizing: {sum(removable.values())} replica(s) spare above {keep:.2f} req/s; scale-down after "
             f"{window - (now_s - since):.0f} s more of it (window {window:.0f} s pays back a restart)"
         )
-        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak))
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
     for key, n in removable.items():
         if n:
             targets[key] -= n
-            steps.append(f"sizing: -{n} on {key} (spare above the window's peak {peak:.2f} req/s for {window:.0f} s)")
-    # until the scaler has carried the removal out, `current` still counts the replicas given back: the decision is
-    # remembered so that the next cycle does not take it back (nor removes more on the same window)
-    decided = tuple(sorted((k, targets[k]) for k, n in removable.items() if n))
-    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(since, peak, decided))
+            steps.append(f"sizing: -{n} on {key} (spare above the last {window:.0f} s's peak {peak:.2f} req/s)")
+    # the same window gives the same removal next cycle: until the scaler has carried it out (`current` still counts
+    # the replicas given back) the decision stands, and it is withdrawn only if demand rises above the window's peak
+    return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
 
 
 def _removals(variants: Sequence[Capacity], targets: dict[str, int], supply: float, keep: float) -> dict[str, int]:
