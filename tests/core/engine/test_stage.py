@@ -146,6 +146,9 @@ def test_requests_in_flight_none_completed_holds_and_votes() -> None:
     assert any("none completed" in s for s in plans[-1].decisions[0].steps)
 
 
-def test_without_request_counters_learned_does_not_vote() -> None:
-    plan = _run_idle(1, counters=False)[0]
-    assert any("(not voting)" in s for s in plan.decisions[0].steps)
+def test_without_request_counters_learned_holds_through_the_warm_up_then_stops_voting() -> None:
+    plans = _run_idle(12, counters=False)  # 30-s cycles: the 300-s warm-up ends at the 11th
+    first, last = plans[0].decisions[0], plans[-1].decisions[0]
+    assert first.desired_replicas == 4  # V2 reads zero demand on first scrapes: it alone does not shrink the fleet
+    assert any("warming up" in s for s in first.steps) and not any("(not voting)" in s for s in first.steps)
+    assert any("(not voting)" in s for s in last.steps)

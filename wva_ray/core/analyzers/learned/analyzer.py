@@ -13,8 +13,9 @@
 5. sizing (`sizing`): planned rate = forecast + `z_demand` x spread + backlog drain; up to the cheapest SLO
    capacity, down only after the spare capacity has paid back a restart.
 
-Without any arrival signal the group holds and does not vote (upstream's "live" rule). With requests in flight
-but none completed yet it holds and votes to hold (no other analyzer alone scales that fleet down). A group that
+Without any arrival signal the group holds: it votes to hold during a warm-up (`warmup_s` from the first cycle)
+and stops voting after it (upstream's "live" rule). With requests in flight but none completed yet it holds and
+votes to hold (no other analyzer alone scales that fleet down). A group that
 has never had a request and has none in flight is idle: it is sized for zero demand (a nominal token mix stands
 in), so an idle fleet is given back after the scale-down window like any other spare capacity.
 """
@@ -54,6 +55,7 @@ class EngineSettings:
     input_cv: float = 1.0
     output_cv: float = 1.0
     token_memory: float = 5000.0
+    warmup_s: float = 300.0  # without any arrival signal, hold (and vote to hold) this long, then stop voting
     sizing: siz.SizingSettings = field(default_factory=siz.SizingSettings)
     demand: dem.DemandSettings = field(default_factory=dem.DemandSettings)
 
@@ -141,10 +143,11 @@ def _learn(
 def _hold(group: GroupInput, state: EngineState, why: str, steps: list[str], live: bool = True) -> EngineResult:
     """Hold every variant at its current count.
 
-    Live (a vote to hold) while requests are in flight but none has completed yet: another analyzer alone must not
-    scale a fleet down that is serving traffic this one cannot size yet; another analyzer may still scale up.
-    Not live without any arrival signal (no request counters at all): as upstream v0.9 has it, an analyzer that
-    cannot produce a result does not vote, and holding forever would keep an idle fleet at its size for good.
+    Live (a vote to hold) while warming up - requests in flight but none completed yet, or no request counters yet
+    during the first `warmup_s` of the group: another analyzer alone must not scale a fleet down on first, empty
+    scrapes (V2 then reads zero demand) or while it serves traffic this one cannot size yet; another analyzer may
+    still scale up. Not live once the warm-up has passed without any arrival signal: as upstream v0.9 has it, an
+    analyzer that cannot produce a result does not vote, and holding forever would keep the fleet at its size.
     """
     steps.append(f"learned: holding: {why}" + ("" if live else " (not voting)"))
     targets = {v.key: v.current for v in group.variants}
@@ -175,10 +178,14 @@ def analyze(
     learned = dict(state.variants)
     for v in vs:
         learned[v.name] = _learn(v, state.variants.get(v.name), library, s, steps)
-    state = replace(state, tokens=tokens, variants=learned)
+    first_seen = now_s if state.first_seen_s is None else state.first_seen_s
+    state = replace(state, tokens=tokens, variants=learned, first_seen_s=first_seen)
     rates = [v.completions_per_s for v in vs if v.completions_per_s is not None]
     if not rates:
-        return _hold(group, state, "no arrival signal (request counters) yet", steps, live=False)
+        if now_s - first_seen < s.warmup_s:
+            return _hold(group, state, "no arrival signal (request counters) yet; warming up", steps)
+        why = f"no arrival signal (request counters) for {now_s - first_seen:.0f} s"
+        return _hold(group, state, why, steps, live=False)
     in_flight = math.fsum(v.in_flight for v in vs) + group.gateway_queue
     if tokens.input_mean is None or tokens.output_mean is None:
         if math.fsum(rates) > 0 or in_flight > 0:

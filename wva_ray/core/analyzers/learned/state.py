@@ -84,14 +84,18 @@ class EngineState:
     down: DownState = field(default_factory=DownState)
     tokens: TokenStats = field(default_factory=TokenStats)
     variants: Mapping[str, VariantLearned] = field(default_factory=dict)  # by VA name
+    first_seen_s: float | None = None  # when this group was first analysed (bounds the warm-up hold)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "demand": self.demand.to_dict(),
             "down": self.down.to_dict(),
             "tokens": self.tokens.to_dict(),
             "variants": {k: v.to_dict() for k, v in sorted(self.variants.items())},
         }
+        if self.first_seen_s is not None:
+            out["firstSeenS"] = self.first_seen_s
+        return out
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> EngineState:
@@ -102,9 +106,15 @@ class EngineState:
             variants = {str(k): VariantLearned.from_dict(v) for k, v in dict(data.get("variants", {})).items()}
         except (TypeError, AttributeError) as err:
             raise ValueError(f"learned state: variants: {err}") from err
+        seen = data.get("firstSeenS")
+        try:
+            first_seen = None if seen is None else float(seen)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"learned state: firstSeenS: {err}") from err
         return EngineState(
             DemandState.from_dict(data.get("demand", {})),
             DownState.from_dict(data.get("down", {})),
             TokenStats.from_dict(data.get("tokens", {})),
             variants,
+            first_seen,
         )
