@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wva_ray.api.v09_config import AnalyzerSpec, LimiterSpec, ScaleToZeroInline
 
-AnalyzerName = Literal["", "saturation", "slo", "learned"]
+AnalyzerName = Literal["", "saturation", "slo", "learned", "throughput"]
 LimiterFailureMode = Literal["open", "closed"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")

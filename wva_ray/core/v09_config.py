@@ -2,7 +2,8 @@
 
 - `analyzers:` selects V2 (upstream: a stock install runs V2 because its ConfigMap lists `saturation`); the
   saturation analyzer's known `parameters` fold into the typed fields; `enabled: false` drops an item; unknown
-  types are ignored (reported). `throughput` is accepted and reported as not implemented: saturation decides.
+  types are ignored (reported). A list naming more than saturation is run and combined by
+  `core.analyzers.v09_list`.
 - Override keys `{modelID}#{namespace}` (`override_key`).
 - `scaleToZero: {enabled}` inline beats the scale-to-zero ConfigMap (`inline_scale_to_zero`).
 - `limiters:` on the cluster `default` entry: `quota` (cluster or namespace scope; -1 unlimited, 0 or missing
@@ -27,7 +28,6 @@ PARAMETER_FIELDS: Mapping[str, str] = {
     "scaleUpThreshold": "scale_up_threshold",
     "scaleDownBoundary": "scale_down_boundary",
 }
-NOT_IMPLEMENTED = frozenset({"throughput"})
 
 
 def override_key(key: str) -> tuple[str, str] | None:
@@ -60,8 +60,6 @@ def entry_notes(entry: SaturationEntry, path: str) -> list[str]:
         where = f"{path}.analyzers[{i}]"
         if spec.kind not in KNOWN_ANALYZERS:
             notes.append(f"{where}.type {spec.kind!r} is not a known analyzer; ignored")
-        elif spec.kind in NOT_IMPLEMENTED and spec.live:
-            notes.append(f"{where}.type {spec.kind!r} is not implemented in wva-ray; the saturation analyzer decides")
         for key, value in spec.parameters.items():
             if spec.kind == "saturation" and key not in PARAMETER_FIELDS:
                 notes.append(f"{where}.parameters.{key}: unknown parameter ignored")

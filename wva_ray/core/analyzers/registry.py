@@ -11,6 +11,7 @@ from types import MappingProxyType
 from wva_ray.core.analyzers.base import Analyzer
 from wva_ray.core.analyzers.learned.stage import LearnedAnalyzer
 from wva_ray.core.analyzers.slo.stage import SloAnalyzer
+from wva_ray.core.analyzers.throughput import ThroughputAnalyzer
 from wva_ray.core.analyzers.v1 import V1Analyzer
 from wva_ray.core.analyzers.v2 import V2Analyzer
 
@@ -21,6 +22,7 @@ ANALYZERS: Mapping[str, Analyzer] = MappingProxyType(
         DEFAULT_ANALYZER: V1Analyzer(),  # upstream's default: spare KV / queue (wva-behaviour 3.2)
         "saturation": V2Analyzer(),  # token capacity and the cost-aware optimizer (3.3)
         "slo": SloAnalyzer(),  # SLO sizing with V2 as safety net
+        "throughput": ThroughputAnalyzer(),  # v0.9: ITL(k) fit, supply and demand in output tokens/s
         "learned": LearnedAnalyzer(),  # learns each variant online, sizes for the distribution; V2 combined (v0.9)
     }
 )

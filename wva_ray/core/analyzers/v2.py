@@ -151,6 +151,52 @@ def _variant_capacity(v: Variant, caps: list[ReplicaCapacity], model_in: float, 
     return float(int_vllm_arg(v.vllm_args, "--max-num-batched-tokens", DEFAULT_MAX_BATCHED_TOKENS))
 
 
+def allocate_capacity(
+    variants: Sequence[Variant], caps: Mapping[str, float], required: float, spare: float, unit: str
+) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    """The cost-aware optimizer over one capacity view (upstream's post-step, any analyzer): cover `required` on
+    the best cost per capacity, give `spare` back most expensive first (the cheapest variant keeps one replica
+    when nothing else does). Targets, reasons and steps per variant key; `unit` names the capacity in reasons."""
+    steps: list[str] = []
+    targets = {v.key: v.current for v in variants}
+    reasons = {v.key: "steady: capacity matches demand" for v in variants}
+    if required > 0:
+        remaining = required
+        for v in sorted(variants, key=lambda v: (v.cost / caps[v.key] if caps[v.key] > 0 else math.inf, v.name)):
+            cap = caps[v.key]
+            if remaining <= 0 or cap <= 0:
+                continue
+            room = (v.max_replicas - targets[v.key]) if v.max_replicas is not None else None
+            n = math.ceil(remaining / cap)
+            if room is not None:
+                n = max(0, min(n, room))
+            if n == 0:
+                continue
+            targets[v.key] += n
+            remaining -= n * cap
+            reasons[v.key] = f"scale-up: {required:.0f} {unit} of capacity required; best cost per capacity"
+            steps.append(f"+{n} on {v.name} (cost/capacity {v.cost / cap:.3g})")
+        if remaining > 0:
+            steps.append(f"{remaining:.0f} {unit} still uncovered: every candidate is at maxReplicas")
+    elif spare > 0:
+        remaining = spare
+        keeper = cheapest(variants)
+        for v in most_expensive_first(variants):
+            cap = caps[v.key]
+            if cap <= 0:
+                continue
+            others_keep = any(targets[o.key] > 0 for o in variants if o.key != v.key)
+            floor_v = 1 if (keeper is not None and v.key == keeper.key and not others_keep) else 0
+            floor_v = max(floor_v, v.min_replicas or 0)
+            k = min(math.floor(remaining / cap), targets[v.key] - floor_v)
+            if k > 0:
+                targets[v.key] -= k
+                remaining -= k * cap
+                reasons[v.key] = f"scale-down: {spare:.0f} {unit} of spare capacity; most expensive first"
+                steps.append(f"-{k} on {v.name}")
+    return targets, reasons, steps
+
+
 def decide_v2(variants: Sequence[Variant], s: SaturationSettings, history_in: Mapping[str, list[float]]) -> V2Result:
     """Targets for the decidable variants of one model group (no transition lock in V2)."""
     updates: dict[str, list[float]] = {}
@@ -177,42 +223,8 @@ def decide_v2(variants: Sequence[Variant], s: SaturationSettings, history_in: Ma
         f"V2: demand {demand:.0f} tokens, supply {supply:.0f}, anticipated {anticipated:.0f}; required "
         f"{required:.0f} (scaleUp {s.scale_up_threshold:g}), spare {spare:.0f} (scaleDown {s.scale_down_boundary:g})"
     )
-    targets = {v.key: v.current for v in variants}
-    reasons = {v.key: "steady: capacity matches demand" for v in variants}
-    if required > 0:
-        remaining = required
-        for v in sorted(variants, key=lambda v: (v.cost / caps[v.key] if caps[v.key] > 0 else math.inf, v.name)):
-            cap = caps[v.key]
-            if remaining <= 0 or cap <= 0:
-                continue
-            room = (v.max_replicas - targets[v.key]) if v.max_replicas is not None else None
-            n = math.ceil(remaining / cap)
-            if room is not None:
-                n = max(0, min(n, room))
-            if n == 0:
-                continue
-            targets[v.key] += n
-            remaining -= n * cap
-            reasons[v.key] = f"scale-up: {required:.0f} tokens of capacity required; best cost per capacity"
-            steps.append(f"+{n} on {v.name} (cost/capacity {v.cost / cap:.3g})")
-        if remaining > 0:
-            steps.append(f"{remaining:.0f} tokens still uncovered: every candidate is at maxReplicas")
-    elif spare > 0:
-        remaining = spare
-        keeper = cheapest(variants)
-        for v in most_expensive_first(variants):
-            cap = caps[v.key]
-            if cap <= 0:
-                continue
-            others_keep = any(targets[o.key] > 0 for o in variants if o.key != v.key)
-            floor_v = 1 if (keeper is not None and v.key == keeper.key and not others_keep) else 0
-            floor_v = max(floor_v, v.min_replicas or 0)
-            k = min(math.floor(remaining / cap), targets[v.key] - floor_v)
-            if k > 0:
-                targets[v.key] -= k
-                remaining -= k * cap
-                reasons[v.key] = f"scale-down: {spare:.0f} tokens of spare capacity; most expensive first"
-                steps.append(f"-{k} on {v.name}")
+    targets, reasons, moves = allocate_capacity(variants, caps, required, spare, "tokens")
+    steps += moves
     return V2Result(targets, reasons, steps, caps, updates, required, spare)
 
 
