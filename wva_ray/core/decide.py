@@ -28,7 +28,7 @@ from wva_ray.core.analyzers.base import (
     SloContext,
     slo_context,
 )
-from wva_ray.core.analyzers.registry import analyzer_for
+from wva_ray.core.analyzers.v09_list import analyzer_of
 from wva_ray.core.analyzers.v1 import variant_spare_kv
 from wva_ray.core.annotated import Discovery, discovered_from, expand
 from wva_ray.core.conditions import Conditions, conditions_of
@@ -87,7 +87,7 @@ def _decide_group(
 ) -> tuple[list[Draft], tuple[str, ...]]:
     """Drafts for every VA of one model group, and the analyzer's warnings."""
     namespace, model_id = variants[0].namespace, variants[0].model_id
-    analyzer = analyzer_for(settings.saturation.analyzer_name)
+    analyzer = analyzer_of(settings.saturation)
     label = analyzer.label
     group_steps = [f"model {namespace}/{model_id}: analyzer {label}"]
     blocked = [v for v in variants if _blocking(v)]
