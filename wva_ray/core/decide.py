@@ -36,6 +36,7 @@ from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, 
 from wva_ray.core.enforcer import enforce
 from wva_ray.core.ports import ModelGroupRef
 from wva_ray.core.proposals import Draft, GroupWarnings, Proposals
+from wva_ray.core.roles import size_by_role
 from wva_ray.core.v09_config import quota_of
 from wva_ray.core.variants import Variant, build_variants
 
@@ -109,7 +110,7 @@ def _decide_group(
         group = ModelGroup(namespace, model_id, tuple(decidable), now, slo.rows, gateway)
         group_key = group.key
         state = GroupState(history, slo.state_in.get(group_key), slo.learned_in.get(group_key), slo.learned_in)
-        sizing = analyzer.size(group, settings, state)
+        sizing = size_by_role(analyzer, group, settings, state)
         history.update(sizing.history)
         group_steps += sizing.steps
         if sizing.slo_state is not None:
