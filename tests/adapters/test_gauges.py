@@ -105,7 +105,7 @@ def test_private_registries_do_not_collide_and_health_metrics_exist() -> None:
     s = _samples(g1)
     assert s[("wva_cycle_duration_seconds_count", ())] == 1
     assert s[("wva_shard_lag_seconds", (("shard", "0"),))] == 1.5
-    assert s[("wva_errors_total", (("kind", "metrics"),))] == 1
+    assert s[("wva_errors_total", (("component", "controller"), ("error_type", "metrics")))] == 1
     assert ("wva_cycle_duration_seconds_count", ()) in _samples(g2)
     assert any(k[0] == "wva_build_info" for k in s)
 
@@ -142,7 +142,7 @@ def test_relayed_port_serves_the_driver_flags_and_the_coordinators_families_once
         families = scrape()
         assert families["wva_desired_replicas"] == [(dict(_labels("a")), 3.0)]
         assert families["wva_is_leader"] == [({}, 1.0)], "the driver's own leader flag must win"
-        assert ({"kind": "metrics"}, 1.0) in families["wva_errors"]
+        assert ({"component": "controller", "error_type": "metrics"}, 1.0) in families["wva_errors"]
         driver.relay.clear()
         assert "wva_desired_replicas" not in scrape()
         assert scrape()["wva_is_leader"] == [({}, 1.0)]

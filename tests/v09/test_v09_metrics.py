@@ -1,8 +1,18 @@
-"""WVA v0.9 metric names exported by wva-ray: `wva_pod_mapping_miss_total{namespace, reason[, controller_instance]}`."""
+"""WVA v0.9 metrics exported by wva-ray (upstream-v0.9.md section 5): names, types, label sets, values, removal."""
 
 from __future__ import annotations
 
+import urllib.request
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.core.builders import V, snapshot_dict
 from wva_ray.adapters.gauges import GaugeExporter
+from wva_ray.api.plan import Decision
+from wva_ray.api.snapshot import Snapshot
+from wva_ray.core.decide import decide
 
 
 def test_pod_mapping_miss_counter_has_upstreams_name_and_labels() -> None:
@@ -18,3 +28,136 @@ def test_pod_mapping_miss_counter_has_upstreams_name_and_labels() -> None:
         'wva_pod_mapping_miss_total{controller_instance="blue",namespace="b",reason="variant_label_unmatched"} 1.0'
         in text
     )
+
+
+# ---- the 23 v0.9 families (upstream-v0.9.md section 5), written from the spec: name -> (type, labels) ----
+# every family gains controller_instance when one is set
+SPEC: dict[str, tuple[str, tuple[str, ...]]] = {
+    "wva_optimization_duration_seconds": ("histogram", ("status",)),
+    "wva_models_processed": ("gauge", ()),
+    "wva_errors": ("counter", ("component", "error_type")),
+    "wva_optimizer_active": ("gauge", ("optimizer_name",)),
+    "wva_config_info": ("gauge", ("analyzer_name", "limiter_enabled", "scale_to_zero_enabled")),
+    "wva_config_kv_spare_threshold": ("gauge", ()),
+    "wva_config_queue_spare_threshold": ("gauge", ()),
+    "wva_config_optimization_interval_seconds": ("gauge", ()),
+    "wva_decisions_limited": ("counter", ("variant_name", "namespace", "limiter_name")),
+    "wva_enforcer_modifications": ("counter", ("policy_type",)),
+    "wva_gpu_discovery_up": ("gauge", ()),
+    "wva_available_gpus": ("gauge", ("accelerator_vendor", "accelerator_model", "accelerator_type")),
+    "wva_metrics_collection_duration_seconds": ("histogram", ("query_type",)),
+    "wva_metrics_collection_errors": ("counter", ("query_type", "reason")),
+    "wva_metrics_pods_discovered": ("gauge", ("namespace",)),
+    "wva_metrics_freshness_status": ("gauge", ("variant_name", "status")),
+    "wva_pod_mapping_miss": ("counter", ("namespace", "reason")),
+    "wva_saturation_utilization": ("gauge", ("variant_name", "namespace", "model_name", "accelerator_type")),
+    "wva_spare_capacity": ("gauge", ("variant_name", "namespace", "model_name", "unit")),
+    "wva_required_capacity": ("gauge", ("variant_name", "namespace", "model_name", "unit")),
+    "wva_kv_cache_tokens_used": ("gauge", ("variant_name", "namespace", "model_name")),
+    "wva_kv_cache_tokens_capacity": ("gauge", ("variant_name", "namespace", "model_name")),
+    "wva_saturation_metrics_up": ("gauge", ("variant_name", "namespace")),
+}
+# measured by nothing this exporter sees; docs/compatibility.md says why
+NOT_EXPORTED = {
+    "wva_config_optimization_interval_seconds",
+    "wva_metrics_collection_duration_seconds",
+    "wva_metrics_collection_errors",
+}
+
+
+def _plan(*variants: V, **extra: Any) -> list[Decision]:
+    return decide(Snapshot.model_validate(snapshot_dict(*variants, **extra))).decisions
+
+
+def _scenario() -> list[Decision]:
+    # m1: saturated and limited by an empty inventory; m2: idle with scale-to-zero on and no requests
+    a = V("a", [(0.95, 10.0)], kv_tokens=16000, avg_in=500, avg_out=200)
+    b = V("b", [(0.2, 0.0)], model="m2", kv_tokens=16000, avg_in=500, avg_out=200)
+    config = {
+        "saturation": {"default": {"analyzerName": "saturation", "enableLimiter": True}},
+        "scaleToZero": {"default": {"enable_scale_to_zero": True}},
+    }
+    return _plan(
+        a,
+        b,
+        config=config,
+        gpuAvailable={"H100": 0},
+        requestCounts=[
+            {"namespace": "llm", "modelName": "m2", "count": 0},
+            {"namespace": "llm", "modelName": "m1", "count": 5},
+        ],
+    )
+
+
+def _scrape(g: GaugeExporter) -> dict[str, Any]:
+    port = g.serve(0, "127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            body = resp.read().decode()
+    finally:
+        g.close()
+    return {f.name: f for f in text_string_to_metric_families(body)}
+
+
+def test_v09_families_have_upstreams_names_types_and_labels() -> None:
+    g = GaugeExporter(controller_instance="blue")
+    g.observe_cycle(0.05)
+    g.count_error("TimeoutError")
+    g.count_pod_mapping_misses([("llm", "no_managed_owner")])
+    g.apply(_scenario())
+    families = _scrape(g)
+    for name, (kind, labels) in SPEC.items():
+        if name in NOT_EXPORTED:
+            assert name not in families, name
+            continue
+        assert name in families, name
+        fam = families[name]
+        assert fam.type == kind, name
+        assert fam.samples, name
+        for sample in fam.samples:
+            got = set(sample.labels) - {"le"}
+            assert got == {*labels, "controller_instance"}, (name, got)
+
+
+def test_v09_values_are_what_the_controller_did() -> None:
+    g = GaugeExporter()
+    decisions = _scenario()
+    g.apply(decisions)
+    s = {(x.name, tuple(sorted(x.labels.items()))): x.value for f in _scrape(g).values() for x in f.samples}
+    a = (("model_name", "m1"), ("namespace", "llm"), ("variant_name", "a"))
+    assert s[("wva_kv_cache_tokens_used", a)] == pytest.approx(0.95 * 16000)
+    assert s[("wva_kv_cache_tokens_capacity", a)] == 16000
+    assert s[("wva_required_capacity", (*a[:2], ("unit", "continuous"), a[2]))] > 0
+    assert (
+        s[
+            (
+                "wva_decisions_limited_total",
+                (("limiter_name", "gpu-inventory"), ("namespace", "llm"), ("variant_name", "a")),
+            )
+        ]
+        == 1
+    )
+    assert s[("wva_enforcer_modifications_total", (("policy_type", "scale_to_zero"),))] == 1
+    assert s[("wva_models_processed", ())] == 2
+    assert s[("wva_gpu_discovery_up", ())] == 1
+    assert s[("wva_metrics_freshness_status", (("status", "fresh"), ("variant_name", "a")))] == 1
+    assert s[("wva_optimizer_active", (("optimizer_name", "limited-allocation"),))] == 1
+    assert (
+        s[
+            (
+                "wva_config_info",
+                (("analyzer_name", "saturation"), ("limiter_enabled", "true"), ("scale_to_zero_enabled", "true")),
+            )
+        ]
+        == 1
+    )
+
+
+def test_series_of_a_variant_that_goes_away_are_removed() -> None:
+    g = GaugeExporter()
+    g.apply(_scenario())
+    g.apply([d for d in _scenario() if d.name != "b"])
+    text = g.render().decode()
+    assert 'variant_name="a"' in text
+    for name in ("wva_kv_cache_tokens_used", "wva_saturation_metrics_up", "wva_metrics_freshness_status"):
+        assert not any(line.startswith(name) and 'variant_name="b"' in line for line in text.splitlines()), name

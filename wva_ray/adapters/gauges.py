@@ -4,10 +4,11 @@
 Decision gauges keep upstream WVA's names and labels so that existing HPA, KEDA and prometheus-adapter rules
 work unchanged: `wva_desired_replicas`, `wva_current_replicas`, `wva_desired_ratio` with `variant_name`,
 `namespace`, `accelerator_type` (and `controller_instance` when the controller has one), and the counter
-`wva_replica_scaling_total{variant_name,namespace,direction,reason}`, which (unlike upstream) is incremented on
-every change of the desired count. Series of VAs that disappear from a publish (deleted, no longer owned, or not
-publishable) are removed. Health metrics: `wva_cycle_duration_seconds`, `wva_shard_lag_seconds`,
-`wva_errors_total`, `wva_metrics_missing_variants`, `wva_held_variants`, `wva_publishes_total`,
+`wva_replica_scaling_total{variant_name,namespace,direction,reason}`, incremented on every change of the desired
+count (as v0.9 does). WVA v0.9's other families are in `adapters.v09_metrics`. Series of VAs that disappear from
+a publish (deleted, no longer owned, or not publishable) are removed.
+Health metrics: `wva_cycle_duration_seconds`, `wva_shard_lag_seconds`,
+`wva_errors_total{component,error_type}`, `wva_metrics_missing_variants`, `wva_held_variants`, `wva_publishes_total`,
 `wva_is_leader`, `wva_build_info`.
 
 One port: in Ray mode the decisions are made in the coordinator actor, but the driver process (`wva-ray run`,
@@ -28,6 +29,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 from prometheus_client.metrics_core import Metric
 
+from wva_ray.adapters.v09_metrics import V09Metrics
 from wva_ray.api.plan import Decision
 
 CYCLE_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -121,7 +123,7 @@ class GaugeExporter:
             ["shard"],
             registry=reg,
         )
-        self.errors = Counter("wva_errors", "Errors by kind", ["kind"], registry=reg)
+        self.v09 = V09Metrics(reg, self._instance)  # WVA v0.9's families, wva_errors_total among them
         miss_labels = ["namespace", "reason", *(["controller_instance"] if self._instance else [])]
         self.pod_mapping_misses = Counter(
             "wva_pod_mapping_miss",
@@ -182,6 +184,7 @@ class GaugeExporter:
         self.metrics_missing.set(missing)
         self.held.set(held)
         self.publishes.inc()
+        self.v09.apply(decisions)
 
     def _count_change(self, d: Decision) -> None:
         before = self._last_desired.get(d.key)
@@ -202,6 +205,7 @@ class GaugeExporter:
 
     def observe_cycle(self, duration_s: float) -> None:
         self.cycle_duration.observe(duration_s)
+        self.v09.observe_cycle(duration_s)
 
     def set_shard_lag(self, shard: int, lag_s: float) -> None:
         self.shard_lag.labels(shard=str(shard)).set(lag_s)
@@ -216,7 +220,8 @@ class GaugeExporter:
             self.pod_mapping_misses.labels(*labels).inc()
 
     def count_error(self, kind: str) -> None:
-        self.errors.labels(kind=kind).inc()
+        """`wva_errors_total{component="controller", error_type=kind}` (upstream v0.9's labels)."""
+        self.v09.count_error(kind)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format 0.0.4."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +33,33 @@ class DecisionSource(WireModel):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class VariantTelemetry:
+    """Ours: what the pipeline did for one variant, for the v0.9 `wva_*` metrics (adapters.v09_metrics). Never in
+    a plan's JSON (`Decision.telemetry` is excluded); None/"" where the analyzer or signal has no such value."""
+
+    unit: str = ""  # the capacity unit of the analyzer that sized the group ("" none: no spare/required series)
+    required: float | None = None  # the group's (role's) capacity still required, in `unit`
+    spare: float | None = None
+    kv_tokens_used: float | None = None  # over the variant's live pods
+    kv_tokens_capacity: float | None = None
+    utilization: float | None = None  # mean KV usage of the live pods
+    enforcer_policy: str = ""  # scale_to_zero | minimum_replicas: the enforcer set this variant's target
+    limiter_name: str = ""  # set when global allocation limited the variant
+    pods_fresh: int = 0
+    pods_stale: int = 0
+    pods_missing: int = 0
+    pods_unavailable: int = 0  # the metrics source failed: every ready pod
+    # the same on every decision of one plan (the global `default` entry)
+    analyzer_name: str = ""
+    limiter_enabled: bool = False
+    scale_to_zero_enabled: bool = False
+    kv_spare_threshold: float = 0.0
+    queue_spare_threshold: float = 0.0
+    gpu_discovery: int = -1  # 1 the GPU inventory was read, 0 it failed, -1 not read (no limiter)
+    gpus_available: tuple[tuple[str, float], ...] = ()  # free GPUs per accelerator type, when read
+
+
 class Decision(WireModel):
     namespace: str
     name: str
@@ -51,6 +79,7 @@ class Decision(WireModel):
     held: bool = False  # the value was held (missing metrics, invalid input, conflict): not acted on
     publish: bool = True  # false when no gauge may be emitted (no accelerator, conflict)
     source: DecisionSource | None = None  # absent for a VariantAutoscaling; omitted from the output then
+    telemetry: VariantTelemetry | None = Field(default=None, exclude=True)  # for the metrics only; never output
 
     @model_serializer(mode="wrap")
     def _omit_absent_source(self, handler: SerializerFunctionWrapHandler) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from wva_ray.core.enforcer import enforce
 from wva_ray.core.ports import ModelGroupRef
 from wva_ray.core.proposals import Draft, GroupWarnings, Proposals
 from wva_ray.core.roles import size_by_role
+from wva_ray.core.telemetry import variant_telemetry
 from wva_ray.core.v09_config import quota_of
 from wva_ray.core.variants import Variant, build_variants
 
@@ -163,9 +164,12 @@ def _decide_group(
         d.woke_from_zero = v.key in enf.scaled_from_zero
         d.cost_per_capacity = v.cost
     out = []
+    decided = {v.key for v in decidable}
     for v in variants:
         d = drafts[v.key]
         d.steps = [*group_steps, *(f"{v.name}: {h.message}" for h in v.holds)]
+        view = sizing.capacity if v.key in decided else None
+        d.telemetry = variant_telemetry(v, view, enf.notes.get(v.key, ""), bool(snapshot.metrics_error))
         out.append(d)
     return out, sizing.warnings
 
@@ -212,6 +216,21 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     # Allocation settings come from the global `default` entry only (built-in < global default).
     global_cfg = ParsedConfig(cfg.saturation, cfg.scale_to_zero, {}, {}, cfg.scale_to_zero_fallback)
     allocation = resolve_saturation(global_cfg, "", "").settings
+    label = analyzer_of(allocation).label
+    stz_on = resolve_scale_to_zero(global_cfg, "", "").enabled
+    inventory = snapshot.gpu_available
+    gpu_discovery = 0 if snapshot.gpu_inventory_error else (1 if inventory is not None else -1)
+    for d in drafts:
+        d.telemetry = replace(
+            d.telemetry,
+            gpu_discovery=gpu_discovery,
+            gpus_available=tuple(sorted((inventory or {}).items())),
+            analyzer_name=label,
+            limiter_enabled=allocation.enable_limiter,
+            scale_to_zero_enabled=stz_on,
+            kv_spare_threshold=allocation.kv_spare_trigger,
+            queue_spare_threshold=allocation.queue_spare_trigger,
+        )
     # slo state of groups not decided this cycle (no metrics) is carried over unchanged
     slo_state = {**{k: dict(v) for k, v in snapshot.state.slo.items()}, **slo.state_out}
     learned_state = {**{k: dict(v) for k, v in snapshot.state.learned.items()}, **slo.learned_out}
@@ -260,6 +279,7 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
     grants = allocate([to_proposal(d) for d in drafts], budget) if budget is not None else {}
     decisions: list[Decision] = []
     conds = Conditions()
+    limiter = _limiter_name(budget)
     for d in drafts:
         v = d.variant
         grant = grants.get(v.key)
@@ -298,9 +318,19 @@ def finalize(proposals: Proposals, budget: Budget | None, metrics_error: str | N
                 held=d.held,
                 publish=bool(v.accelerator) and not conflict,
                 source=DecisionSource.model_construct(kind=found[0], reason=found[1]) if found else None,
+                telemetry=replace(d.telemetry, limiter_name=limiter) if limited_note is not None else d.telemetry,
             )
         )
     return Plan(decisions=decisions, warnings=proposals.warnings, state=proposals.state)
+
+
+def _limiter_name(budget: Budget | None) -> str:
+    """What limited a grant, in upstream's limiter names where they apply (`quota`, `gpu-inventory`)."""
+    if budget is None:
+        return ""
+    if budget.quota is not None:
+        return "quota"
+    return "gpu-inventory" if budget.free_gpus is not None else "budget"
 
 
 def decide(snapshot: Snapshot, now: datetime | None = None) -> Plan:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wva_ray.api.config import SaturationSettings
+from wva_ray.api.plan import VariantTelemetry
 from wva_ray.api.snapshot import DecisionState
 from wva_ray.core.ports import ModelGroupRef
 from wva_ray.core.variants import Variant
@@ -30,6 +31,7 @@ class Draft:
     cost_per_capacity: float = 0.0
     notes: list[str] = field(default_factory=list)
     class_priority: int | None = None  # analyzer slo: the service class's priority (allocation order)
+    telemetry: VariantTelemetry = field(default_factory=VariantTelemetry)  # for the v0.9 metrics
 
 
 @dataclass(frozen=True, slots=True)
