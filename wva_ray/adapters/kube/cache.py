@@ -12,12 +12,13 @@ import threading
 import time
 from collections.abc import Mapping
 
-from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeGone
+from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeGone, KubeNotFound
 
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_S = 240
-MAX_BACKOFF_S = 4.0
+MAX_BACKOFF_S = 4.0  # a transient failure (connection, 5xx): retry soon
+MAX_ABSENT_BACKOFF_S = 60.0  # the resource type is not served (404, e.g. no VA or KEDA CRD): retry rarely
 
 
 def object_key(obj: Mapping[str, object]) -> tuple[str, str]:
@@ -111,12 +112,19 @@ class WatchCache:
         return str(rv) if rv else None
 
     def _run(self) -> None:
+        """List, then watch; on failure retry with exponential backoff, capped at MAX_BACKOFF_S, or at
+        MAX_ABSENT_BACKOFF_S while the resource type is not served. Logged once per state change: the first
+        failure and every change of the error as a warning, repeats at debug, the recovery at info."""
         backoff_s = 0.1
         rv: str | None = None
+        failing: str | None = None  # the error of the current failure state
         while not self._stop.is_set():
             try:
                 if rv is None:
                     rv = self._relist()
+                    if failing is not None:
+                        log.info("watch %s recovered after: %s", self.path, failing)
+                        failing = None
                 for event in self.api.watch(self.path, rv, timeout_s=WATCH_TIMEOUT_S, query=self._query):
                     if self._stop.is_set():
                         return
@@ -127,9 +135,15 @@ class WatchCache:
                 rv = None
             except Exception as exc:
                 self.last_error = str(exc)
-                log.warning("watch %s failed: %s (retry in %.1fs)", self.path, exc, backoff_s)
+                absent = isinstance(exc, KubeNotFound)
+                if str(exc) != failing:
+                    hint = " (resource type not served; retrying with backoff)" if absent else ""
+                    log.warning("watch %s failed: %s%s", self.path, exc, hint)
+                    failing = str(exc)
+                else:
+                    log.debug("watch %s still failing: %s (retry in %.1fs)", self.path, exc, backoff_s)
                 rv = None
                 if self._stop.wait(backoff_s):
                     return
-                backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
+                backoff_s = min(backoff_s * 2, MAX_ABSENT_BACKOFF_S if absent else MAX_BACKOFF_S)
             time.sleep(0)
