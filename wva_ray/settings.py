@@ -12,8 +12,11 @@ kept (`PROMETHEUS_BASE_URL`, `GLOBAL_OPT_INTERVAL`, `WVA_SCALE_TO_ZERO`, `CONTRO
 are `WVA_<FIELD>` for the kube and runtime sections and `PROMETHEUS_<FIELD>` for the prometheus one. Names are
 matched case-insensitively; an empty value counts as unset. Flags and the settings file use flat keys (the `key`
 of each `SettingName`, e.g. `shards`, `prometheus_base_url`); the file may also nest them by section
-(`runtime: {shards: 3}`). A bad value raises `SettingsError` naming where it came from (the environment
-variable, the flag or the file key) and the value. The object is frozen: a cycle sees one consistent set.
+(`runtime: {shards: 3}`), or use the environment names, as WVA v0.9's `wva-manager-config` `config.yaml` does
+(`PROMETHEUS_BASE_URL: https://...`; pass that file with `--config /etc/wva/config.yaml`); its keys wva-ray does not
+use (`UPSTREAM_IGNORED`) are accepted and ignored. A bad value raises `SettingsError` naming where it came from
+(the environment variable, the flag or the file key) and the value.
+The object is frozen: a cycle sees one consistent set.
 """
 
 from __future__ import annotations
@@ -140,6 +143,35 @@ UPSTREAM_ENV = frozenset(
         "SATURATION_CONFIG_MAP_NAME",
     }
 )
+# Upstream keys of `wva-manager-config`'s config.yaml (and env) that wva-ray has no use for: accepted in a settings
+# file and ignored (docs/compatibility.md says why for each); any other unknown key is an error.
+UPSTREAM_IGNORED = frozenset(
+    {
+        "CONFIG_MAP_NAME",
+        "WVA_LIMITED_MODE",
+        "SCALE_FROM_ZERO_ENGINE_MAX_CONCURRENCY",
+        "EPP_METRIC_READER_BEARER_TOKEN",
+        "PROMETHEUS_METRICS_CACHE_TTL",
+        "PROMETHEUS_METRICS_CACHE_CLEANUP_INTERVAL",
+        "PROMETHEUS_METRICS_CACHE_FETCH_INTERVAL",
+        "PROMETHEUS_METRICS_CACHE_FRESH_THRESHOLD",
+        "PROMETHEUS_METRICS_CACHE_STALE_THRESHOLD",
+        "PROMETHEUS_METRICS_CACHE_UNAVAILABLE_THRESHOLD",
+        "METRICS_BIND_ADDRESS",
+        "HEALTH_PROBE_BIND_ADDRESS",
+        "LEADER_ELECT",
+        "LEADER_ELECTION_LEASE_DURATION",
+        "LEADER_ELECTION_RENEW_DEADLINE",
+        "LEADER_ELECTION_RETRY_PERIOD",
+        "REST_CLIENT_TIMEOUT",
+        "METRICS_SECURE",
+        "ENABLE_HTTP2",
+        "V",
+        "EXPERIMENTAL_COORDINATOR_ENABLED",
+        "COORDINATOR_INTERVAL",
+        "QUEUEING_MODEL_CONFIG_MAP_NAME",
+    }
+)
 _SECTIONS: dict[Section, type[BaseModel]] = {
     "kube": KubeSettings,
     "prometheus": PrometheusSettings,
@@ -161,6 +193,7 @@ def _setting_names() -> tuple[SettingName, ...]:
 SETTINGS = _setting_names()
 _BY_KEY = {s.key: s for s in SETTINGS}
 _BY_FIELD = {(s.section, s.field): s for s in SETTINGS}
+_BY_ENV = {name: s for s in SETTINGS for name in s.env}  # wva-manager-config's config.yaml uses the env names
 
 
 def env_names() -> frozenset[str]:
@@ -217,9 +250,17 @@ def _from_flat(values: Mapping[str, Any], source: str, origins: Origins) -> dict
                     tree.setdefault(key, {})[field] = inner
                     origins[(key, field)] = f"{source} {key}.{field}"
             continue
-        s = _BY_KEY.get(key)
+        s = _BY_KEY.get(key) or _BY_ENV.get(str(key).upper())
+        if s is None and str(key).upper() in UPSTREAM_IGNORED:
+            continue
         if s is None:
             raise SettingsError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(_BY_KEY))})")
+        parser = _ENV_PARSERS.get((s.section, s.field))
+        if parser is not None and isinstance(value, str):
+            try:
+                value = parser(value)
+            except ValueError as exc:
+                raise SettingsError(f"{source} {key}={value!r}: {exc}") from exc
         if value is not None:
             tree.setdefault(s.section, {})[s.field] = value
             origins[(s.section, s.field)] = f"{source} {key}"
@@ -313,6 +354,7 @@ def load_settings(
 __all__ = [
     "SETTINGS",
     "UPSTREAM_ENV",
+    "UPSTREAM_IGNORED",
     "ActuationMode",
     "RuntimeSettings",
     "SettingName",

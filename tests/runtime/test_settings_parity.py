@@ -41,6 +41,7 @@ OBSERVING_ENV = {
     "PROMETHEUS_CLIENT_CERT_PATH": "/etc/tls.crt",
     "PROMETHEUS_CLIENT_KEY_PATH": "/etc/tls.key",
     "PROMETHEUS_SERVER_NAME": "prom.internal",
+    "PROMETHEUS_ALLOW_HTTP": "false",
     "PROMETHEUS_TIMEOUT_S": "4",
     "PROMETHEUS_RETRIES": "1",
     "PROMETHEUS_BACKOFF_S": "0.5",

@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -44,6 +44,9 @@ class PrometheusSettings(BaseModel):
     client_cert_path: Path | None = None
     client_key_path: Path | None = None
     server_name: str | None = None
+    # v0.9's PROMETHEUS_ALLOW_HTTP: unset = wva-ray's default (http:// allowed); true = plain http, which then may
+    # not carry a token or TLS settings (as upstream); false = https:// only (upstream's default)
+    allow_http: bool | None = None
     # ours
     timeout_s: float = Field(default=10.0, gt=0)
     retries: int = Field(default=3, ge=0, le=10)
@@ -58,6 +61,30 @@ class PrometheusSettings(BaseModel):
     # Concurrent queries per cycle. 2 measured fastest against a 2-core Prometheus (benchmarks/metrics_collection.py:
     # 1,000 x 3 pods, 0.76 s vs 1.29 s with 8); raise it for a Prometheus with more cores.
     query_concurrency: int = Field(default=2, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _allow_http(self) -> PrometheusSettings:
+        url = (self.base_url or "").strip().lower()
+        if self.allow_http is False and url.startswith("http://"):
+            raise ValueError(
+                f"PROMETHEUS_ALLOW_HTTP=false refuses PROMETHEUS_BASE_URL={self.base_url!r}: use https:// "
+                "or set PROMETHEUS_ALLOW_HTTP=true"
+            )
+        if self.allow_http and url.startswith("http://"):
+            secured = {
+                "PROMETHEUS_BEARER_TOKEN": self.bearer_token,
+                "PROMETHEUS_TOKEN_PATH": self.token_path,
+                "PROMETHEUS_CA_CERT_PATH": self.ca_cert_path,
+                "PROMETHEUS_CLIENT_CERT_PATH": self.client_cert_path,
+                "PROMETHEUS_CLIENT_KEY_PATH": self.client_key_path,
+            }
+            given = [k for k, v in secured.items() if v]
+            if given:
+                raise ValueError(
+                    f"PROMETHEUS_ALLOW_HTTP=true with PROMETHEUS_BASE_URL={self.base_url!r}: plain http cannot "
+                    f"carry {', '.join(given)} (as upstream v0.9); use https:// or drop them"
+                )
+        return self
 
 
 class _ServerNameAdapter(HTTPAdapter):
