@@ -2,7 +2,8 @@
 
 Fits every model's scale-ups into the free GPUs per accelerator type, the optional GPU budget per type and the
 optional power budget. Scale-downs are never limited. Grants are whole replicas. Order: priority ascending, then
-least spare capacity, then cost per unit of capacity, then name. A variant whose accelerator is exhausted offers
+least spare capacity, then cost per unit of capacity, then name; with `Budget.rescale` (v0.9 `enableRescale`), a
+contended accelerator type is first shared by weight (`rescale_caps`). A variant whose accelerator is exhausted offers
 its unmet replicas to the other variants of the same model, cheapest first (spillover).
 """
 
@@ -33,6 +34,7 @@ class Proposal:
     cost: float = 10.0
     max_replicas: int | None = None
     actable: bool = True
+    rescale_priority: int = 1  # v0.9 entry `priority` (higher = larger share under priority rescale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class Budget:
     accelerator_watts: Mapping[str, float] = field(default_factory=dict)
     block_scale_ups: bool = False  # limiterFailureMode closed and the inventory could not be read
     quota: Quota | None = None  # upstream v0.9 `limiters: [{type: quota}]`: cluster and namespace GPU quotas
+    rescale: bool = False  # upstream v0.9 `enableRescale` (with enableLimiter): shares by priority x demand
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,29 @@ def _namespace(key: str) -> str:
     return key.split("/", 1)[0]
 
 
+def _weight(p: Proposal) -> float:
+    return p.rescale_priority * (p.desired - p.current) * p.gpus_per_replica
+
+
+def rescale_caps(ups: Sequence[Proposal], free: Mapping[str, float]) -> dict[str, int]:
+    """Priority rescale (upstream v0.9, `enableRescale`): under contention for an accelerator type (the GPUs asked
+    exceed the free ones), each scale-up gets at most floor + (B - sum floor) * w / sum w GPUs, w = priority x
+    demand, the floor being what it already runs (scale-ups start from 0 extra) and B the free GPUs. Whole
+    replicas; keys of types without contention are absent (no cap)."""
+    caps: dict[str, int] = {}
+    for acc in sorted({p.accelerator for p in ups}):
+        members = [p for p in ups if p.accelerator == acc]
+        budget = free.get(acc, 0.0)
+        asked = sum((p.desired - p.current) * p.gpus_per_replica for p in members)
+        if math.isinf(budget) or asked <= budget:
+            continue
+        total = sum(_weight(p) for p in members)
+        for p in members:
+            share = budget * _weight(p) / total if total > 0 else 0.0
+            caps[p.key] = min(p.desired - p.current, math.floor(share / p.gpus_per_replica + 1e-9))
+    return caps
+
+
 def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
     """Final desired count per proposal key."""
     pool = _Pool(proposals, budget)
@@ -123,9 +149,11 @@ def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
         if p.actable:
             by_group[p.group].append(p)
     spilled_in: dict[str, int] = defaultdict(int)
+    caps = rescale_caps(ups, pool.free) if budget.rescale and not budget.block_scale_ups else {}
     for p in ups:
         want = p.desired - p.current
-        got = 0 if budget.block_scale_ups else pool.take(p.accelerator, p.gpus_per_replica, want, _namespace(p.key))
+        first = min(want, caps[p.key]) if p.key in caps else want
+        got = 0 if budget.block_scale_ups else pool.take(p.accelerator, p.gpus_per_replica, first, _namespace(p.key))
         desired[p.key] = p.current + got + spilled_in[p.key]
         unmet = want - got
         notes: list[str] = []
@@ -153,6 +181,12 @@ def allocate(proposals: Sequence[Proposal], budget: Budget) -> dict[str, Grant]:
             )
             notes.append(f"short by {unmet} replicas: {why}")
         grants[p.key] = Grant(desired[p.key], unmet > 0, max(unmet, 0), "; ".join(notes))
+    for p in sorted((p for p in ups if p.key in caps), key=lambda p: (-_weight(p), p.key)):
+        g = grants[p.key]  # what the shares' rounding left goes to the heaviest weights first
+        extra = pool.take(p.accelerator, p.gpus_per_replica, g.shortfall, _namespace(p.key)) if g.shortfall else 0
+        if extra > 0:
+            desired[p.key] += extra
+            grants[p.key] = Grant(desired[p.key], g.shortfall > extra, g.shortfall - extra, g.note)
     for p in proposals:
         if p.key not in grants:
             extra = spilled_in.get(p.key, 0)

@@ -210,6 +210,8 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
         group_drafts, analyzer_warnings = _decide_group(
             members, settings, cfg, snapshot, counts, queues, history, now, slo
         )
+        for d in group_drafts:
+            d.rescale_priority = resolved.settings.priority
         drafts += group_drafts
         notes[ref] = GroupWarnings(tuple(f"{ref.text}: {p}" for p in resolved.problems), analyzer_warnings)
     drafts.sort(key=lambda d: (d.variant.namespace, d.variant.name))
@@ -251,6 +253,7 @@ def budget_for(snapshot: Snapshot, s: SaturationSettings) -> Budget | None:
         accelerator_watts=s.accelerator_watts,
         block_scale_ups=inventory_failed and s.enable_limiter and s.limiter_failure_mode == "closed",
         quota=quota_of(s.limiters) if s.enable_limiter else None,  # v0.9: quotas need enableLimiter (upstream)
+        rescale=s.enable_rescale and s.enable_limiter,  # v0.9: greedy-by-score only, i.e. with the limiter
     )
 
 
@@ -270,6 +273,7 @@ def to_proposal(d: Draft) -> Proposal:
         cost=v.cost,
         max_replicas=v.max_replicas,
         actable=d.actable and not d.held and v.target_found,
+        rescale_priority=d.rescale_priority,
     )
 
 

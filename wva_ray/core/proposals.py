@@ -32,6 +32,7 @@ class Draft:
     notes: list[str] = field(default_factory=list)
     class_priority: int | None = None  # analyzer slo: the service class's priority (allocation order)
     telemetry: VariantTelemetry = field(default_factory=VariantTelemetry)  # for the v0.9 metrics
+    rescale_priority: int = 1  # the group's v0.9 entry `priority` (priority rescale's weight)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,8 +67,8 @@ def entry_notes(entry: SaturationEntry, path: str) -> list[str]:
                 notes.append(f"{where}.parameters.{key}: expected a number, got {value!r}; ignored")
     if any(lim.is_quota for lim in entry.limiters or []) and not entry.enable_limiter:
         notes.append(f"{path}.limiters: a quota needs enableLimiter: true (as upstream); not applied")
-    if entry.enable_rescale:
-        notes.append(f"{path}.enableRescale: priority rescale is not implemented; allocation uses priority order")
+    if entry.enable_rescale and not entry.enable_limiter:
+        notes.append(f"{path}.enableRescale: true needs enableLimiter: true (as upstream); not applied")
     return notes
 
 

@@ -15,8 +15,9 @@ cost per capacity. It votes only when listed. An analyzer is live when it return
 positive per-replica capacity this cycle (upstream also counts a result from the last 3 intervals; wva-ray's
 combination counts this cycle only: an analyzer that lost its signal stops voting at once).
 
-`score` does not weigh a vote: upstream uses it only in the greedy-by-score optimizer's model score
-(priority x sum of scores x remaining demand), which `core.v09_rescale` applies.
+`score` does not weigh a vote (upstream neither): upstream uses it only in the greedy-by-score optimizer's model
+score (priority x sum of scores x remaining demand), which wva-ray does not run; wva-ray's allocation is priority
+order, or with `enableRescale` shares by priority x demand (`core.allocation.rescale_caps`). It is validated (>= 0).
 """
 
 from __future__ import annotations
