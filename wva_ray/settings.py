@@ -115,6 +115,7 @@ _ENV_OVERRIDES: dict[tuple[Section, str], tuple[str, ...]] = {
     ("kube", "pod_namespace"): ("POD_NAMESPACE",),
     ("kube", "controller_instance"): ("CONTROLLER_INSTANCE",),
     ("kube", "saturation_config_map"): ("SATURATION_CONFIG_MAP_NAME",),
+    ("kube", "queueing_model_config_map"): ("QUEUEING_MODEL_CONFIG_MAP_NAME",),
     ("kube", "scale_to_zero_fallback"): ("WVA_SCALE_TO_ZERO",),
     ("runtime", "interval_s"): ("GLOBAL_OPT_INTERVAL",),
     ("runtime", "status_heartbeat_s"): ("WVA_STATUS_HEARTBEAT_S", "WVA_STATUS_HEARTBEAT_SECONDS"),
@@ -123,6 +124,7 @@ _ENV_OVERRIDES: dict[tuple[Section, str], tuple[str, ...]] = {
 # Flat keys that differ from the field name (prometheus fields are `prometheus_<field>`).
 _KEY_OVERRIDES: dict[tuple[Section, str], str] = {
     ("kube", "saturation_config_map"): "saturation_config_map_name",
+    ("kube", "queueing_model_config_map"): "queueing_model_config_map_name",
     ("kube", "scale_to_zero_fallback"): "scale_to_zero",
 }
 UPSTREAM_ENV = frozenset(
@@ -141,6 +143,7 @@ UPSTREAM_ENV = frozenset(
         "WATCH_NAMESPACE",
         "POD_NAMESPACE",
         "SATURATION_CONFIG_MAP_NAME",
+        "QUEUEING_MODEL_CONFIG_MAP_NAME",
     }
 )
 # Upstream keys of `wva-manager-config`'s config.yaml (and env) that wva-ray has no use for: accepted in a settings
@@ -169,7 +172,6 @@ UPSTREAM_IGNORED = frozenset(
         "V",
         "EXPERIMENTAL_COORDINATOR_ENABLED",
         "COORDINATOR_INTERVAL",
-        "QUEUEING_MODEL_CONFIG_MAP_NAME",
     }
 )
 _SECTIONS: dict[Section, type[BaseModel]] = {

@@ -33,6 +33,17 @@ class SnapshotConfig(WireModel):
     scale_to_zero_fallback: bool = False  # env WVA_SCALE_TO_ZERO, read by the adapter, not by the core
     service_classes: dict[str, Any] = Field(default_factory=dict)  # ConfigMap service-classes-config (analyzer slo)
     slo_profiles: dict[str, Any] = Field(default_factory=dict)  # ConfigMap wva-slo-profiles (analyzer slo)
+    # WVA v0.9 ConfigMap wva-queueing-model-config (mapped onto analyzer slo: core.v09_queueing)
+    queueing_model: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_queueing_model(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A snapshot without the v0.9 queueing-model ConfigMap serialises exactly as before the key existed."""
+        data: dict[str, Any] = handler(self)
+        if not self.queueing_model:
+            data.pop("queueingModel", None)
+            data.pop("queueing_model", None)
+        return data
 
     @field_validator("saturation", "scale_to_zero")
     @classmethod

@@ -39,6 +39,7 @@ from wva_ray.core.proposals import Draft, GroupWarnings, Proposals
 from wva_ray.core.roles import size_by_role
 from wva_ray.core.telemetry import variant_telemetry
 from wva_ray.core.v09_config import quota_of
+from wva_ray.core.v09_queueing import QueueingModel, map_queueing_model
 from wva_ray.core.variants import Variant, build_variants
 
 __all__ = [  # Draft, GroupWarnings and Proposals live in core.proposals; re-exported for the pipeline's users
@@ -174,15 +175,23 @@ def _decide_group(
     return out, sizing.warnings
 
 
-def _global_warnings(cfg: ParsedConfig, discovery: Discovery, slo_ctx: SloContext) -> tuple[str, ...]:
-    return (*cfg.warnings, *discovery.warnings, *slo_ctx.warnings)
+def _global_warnings(
+    cfg: ParsedConfig, discovery: Discovery, slo_ctx: SloContext, queueing: QueueingModel
+) -> tuple[str, ...]:
+    return (*cfg.warnings, *discovery.warnings, *slo_ctx.warnings, *queueing.warnings)
+
+
+def _slo_inputs(snapshot: Snapshot) -> tuple[SloContext, QueueingModel]:
+    """The service classes (with v0.9's queueing-model ConfigMap mapped in) and that mapping."""
+    config = snapshot.config
+    queueing = map_queueing_model(config.queueing_model, config.service_classes)
+    return slo_context({**config.service_classes, **queueing.service_classes}, config.slo_profiles), queueing
 
 
 def global_warnings(snapshot: Snapshot) -> tuple[str, ...]:
     """The snapshot-wide warnings `propose` reports (configuration, discovery, service classes and profiles)."""
     expanded, discovery = expand(snapshot)
-    config = expanded.config
-    return _global_warnings(parse_config(config), discovery, slo_context(config.service_classes, config.slo_profiles))
+    return _global_warnings(parse_config(expanded.config), discovery, *_slo_inputs(expanded))
 
 
 def propose(snapshot: Snapshot, now: datetime) -> Proposals:
@@ -198,7 +207,7 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     for q in snapshot.flow_control_queues:
         queues[(q.namespace or "", q.model_name)] += q.size
     history = {k: list(v) for k, v in snapshot.state.capacity_history.items()}
-    slo_ctx = slo_context(snapshot.config.service_classes, snapshot.config.slo_profiles)
+    slo_ctx, queueing = _slo_inputs(snapshot)
     slo = _CarriedState(
         snapshot.state.slo, learned_in=snapshot.state.learned, rows=PodRows(snapshot.metrics, snapshot.pods)
     )
@@ -206,7 +215,10 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     notes: dict[ModelGroupRef, GroupWarnings] = {}
     for ref, members in sorted(groups.items()):
         resolved = resolve_saturation(cfg, ref.namespace, ref.model_id)
-        settings = AnalyzerSettings(resolved.settings, slo_ctx)
+        group_settings = resolved.settings
+        if queueing.active:  # v0.9: the queueing-model ConfigMap takes precedence; wva-ray sizes with slo
+            group_settings = group_settings.model_copy(update={"analyzer_name": "slo"})
+        settings = AnalyzerSettings(group_settings, slo_ctx)
         group_drafts, analyzer_warnings = _decide_group(
             members, settings, cfg, snapshot, counts, queues, history, now, slo
         )
@@ -237,7 +249,7 @@ def propose(snapshot: Snapshot, now: datetime) -> Proposals:
     slo_state = {**{k: dict(v) for k, v in snapshot.state.slo.items()}, **slo.state_out}
     learned_state = {**{k: dict(v) for k, v in snapshot.state.learned.items()}, **slo.learned_out}
     state = DecisionState(capacity_history=history, slo=slo_state, learned=learned_state)
-    return Proposals(drafts, state, _global_warnings(cfg, discovery, slo_ctx), notes, allocation)
+    return Proposals(drafts, state, _global_warnings(cfg, discovery, slo_ctx, queueing), notes, allocation)
 
 
 def budget_for(snapshot: Snapshot, s: SaturationSettings) -> Budget | None:

@@ -111,7 +111,11 @@ class KubeReader:
             WatchCache(
                 api, f"/api/v1/namespaces/{settings.pod_namespace}/configmaps", field_selector=f"metadata.name={name}"
             )
-            for name in (settings.service_classes_config_map, settings.slo_profiles_config_map)
+            for name in (
+                settings.service_classes_config_map,
+                settings.slo_profiles_config_map,
+                settings.queueing_model_config_map,
+            )
         ]
         self._workloads: dict[str, WatchCache] = {}
         self.scalers = ScalerWatches(api, watch_namespace=ns, controller_instance=settings.controller_instance)
@@ -231,6 +235,7 @@ class KubeReader:
         local: dict[str, dict[str, dict[str, Any]]] = {}
         service_classes: dict[str, Any] = {}
         slo_profiles: dict[str, Any] = {}
+        queueing_model: dict[str, Any] = {}
         for cache in self._config_maps:
             for cm in cache.items():
                 ns, name = str(object_meta(cm).get("namespace")), str(object_meta(cm).get("name"))
@@ -240,6 +245,9 @@ class KubeReader:
                     continue
                 if ns == s.pod_namespace and name == s.slo_profiles_config_map:
                     slo_profiles.update(data)
+                    continue
+                if ns == s.pod_namespace and name == s.queueing_model_config_map:
+                    queueing_model.update(data)
                     continue
                 kind = "saturation" if name == s.saturation_config_map else "scaleToZero"
                 if ns == s.pod_namespace:
@@ -253,6 +261,7 @@ class KubeReader:
             scale_to_zero_fallback=s.scale_to_zero_fallback,
             service_classes=service_classes,
             slo_profiles=slo_profiles,
+            queueing_model=queueing_model,
         )
 
     def _scale_target(self, target: ScaleTargetObject, live_pods: Sequence[JsonObj]) -> ScaleTarget:

@@ -27,5 +27,7 @@ class KubeSettings(BaseModel):
     # analyzer slo (global only): upstream's service classes and our optional performance profiles
     service_classes_config_map: str = "service-classes-config"
     slo_profiles_config_map: str = "wva-slo-profiles"
+    # WVA v0.9 (QUEUEING_MODEL_CONFIG_MAP_NAME): mapped onto analyzer slo (core.v09_queueing)
+    queueing_model_config_map: str = "wva-queueing-model-config"
     scale_to_zero_fallback: bool = False
     node_selector: dict[str, str] = {}  # only nodes with these labels count in the GPU inventory
