@@ -58,6 +58,11 @@ class Profile(BaseModel):
         step_ms = self.alpha_ms + self.beta_ms * decoding + self.gamma_ms_per_1k_kv * kv_tokens / 1000.0
         return step_ms / 1000.0
 
+    def step_s(self, decoding: int, kv_tokens: float, prefill_tokens: float) -> float:
+        """One engine step that decodes `decoding` sequences and prefills `prefill_tokens` prompt tokens (vLLM's
+        chunked prefill: one token budget per step, decodes first, then prompt chunks)."""
+        return self.itl_s(decoding, kv_tokens) + prefill_tokens / self.prefill_tokens_per_s
+
 
 class ProfileFile(BaseModel):
     """Shape of a profiles YAML file."""

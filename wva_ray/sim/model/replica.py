@@ -19,6 +19,12 @@ Model (per replica, numbers from a `Profile`):
   which is real but makes mean-ITL SLOs of short outputs depend on the chunk size; the brief and the
   reference profile ask for the averaged rule, so that is what this implements.)
 
+Options (`ReplicaOptions`, in `replica_types`; all off by default): recompute preemption, prefix-cache hits,
+prefill cost growing with length, a fixed per-request overhead (a request reaches the queue
+`request_overhead_s` after submission) and per-step prefill stalls (`prefill_stall`: while prompts are being
+prefilled every step lasts `d + c / prefill_tokens_per_s` for its chunk of `c` prompt tokens, as vLLM's
+chunked prefill with a token budget of `max_num_batched_tokens` per step, decodes first; fluid like the rest).
+
 Why event-driven fluid and not step-by-step: stepping every ~10 ms engine iteration would cost
 ~100 Python iterations per replica per simulated second (far too slow for an hour at 50 req/s). Between
 events (arrival/admission, prefill end, first token, completion, a rho refresh at most every 0.5 s) the
@@ -37,13 +43,16 @@ Public API (stable; the emulator imports it): `ReplicaModel(profile, seed=0, sta
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from collections import deque
 from collections.abc import Hashable
-from dataclasses import dataclass
 
 from wva_ray.sim.model.profiles import Profile
+from wva_ray.sim.model.replica_types import Completed, ReplicaOptions, ReplicaState
+
+__all__ = ["RHO_WINDOW_S", "Completed", "ReplicaModel", "ReplicaOptions", "ReplicaState"]
 
 KV_ADMISSION_RATIO = 0.9
 RHO_WINDOW_S = 5.0
@@ -52,54 +61,6 @@ RHO_REFRESH_S = 0.5
 _INF = math.inf
 _FIRST = 0
 _LAST = 1
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaOptions:
-    """Switchable fidelity beyond the default model (every switch off = the model described above)."""
-
-    preemption: bool = False  # KV full while decoding: the newest running request is preempted and recomputed
-    prefix_hit_ratio: float = 0.0  # fraction of each prompt found in the prefix cache (not prefilled, shared KV)
-    prefill_growth_per_1k: float = 0.0  # prefill time per token grows by this fraction per 1k prompt tokens
-    prefill_slows_decode: bool = True  # the averaged chunked-prefill rule ITL_eff = d / (1 - rho)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.prefix_hit_ratio < 1.0:
-            raise ValueError(f"prefix_hit_ratio must be in [0, 1), got {self.prefix_hit_ratio}")
-        if self.prefill_growth_per_1k < 0:
-            raise ValueError(f"prefill_growth_per_1k must be >= 0, got {self.prefill_growth_per_1k}")
-
-
-@dataclass(frozen=True, slots=True)
-class Completed:
-    """A finished request with its latencies (seconds)."""
-
-    request_id: Hashable
-    arrival_s: float
-    prompt_tokens: int
-    output_tokens: int
-    queue_s: float
-    ttft_s: float
-    itl_s: float
-    e2e_s: float
-    finish_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaState:
-    """What a vLLM replica's /metrics would show at `now_s` (gauges and cumulative counters)."""
-
-    now_s: float
-    running: int
-    waiting: int
-    prefilling: int
-    kv_used_tokens: float
-    kv_capacity_tokens: int
-    kv_usage_ratio: float
-    prompt_tokens_total: int
-    generation_tokens_total: float
-    success_total: int
-    submitted_total: int
 
 
 class _Req:
@@ -142,6 +103,7 @@ class ReplicaModel:
         self._t = start_s
         self._v = 0.0
         self._waiting: deque[_Req] = deque()
+        self._inbound: deque[tuple[float, _Req]] = deque()  # (reaches the queue at, request): request_overhead_s
         self._prefill: deque[_Req] = deque()
         self._head_left = 0.0
         self._heap: list[tuple[float, int, int, _Req]] = []
@@ -175,8 +137,8 @@ class ReplicaModel:
 
     @property
     def load(self) -> int:
-        """Running + waiting (what a least-loaded router compares)."""
-        return self._n_dec + len(self._prefill) + len(self._waiting)
+        """Running + waiting + on the way in (what a least-loaded router compares)."""
+        return self._n_dec + len(self._prefill) + len(self._waiting) + len(self._inbound)
 
     def next_event_s(self) -> float | None:
         """Time of the next internal event (a token boundary that changes state), or None if idle."""
@@ -190,7 +152,11 @@ class ReplicaModel:
             raise ValueError(f"output_tokens must be >= 1, got {output_tokens}")
         self._run_to(now_s)
         self._submitted += 1
-        self._waiting.append(_Req(request_id, prompt_tokens, output_tokens, max(now_s, self._t)))
+        req = _Req(request_id, prompt_tokens, output_tokens, max(now_s, self._t))
+        if self.options.request_overhead_s > 0.0:
+            self._inbound.append((req.arrival_s + self.options.request_overhead_s, req))
+        else:
+            self._waiting.append(req)
         self._admit()
         self._update_rates()
 
@@ -249,6 +215,9 @@ class ReplicaModel:
             self._t = t
 
     def _fire(self) -> None:
+        inbound = self._inbound
+        while inbound and inbound[0][0] <= self._t + 1e-12:
+            self._waiting.append(inbound.popleft()[1])
         heap = self._heap
         t_dec = _INF
         if heap and self._dv_rate > 0.0:
@@ -270,6 +239,10 @@ class ReplicaModel:
         self._prompt_total += req.prompt
         req.vstart = self._v - req.generated  # a preempted request resumes where it was (recomputed prefill)
         self._n_dec += 1
+        if self.options.prefill_stall and not req.first_done:
+            req.first_s = self._t  # the step that ends the prefill samples the first token
+            req.first_done = True
+            req.vstart -= 1.0
         self._sum_vstart += req.vstart
         self._seq += 1
         req.live_seq = self._seq
@@ -311,7 +284,7 @@ class ReplicaModel:
                     arrival_s=req.arrival_s,
                     prompt_tokens=req.prompt,
                     output_tokens=req.output,
-                    queue_s=req.admit_s - req.arrival_s,
+                    queue_s=max(0.0, req.admit_s - req.arrival_s - self.options.request_overhead_s),
                     ttft_s=req.first_s - req.arrival_s,
                     itl_s=itl,
                     e2e_s=now - req.arrival_s,
@@ -375,19 +348,32 @@ class ReplicaModel:
     def _update_rates(self) -> None:
         prof = self.profile
         n_dec = self._n_dec
-        rho = self._rho() if self.options.prefill_slows_decode else 0.0
+        stall = self.options.prefill_stall
+        use_rho = self.options.prefill_slows_decode and not stall
+        rho = self._rho() if use_rho else 0.0
         dv = 0.0
-        if n_dec > 0:
-            dv = (1.0 - rho) / prof.itl_s(n_dec, self._kv_used())
-        pf = prof.prefill_tokens_per_s if self._prefill else 0.0
+        if stall and self._prefill:  # steps carry a prefill chunk: decode and prefill share each step
+            pending = max(0.0, self._head_left) + sum(
+                self._work(r.prompt) for r in itertools.islice(self._prefill, 1, None)
+            )
+            chunk = max(1.0, min(float(max(1, prof.max_num_batched_tokens - n_dec)), pending))
+            step = prof.step_s(n_dec, self._kv_used(), chunk)
+            dv = 1.0 / step if n_dec > 0 else 0.0
+            pf = chunk / step
+        else:
+            if n_dec > 0:
+                dv = (1.0 - rho) / prof.itl_s(n_dec, self._kv_used())
+            pf = prof.prefill_tokens_per_s if self._prefill else 0.0
         self._dv_rate = dv
         self._pf_rate = pf
         t_next = _INF
         if self._heap and dv > 0.0:
             t_next = self._t + max(0.0, self._heap[0][0] - self._v) / dv
-            if self._recent:  # refresh rho when a prompt leaves the window, at most every RHO_REFRESH_S
+            if use_rho and self._recent:  # refresh rho when a prompt leaves the window, at most every RHO_REFRESH_S
                 expiry = max(self._recent[0][0] + RHO_WINDOW_S, self._t + RHO_REFRESH_S)
                 t_next = min(t_next, expiry)
         if self._prefill:
             t_next = min(t_next, self._t + max(0.0, self._head_left) / pf)
+        if self._inbound:
+            t_next = min(t_next, self._inbound[0][0])
         self.next_t = t_next
