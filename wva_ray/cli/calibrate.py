@@ -3,8 +3,11 @@ window through both, and write the comparison (results.json, README.md, plot.png
 network I/O (through `wva_ray.testing.vllm_engine` / `vllm_calibrate`); needs the engine environment of
 scripts/setup.d/40-vllm-engine.sh.
 
-Each repeat measures the profile again and replays the same sequence again, so the spread over repeats covers
-both the fit and the replay on a shared, noisy machine.
+Each repeat measures the profile right before and right after its replay (fitted on both brackets together, the
+drift between them recorded), replays the same sequence again, and compares the engine with every model variant
+of `wva_ray.sim.calibrate.results` (the default model "before", the calibrated switches "after"), so the spread
+over repeats covers both the fit and the replay on a shared, noisy machine. README.md and plot.png are generated
+from results.json (`--render-only` regenerates them, e.g. after adding `--notes`).
 """
 
 from __future__ import annotations
@@ -20,25 +23,37 @@ from typing import Any
 
 import typer
 
-from wva_ray.sim.calibrate.compare import Comparison, compare
-from wva_ray.sim.calibrate.fit import fit_decode, fit_prefill, fitted_profile
+from wva_ray.sim.calibrate.compare import compare
+from wva_ray.sim.calibrate.fit import (
+    DecodeFit,
+    ItlSample,
+    PrefillFit,
+    PrefillSample,
+    fit_decode,
+    fit_prefill,
+    fitted_profile,
+    request_overhead_s,
+)
 from wva_ray.sim.calibrate.replay import ReplayRequest, SequenceSpec, scaled_sequence, simulate
 from wva_ray.sim.calibrate.report import markdown, write_plot
+from wva_ray.sim.calibrate.results import VARIANTS, drift, repeat_record, spread, uses_net_decode, variant_options
 from wva_ray.sim.model.profiles import Profile
 from wva_ray.sim.model.traces import load_trace
+from wva_ray.testing.bench_host import load1
 from wva_ray.testing.vllm_calibrate import measure_decode, measure_prefill, replay_real
 from wva_ray.testing.vllm_engine import EngineEnv, EngineEnvError, EngineSpec, EngineStartError, VllmEngine
 
 PROFILE_ID = "tiny-llama/CPU"
+Bracket = tuple[list[ItlSample], list[PrefillSample]]
 
 
-async def _repeat(
-    engine: VllmEngine, requests: list[ReplayRequest], window_s: float, duration_s: float, seed: int
-) -> tuple[Profile, Comparison, dict[str, Any]]:
-    decode = fit_decode(await measure_decode(engine, seed=seed))
-    prefill = fit_prefill(await measure_prefill(engine, seed=seed))
+async def _bracket(engine: VllmEngine, seed: int, run_s: float) -> Bracket:
+    return await measure_decode(engine, run_s=run_s, seed=seed), await measure_prefill(engine, seed=seed)
+
+
+def _profile(engine: VllmEngine, decode: DecodeFit, prefill: PrefillFit) -> Profile:
     spec = engine.spec
-    profile = fitted_profile(
+    return fitted_profile(
         PROFILE_ID,
         spec.served_model_name,
         decode,
@@ -49,14 +64,55 @@ async def _repeat(
         block_size=spec.block_size,
         startup_s=engine.startup_s or 0.0,
     )
+
+
+async def _repeat(
+    engine: VllmEngine, requests: list[ReplayRequest], window_s: float, duration_s: float, seed: int, run_s: float
+) -> dict[str, Any]:
+    """Bracket, replay, bracket; fit on both brackets; compare every model variant with the replay."""
+    load_start = load1()
+    pre = await _bracket(engine, seed, run_s)
     real = await replay_real(engine, requests, seed=seed)
-    model = simulate(profile, requests)
-    fits = {"decode": dataclasses.asdict(decode), "prefill": dataclasses.asdict(prefill)}
-    return profile, compare(real, model, window_s, duration_s), fits
+    load_mid = load1()
+    post = await _bracket(engine, seed + 1000, run_s)
+    load_end = load1()
+    prefill = fit_prefill(pre[1] + post[1])
+    plain = fit_decode(pre[0] + post[0])
+    net = fit_decode(pre[0] + post[0], prefill.prefill_tokens_per_s)
+    overhead = request_overhead_s(net, prefill)
+    profiles = {"plain": _profile(engine, plain, prefill), "net": _profile(engine, net, prefill)}
+    runs = {}
+    for name in VARIANTS:
+        profile = profiles["net" if uses_net_decode(name) else "plain"]
+        model = simulate(profile, requests, options=variant_options(name, overhead))
+        runs[name] = compare(real, model, window_s, duration_s)
+    fits = {
+        "decode_plain": dataclasses.asdict(plain),
+        "decode_net": dataclasses.asdict(net),
+        "prefill": dataclasses.asdict(prefill),
+        "samples": {"pre": _samples(pre), "post": _samples(post)},
+    }
+    brackets = ((fit_decode(pre[0]), fit_prefill(pre[1])), (fit_decode(post[0]), fit_prefill(post[1])))
+    return repeat_record(
+        {k: p.model_dump() for k, p in profiles.items()},
+        overhead,
+        fits,
+        drift(*brackets),
+        {"start": load_start, "replay_end": load_mid, "end": load_end},
+        runs,
+    )
+
+
+def _samples(bracket: Bracket) -> dict[str, Any]:
+    return {"itl": [dataclasses.asdict(s) for s in bracket[0]], "prefill": [dataclasses.asdict(s) for s in bracket[1]]}
 
 
 def calibrate(
-    trace: Path = typer.Option(..., "--trace", help="Azure 2023 .csv or Mooncake .jsonl trace (../shared/data/traces)"),
+    trace: Path = typer.Option(
+        Path("../shared/data/traces/azure_llm_2023_conv.csv"),
+        "--trace",
+        help="Azure 2023 .csv or Mooncake .jsonl trace (../shared/data/traces)",
+    ),
     start: float = typer.Option(600.0, "--start", min=0.0, help="trace second where the window starts"),
     duration: float = typer.Option(120.0, "--duration", min=10.0, help="replay length (wall seconds)"),
     speed: float = typer.Option(1.0, "--speed", min=0.01, help="arrival-time compression (>1: more load)"),
@@ -64,18 +120,27 @@ def calibrate(
     output_scale: float = typer.Option(0.25, "--output-scale", min=0.0),
     repeats: int = typer.Option(3, "--repeats", min=1, max=10),
     window: float = typer.Option(10.0, "--window", min=1.0, help="seconds per row of the side-by-side table"),
+    bracket_run_s: float = typer.Option(6.0, "--bracket-run-s", min=2.0, help="seconds per closed-loop decode probe"),
     max_num_seqs: int = typer.Option(8, "--max-num-seqs", min=1),
     num_gpu_blocks: int = typer.Option(256, "--num-gpu-blocks", min=2, help="KV cache blocks of the engine"),
     block_size: int = typer.Option(32, "--block-size", min=1),
     max_num_batched_tokens: int = typer.Option(2048, "--max-num-batched-tokens", min=1),
     output: Path = typer.Option(Path("benchmarks/results/calibration"), "--output"),
+    notes: Path | None = typer.Option(None, "--notes", help="markdown file added as the README's Reading section"),
+    render_only: bool = typer.Option(
+        False, "--render-only", help="regenerate README.md and plot.png from results.json"
+    ),
 ) -> None:
     """Calibrate the replica model against a real vLLM engine (see the module docstring)."""
+    if render_only:
+        _render_only(output, notes)
+        return
     try:
         env = EngineEnv.locate()
         seq = SequenceSpec(start_s=start, duration_s=duration, speed=speed, prompt_scale=prompt_scale,
                            output_scale=output_scale, max_prompt=600, max_output=256)  # fmt: skip
         requests = scaled_sequence(load_trace(trace), seq)
+        note_text = notes.read_text(encoding="utf-8") if notes else ""
     except (EngineEnvError, OSError, ValueError) as exc:
         typer.echo(f"wva-ray: error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -85,20 +150,26 @@ def calibrate(
     )  # fmt: skip
     engine = VllmEngine(env, spec, "calibrate", Path(tempfile.mkdtemp(prefix="wva-calibrate-")))
     typer.echo(f"{len(requests)} requests over {duration:.0f} s; starting the engine (log {engine.log_path})")
-    profiles: list[Profile] = []
-    runs: list[Comparison] = []
-    fits: list[dict[str, Any]] = []
+    command = "wva-ray calibrate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    result: dict[str, Any] = {
+        "command": command,
+        "sequence": dataclasses.asdict(seq) | {"trace": trace.name, "requests": len(requests)},
+        "engine": {},
+        "variants": list(VARIANTS),
+        "repeats": [],
+        "notes": note_text,
+    }
     try:
         engine.start()
         engine.wait_ready(600.0)
+        result["engine"] = dataclasses.asdict(spec) | {"startup_s": engine.startup_s}
         for r in range(repeats):
-            profile, run, fit = asyncio.run(_repeat(engine, requests, window, duration, seed=r))
-            profiles.append(profile)
-            runs.append(run)
-            fits.append(fit)
-            errs = " ".join(f"{k}={v:+.2f}" for k, v in run.errors.items())
-            typer.echo(f"repeat {r + 1}/{repeats}: {errs}")
-            _write(output, trace, start, duration, speed, seq, spec, engine, requests, profiles, runs, fits)
+            rec = asyncio.run(_repeat(engine, requests, window, duration, seed=r, run_s=bracket_run_s))
+            result["repeats"].append(rec)
+            for name in ("off", "both"):
+                errs = " ".join(f"{k}={v:+.2f}" for k, v in rec["models"][name]["errors"].items())
+                typer.echo(f"repeat {r + 1}/{repeats} {name}: {errs}")
+            _write(output, result)
     except EngineStartError as exc:
         typer.echo(f"wva-ray: error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -107,45 +178,25 @@ def calibrate(
     typer.echo(f"wrote {output}/results.json, README.md, plot.png")
 
 
-def _write(
-    output: Path,
-    trace: Path,
-    start: float,
-    duration: float,
-    speed: float,
-    seq: SequenceSpec,
-    spec: EngineSpec,
-    engine: VllmEngine,
-    requests: list[ReplayRequest],
-    profiles: list[Profile],
-    runs: list[Comparison],
-    fits: list[dict[str, Any]],
-) -> None:
+def _write(output: Path, result: dict[str, Any]) -> None:
     """results.json, README.md and plot.png for the repeats done so far (rewritten after each repeat)."""
-    command = "wva-ray calibrate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    result["spread"] = spread(result["repeats"])
     output.mkdir(parents=True, exist_ok=True)
-    result = {
-        "command": command,
-        "sequence": dataclasses.asdict(seq) | {"trace": trace.name, "requests": len(requests)},
-        "engine": dataclasses.asdict(spec) | {"startup_s": engine.startup_s},
-        "repeats": [
-            {
-                "profile": p.model_dump(),
-                "fits": f,
-                "errors": c.errors,
-                "within_targets": c.within_targets(),
-                "percentiles": {"engine": c.real_pct, "model": c.model_pct},
-                "windows": {
-                    "engine": [dataclasses.asdict(w) for w in c.real_windows],
-                    "model": [dataclasses.asdict(w) for w in c.model_windows],
-                },
-            }
-            for p, c, f in zip(profiles, runs, fits, strict=True)
-        ],
-    }
     (output / "results.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    (output / "README.md").write_text(markdown(command, profiles, runs), encoding="utf-8")
-    write_plot(output / "plot.png", runs[0], f"{trace.name} window {start:.0f}+{duration:.0f}s x{speed:g}, repeat 1")
+    (output / "README.md").write_text(markdown(result), encoding="utf-8")
+    write_plot(output / "plot.png", result)
+
+
+def _render_only(output: Path, notes: Path | None) -> None:
+    try:
+        result = json.loads((output / "results.json").read_text(encoding="utf-8"))
+        if notes is not None:
+            result["notes"] = notes.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        typer.echo(f"wva-ray: error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _write(output, result)
+    typer.echo(f"rendered {output}/README.md, plot.png from results.json")
 
 
 def register(app: typer.Typer) -> None:

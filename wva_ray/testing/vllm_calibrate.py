@@ -66,7 +66,7 @@ async def measure_decode(
             itls = sorted(r.itl_s for r in load.results if r.ok and r.itl_s > 0)
             if itls:  # the median request: robust to the spikes of a shared machine
                 kv_tokens = n * (prompt + output_tokens / 2.0)
-                out.append(ItlSample(float(n), kv_tokens, itls[len(itls) // 2]))
+                out.append(ItlSample(float(n), kv_tokens, itls[len(itls) // 2], prompt, output_tokens))
     return out
 
 

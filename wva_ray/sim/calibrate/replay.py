@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wva_ray.sim.model.profiles import Profile
-from wva_ray.sim.model.replica import ReplicaModel
+from wva_ray.sim.model.replica import ReplicaModel, ReplicaOptions
 from wva_ray.sim.model.traces import Trace
 
 
@@ -78,11 +78,15 @@ class ReplayResult:
 
 
 def simulate(
-    profile: Profile, requests: Sequence[ReplayRequest], sample_every_s: float = 1.0, tail_s: float = 60.0
+    profile: Profile,
+    requests: Sequence[ReplayRequest],
+    sample_every_s: float = 1.0,
+    tail_s: float = 60.0,
+    options: ReplicaOptions | None = None,
 ) -> ReplayResult:
-    """The sequence through the replica model; sampling runs until every request finished (or `tail_s` after the
-    last arrival)."""
-    model = ReplicaModel(profile)
+    """The sequence through the replica model (with `options`, default: the default model); sampling runs until
+    every request finished (or `tail_s` after the last arrival)."""
+    model = ReplicaModel(profile, options=options)
     reqs = sorted(requests, key=lambda r: r.at_s)
     latencies: list[Latency] = []
     samples: list[StateSample] = []

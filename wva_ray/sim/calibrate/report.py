@@ -1,82 +1,157 @@
-"""Render calibration results: a markdown report (profile, per-window table, percentiles, errors and their
-spread over repeats) and a plot. Does file I/O only in `write_plot` (matplotlib, Agg backend).
+"""Render calibration results (the results.json dict of `wva-ray calibrate`, see `results`): a markdown report -
+command and conditions, before (default model) and after (calibrated switches) side by side, each mechanism alone,
+the spread over repeats, fitted profiles, bracket drift, percentiles and the per-window table - and a plot. Pure
+except `write_plot` (file I/O, matplotlib Agg). The README is generated from the JSON only, so both always agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from wva_ray.sim.calibrate.compare import Comparison
-from wva_ray.sim.model.profiles import Profile
+from wva_ray.sim.calibrate.compare import TARGET_LATENCY_REL, TARGET_WAITING_NRMSE
+from wva_ray.sim.calibrate.results import AFTER, BEFORE, ERROR_KEYS, VARIANTS
 
-ERROR_KEYS = ("ttft_p50", "ttft_p95", "ttft_p99", "itl_p50", "itl_p95", "itl_p99", "waiting_nrmse", "running_nrmse")
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:+.1f} %"
+TARGETED = ERROR_KEYS[:5]
+LABELS = {"off": "before (default model)", "overhead": "+ request overhead", "stall": "+ prefill stalls",
+          "both": "after (overhead + stalls)"}  # fmt: skip
 
 
-def markdown(command: str, profiles: Sequence[Profile], runs: Sequence[Comparison], notes: str = "") -> str:
-    lines = ["# Calibration: replica model vs a real vLLM engine", "", "Command:", "", "```", command, "```", ""]
-    if notes:
-        lines += [notes, ""]
-    lines += ["## Fitted profile per repeat", "", "| repeat | alpha_ms | beta_ms | gamma_ms/1k KV | prefill tok/s | "
-              "KV tokens | max_num_seqs | startup_s |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for i, p in enumerate(profiles):
+def _cell(key: str, value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.2f}" if key.endswith("nrmse") else f"{value * 100:+.0f} %"
+
+
+def _ok(key: str, value: float) -> bool:
+    limit = TARGET_WAITING_NRMSE if key.endswith("nrmse") else TARGET_LATENCY_REL
+    return abs(value) <= limit
+
+
+def _spread_table(result: Mapping[str, Any]) -> list[str]:
+    lines = ["| model | " + " | ".join(TARGETED) + " | within targets (median) |", "|---" * (len(TARGETED) + 2) + "|"]
+    for name in VARIANTS:
+        sp = result["spread"].get(name)
+        if not sp:
+            continue
+        cells = [f"{_cell(k, sp[k]['median'])} ({_cell(k, sp[k]['min'])}..{_cell(k, sp[k]['max'])})" for k in TARGETED]
+        ok = sum(_ok(k, sp[k]["median"]) for k in TARGETED)
+        lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + f" | {ok}/{len(TARGETED)} |")
+    return lines
+
+
+def markdown(result: Mapping[str, Any]) -> str:
+    repeats = result["repeats"]
+    seq, eng = result["sequence"], result["engine"]
+    lines = ["# Calibration: replica model vs a real vLLM engine", "",
+             "Generated from results.json by `wva_ray.sim.calibrate.report` (do not edit by hand). Command:",
+             "", "```", result["command"], "```", ""]  # fmt: skip
+    loads = [v for r in repeats for v in r["load_avg"].values()]
+    lines += [
+        f"Sequence: {seq['trace']} from second {seq['start_s']:.0f}, {seq['duration_s']:.0f} s at speed "
+        f"{seq['speed']:g}, {seq['requests']} requests (prompts x {seq['prompt_scale']:g}, outputs x "
+        f"{seq['output_scale']:g}). Engine: max_num_seqs {eng['max_num_seqs']}, {eng['num_gpu_blocks']} x "
+        f"{eng['block_size']} KV blocks, max_num_batched_tokens {eng['max_num_batched_tokens']}, start-up "
+        f"{eng['startup_s'] or 0:.0f} s. {len(repeats)} repeats; 1-min load average during the runs "
+        f"{min(loads):.1f}-{max(loads):.1f} (2 cores, shared).",
+        "",
+        f"## Errors against the engine: median over repeats (min..max); targets TTFT/ITL p50, p95 within "
+        f"{TARGET_LATENCY_REL:.0%}, waiting NRMSE <= {TARGET_WAITING_NRMSE:.2f}",
+        "",
+        *_spread_table(result),
+        "",
+        "## Before and after, per repeat",
+        "",
+        "| repeat | load avg | " + " | ".join(f"{k} before / after" for k in ERROR_KEYS) + " |",
+        "|---" * (len(ERROR_KEYS) + 2) + "|",
+    ]
+    for i, r in enumerate(repeats):
+        b, a = r["models"][BEFORE]["errors"], r["models"][AFTER]["errors"]
+        la = r["load_avg"]
+        cells = [f"{_cell(k, b[k])} / {_cell(k, a[k])}" for k in ERROR_KEYS]
+        lines.append(f"| {i + 1} | {la['start']:.1f}-{la['end']:.1f} | " + " | ".join(cells) + " |")
+    lines += ["", "## Fitted per repeat (both brackets together) and the drift between the brackets", "",
+              "| repeat | alpha_ms | beta_ms | gamma_ms/1k KV | net alpha_ms / beta_ms | prefill tok/s | overhead ms | "
+              "drift step N=1 | drift step N=8 | drift prefill rate |", "|---" * 10 + "|"]  # fmt: skip
+    for i, r in enumerate(repeats):
+        p, n, d = r["profiles"]["plain"], r["profiles"]["net"], r["drift"]
         lines.append(
-            f"| {i + 1} | {p.alpha_ms:.3f} | {p.beta_ms:.4f} | {p.gamma_ms_per_1k_kv:.4f} | "
-            f"{p.prefill_tokens_per_s:,.0f} | {p.kv_capacity_tokens} | {p.max_num_seqs} | {p.startup_s:.0f} |"
+            f"| {i + 1} | {p['alpha_ms']:.3f} | {p['beta_ms']:.4f} | {p['gamma_ms_per_1k_kv']:.4f} | "
+            f"{n['alpha_ms']:.3f} / {n['beta_ms']:.4f} | {p['prefill_tokens_per_s']:,.0f} | "
+            f"{r['request_overhead_s'] * 1000:.0f} | {d['step_n1']:+.0%} | {d['step_n8']:+.0%} | "
+            f"{d['prefill_rate']:+.0%} |"
         )
-    lines += ["", "## Errors of the model against the engine (per repeat; targets: TTFT/ITL p50, p95 within 15 %, "
-              "waiting NRMSE within 20 %)", ""]  # fmt: skip
-    lines += ["| repeat | " + " | ".join(ERROR_KEYS) + " | within targets |", "|---" * (len(ERROR_KEYS) + 2) + "|"]
-    for i, c in enumerate(runs):
-        ok = c.within_targets()
-        cells = [_pct(c.errors[k]) if not k.endswith("nrmse") else f"{c.errors[k]:.2f}" for k in ERROR_KEYS]
-        lines.append(f"| {i + 1} | " + " | ".join(cells) + f" | {sum(ok.values())}/{len(ok)} |")
-    if len(runs) > 1:
-        lo = {k: min(c.errors[k] for c in runs) for k in ERROR_KEYS}
-        hi = {k: max(c.errors[k] for c in runs) for k in ERROR_KEYS}
-        lines.append("| spread | " + " | ".join(f"{lo[k]:+.2f}..{hi[k]:+.2f}" for k in ERROR_KEYS) + " | |")
-    first = runs[0]
-    lines += ["", "## Latency percentiles, repeat 1 (seconds)", "", "| metric | engine | model |", "|---|---|---|"]
+    first = repeats[0]
+    lines += [
+        "",
+        "## Latency percentiles, repeat 1 (seconds)",
+        "",
+        "| metric | engine | before | after |",
+        "|---|---|---|---|",
+    ]
     for metric in ("ttft_s", "itl_s"):
         for q in ("p50", "p95", "p99"):
-            lines.append(f"| {metric} {q} | {first.real_pct[metric][q]:.4f} | {first.model_pct[metric][q]:.4f} |")
-    lines += ["", "## Per 10 s, repeat 1 (engine / model)", "",
+            e = first["engine"]["percentiles"][metric][q]
+            b = first["models"][BEFORE]["percentiles"][metric][q]
+            a = first["models"][AFTER]["percentiles"][metric][q]
+            lines.append(f"| {metric} {q} | {e:.4f} | {b:.4f} | {a:.4f} |")
+    lines += ["", "## Per 10 s, repeat 1 (engine / before / after)", "",
               "| t (s) | running | waiting | KV use | completions |", "|---|---|---|---|---|"]  # fmt: skip
-    for r, m in zip(first.real_windows, first.model_windows, strict=True):
+    rows = zip(
+        first["engine"]["windows"], first["models"][BEFORE]["windows"], first["models"][AFTER]["windows"], strict=True
+    )
+    for e, b, a in rows:
         lines.append(
-            f"| {r.t0_s:.0f} | {r.running:.1f} / {m.running:.1f} | {r.waiting:.1f} / {m.waiting:.1f} | "
-            f"{r.kv_ratio:.2f} / {m.kv_ratio:.2f} | {r.completions:.0f} / {m.completions:.0f} |"
+            f"| {e['t0_s']:.0f} | {e['running']:.1f} / {b['running']:.1f} / {a['running']:.1f} | "
+            f"{e['waiting']:.1f} / {b['waiting']:.1f} / {a['waiting']:.1f} | "
+            f"{e['kv_ratio']:.2f} / {b['kv_ratio']:.2f} / {a['kv_ratio']:.2f} | "
+            f"{e['completions']:.0f} / {b['completions']:.0f} / {a['completions']:.0f} |"
         )
+    if result.get("notes"):
+        lines += ["", "## Reading", "", result["notes"]]
     return "\n".join(lines) + "\n"
 
 
-def write_plot(path: Path, run: Comparison, title: str) -> None:
+def write_plot(path: Path, result: Mapping[str, Any]) -> None:
+    """Repeat 1's per-window series (engine, before, after) and the TTFT/ITL percentiles of every repeat."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    t = [r.t0_s for r in run.real_windows]
+    first = result["repeats"][0]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7))
+    t = [w["t0_s"] for w in first["engine"]["windows"]]
     series = (("running", "running (mean)"), ("waiting", "waiting (mean)"), ("kv_ratio", "KV use (mean)"),
               ("completions", "completions per window"))  # fmt: skip
-    for ax, (attr, label) in zip(axes.flat, series, strict=True):
-        ax.step(t, [getattr(r, attr) for r in run.real_windows], where="post", label="vLLM engine", lw=2)
-        ax.step(t, [getattr(m, attr) for m in run.model_windows], where="post", label="replica model", lw=2, ls="--")
+    sides = (("vLLM engine", first["engine"]["windows"], "-"), ("before", first["models"][BEFORE]["windows"], "--"),
+             ("after", first["models"][AFTER]["windows"], ":"))  # fmt: skip
+    for ax, (attr, label) in zip([axes[0][0], axes[0][1], axes[0][2], axes[1][0]], series, strict=True):
+        for name, windows, ls in sides:
+            ax.step(t, [w[attr] for w in windows], where="post", label=name, lw=2, ls=ls)
         ax.set_title(label)
+        ax.set_xlabel("seconds from replay start")
         ax.grid(alpha=0.3)
-    axes[1][0].set_xlabel("seconds from replay start")
-    axes[1][1].set_xlabel("seconds from replay start")
     axes[0][0].legend()
-    e = run.errors
+    for ax, metric in ((axes[1][1], "ttft_s"), (axes[1][2], "itl_s")):
+        for j, (name, key) in enumerate((("engine", None), ("before", BEFORE), ("after", AFTER))):
+            for i, r in enumerate(result["repeats"]):
+                pct = r["engine"]["percentiles"] if key is None else r["models"][key]["percentiles"]
+                ys = [pct[metric][q] * 1000 for q in ("p50", "p95", "p99")]
+                ax.plot([0 + j * 0.1, 1 + j * 0.1, 2 + j * 0.1], ys, marker="o", ls="", color=f"C{j}",
+                        label=name if i == 0 else None)  # fmt: skip
+        ax.set_xticks([0.1, 1.1, 2.1], ["p50", "p95", "p99"])
+        ax.set_yscale("log")
+        ax.set_title(f"{metric.removesuffix('_s').upper()} (ms), every repeat")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    sp = result["spread"]
     fig.suptitle(
-        f"{title}\nTTFT p50 {e['ttft_p50']:+.0%} p95 {e['ttft_p95']:+.0%} | ITL p50 {e['itl_p50']:+.0%} "
-        f"p95 {e['itl_p95']:+.0%} | waiting NRMSE {e['waiting_nrmse']:.2f}"
+        "replica model vs vLLM engine - median error before -> after: "
+        + ", ".join(f"{k} {_cell(k, sp[BEFORE][k]['median'])} -> {_cell(k, sp[AFTER][k]['median'])}" for k in TARGETED)
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
