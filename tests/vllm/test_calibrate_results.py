@@ -94,14 +94,14 @@ def test_report_and_plot_are_rendered_from_the_results_dict(tmp_path: Path) -> N
             "requests": len(seq),
             "prompt_scale": 0.125,
             "output_scale": 0.5,
-        },  # fmt: skip
+        },
         "engine": {
             "max_num_seqs": 8,
             "num_gpu_blocks": 256,
             "block_size": 32,
             "max_num_batched_tokens": 2048,
             "startup_s": 40.0,
-        },  # fmt: skip
+        },
         "repeats": [json.loads(json.dumps(rec))],
     }
     result["spread"] = spread(result["repeats"])

@@ -1,4 +1,5 @@
-"""`wva-ray demo` command-line entry (typer). Thin: parses flags and calls `demo.runner.run_demo`. I/O: terminal."""
+"""`wva-ray demo` command-line entry (typer). Thin: parses flags and calls `demo.runner.run_demo` (emulated
+engines, the default) or `demo.vllm_demo.run_vllm_demo` (`--engine vllm`). I/O: terminal."""
 
 from __future__ import annotations
 
@@ -9,28 +10,54 @@ from rich.console import Console
 
 from wva_ray.demo.runner import DEFAULT_TRACE, DemoOptions, run_demo
 
+ENGINES = ("emulator", "vllm")
+
 
 def demo(
-    duration: float = typer.Option(100.0, "--duration", min=5.0, help="Wall seconds of load replay."),
+    duration: float = typer.Option(
+        100.0, "--duration", min=5.0, help="Wall seconds of load replay (--engine vllm: of the load phase)."
+    ),
     output: Path = typer.Option(Path("demo-output"), "--output", help="Folder for summary.json and demo.png."),
-    trace: str = typer.Option(DEFAULT_TRACE, "--trace", help="Trace name in ../shared/data/traces, or a file."),
-    speed: float = typer.Option(12.0, "--speed", min=1.0, help="Time compression: trace seconds per wall second."),
+    trace: str | None = typer.Option(
+        None,
+        "--trace",
+        help=f"Trace name in ../shared/data/traces, or a file (default {DEFAULT_TRACE}; --engine vllm: "
+        "azure_llm_2023_conv).",
+    ),
+    speed: float | None = typer.Option(
+        None, "--speed", min=1.0, help="Time compression: trace seconds per wall second (default 12; --engine vllm: 3)."
+    ),
     shards: int = typer.Option(2, "--shards", min=1, max=16, help="Shard actors."),
     no_ray: bool = typer.Option(False, "--no-ray", help="Run coordinator and shards in one process, no Ray."),
     no_live: bool = typer.Option(False, "--no-live", help="No live table (for logs and CI)."),
     dashboard: bool = typer.Option(
         False, "--dashboard", help="Start the Ray dashboard (see the actors with `ray list actors`)."
     ),
+    engine: str = typer.Option(
+        "emulator",
+        "--engine",
+        help="emulator: emulated vLLM servers (2 models, 5 variants, Ray). vllm: REAL vLLM engines of "
+        "scripts/setup.d/40-vllm-engine.sh - one tiny model, one variant of 1-2 engines (2 cores), no Ray; phases: "
+        "first engine start (40-150 s), --duration s of load (a second engine starts on the scale-up), then up to "
+        "--cooldown s for the scale-down. About 5-7 minutes here.",
+    ),
+    cooldown: float = typer.Option(150.0, "--cooldown", min=0.0, help="--engine vllm: longest wait for scale-down."),
 ) -> None:
-    """Run the autoscaler on emulated vLLM servers with a replayed trace; no cluster needed."""
+    """Run the autoscaler on emulated (default) or real vLLM servers with a replayed trace; no cluster needed."""
     console = Console()
+    if engine not in ENGINES:
+        console.print(f"[red]error:[/red] --engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise typer.Exit(2)
+    if engine == "vllm":
+        _vllm(duration, output, trace, speed, cooldown, not no_live, console)
+        return
     try:
         run_demo(
             DemoOptions(
                 duration_s=duration,
                 output=output,
-                trace=trace,
-                speed=speed,
+                trace=trace or DEFAULT_TRACE,
+                speed=speed or 12.0,
                 use_ray=not no_ray,
                 shards=shards,
                 live=not no_live,
@@ -41,6 +68,34 @@ def demo(
     except FileNotFoundError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def _vllm(
+    duration: float, output: Path, trace: str | None, speed: float | None, cooldown: float, live: bool, console: Console
+) -> None:
+    from wva_ray.demo.vllm_demo import VllmDemoOptions, run_vllm_demo
+    from wva_ray.testing.vllm_engine import EngineEnvError, EngineStartError
+
+    defaults = VllmDemoOptions()
+    options = VllmDemoOptions(
+        duration_s=duration,
+        output=output,
+        trace=trace or defaults.trace,
+        speed=speed or defaults.speed,
+        cooldown_s=cooldown,
+        live=live,
+    )
+    try:
+        run_vllm_demo(options, console)
+    except (EngineEnvError, FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except EngineStartError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        console.print("interrupted: every engine was stopped")
+        raise typer.Exit(130) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,57 @@
+"""`wva-ray demo --engine vllm`: without the engine environment it fails at once, names the setup step and starts
+nothing; its load is the calibration's scaled trace shaped by the demo's envelope; and (marked `vllm`) a short
+real run scales a real engine fleet up and leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from wva_ray.cli import app
+from wva_ray.demo.runner import repo_shared_dir
+from wva_ray.demo.vllm_demo import VllmDemoOptions, demo_requests
+from wva_ray.testing.vllm_engine import _LIVE, SETUP_STEP
+
+TRACE = repo_shared_dir() / "data" / "traces" / "azure_llm_2023_conv.csv"
+
+
+def test_missing_engine_env_names_the_setup_step_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WVA_RAY_CACHE", str(tmp_path / "empty-cache"))
+    out = tmp_path / "demo-out"
+    res = CliRunner().invoke(app, ["demo", "--engine", "vllm", "--no-live", "--output", str(out)])
+    assert res.exit_code == 2, res.output
+    assert SETUP_STEP in res.output.replace("\n", "")
+    assert not out.exists() and not _LIVE  # failed before any engine or file
+
+
+def test_unknown_engine_is_refused() -> None:
+    res = CliRunner().invoke(app, ["demo", "--engine", "tpu", "--no-live"])
+    assert res.exit_code == 2 and "--engine must be one of emulator, vllm" in res.output
+
+
+def test_the_load_rises_and_falls_with_the_envelope() -> None:
+    reqs = demo_requests(VllmDemoOptions(duration_s=90.0, speed=3.0), TRACE)
+    per_third = [sum(1 for at, _, _ in reqs if k * 30.0 <= at < (k + 1) * 30.0) for k in range(3)]
+    assert per_third[1] > 1.5 * per_third[0] and per_third[1] > 1.5 * per_third[2], per_third
+    assert all(8 <= p <= 600 and 4 <= o <= 256 for _, p, o in reqs)  # the tiny model's scaled lengths
+
+
+@pytest.mark.vllm
+@pytest.mark.integration
+@pytest.mark.timeout(1200)
+def test_short_real_demo_scales_up_and_stops_every_engine(tmp_path: Path) -> None:
+    from wva_ray.demo.vllm_demo import run_vllm_demo
+
+    summary = run_vllm_demo(
+        VllmDemoOptions(duration_s=60.0, output=tmp_path, trace=str(TRACE), speed=4.0, cooldown_s=90.0, live=False)
+    )
+    print(json.dumps({k: v for k, v in summary.items() if k != "timeline"}, indent=1))
+    assert summary["requests"]["completed"] > 100
+    assert summary["scaling"]["up"] >= 1 and summary["scaling"]["max_ready"] == 2
+    assert (tmp_path / "demo.png").is_file() and (tmp_path / "summary.json").is_file()
+    assert not _LIVE, "an engine was left running"
