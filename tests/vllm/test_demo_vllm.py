@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from wva_ray.cli import app
 from wva_ray.demo.runner import repo_shared_dir
 from wva_ray.demo.vllm_demo import VllmDemoOptions, demo_requests
-from wva_ray.testing.vllm_engine import _LIVE, SETUP_STEP
+from wva_ray.testing.vllm_engine import _LIVE, SETUP_STEP, VllmEngine, VllmFleet
 
 TRACE = repo_shared_dir() / "data" / "traces" / "azure_llm_2023_conv.csv"
 
@@ -44,14 +44,18 @@ def test_the_load_rises_and_falls_with_the_envelope() -> None:
 @pytest.mark.vllm
 @pytest.mark.integration
 @pytest.mark.timeout(1200)
-def test_short_real_demo_scales_up_and_stops_every_engine(tmp_path: Path) -> None:
+def test_short_real_demo_scales_up_and_stops_its_engine(
+    tmp_path: Path, fleet: VllmFleet, warm_engine: VllmEngine
+) -> None:
+    """On the session's warm engine (one engine start fewer); the scale-up starts a real second engine."""
     from wva_ray.demo.vllm_demo import run_vllm_demo
 
-    summary = run_vllm_demo(
-        VllmDemoOptions(duration_s=60.0, output=tmp_path, trace=str(TRACE), speed=4.0, cooldown_s=90.0, live=False)
+    options = VllmDemoOptions(
+        duration_s=60.0, output=tmp_path, trace=str(TRACE), speed=4.0, cooldown_s=90.0, live=False
     )
+    summary = run_vllm_demo(options, fleet=fleet, warm=warm_engine)
     print(json.dumps({k: v for k, v in summary.items() if k != "timeline"}, indent=1))
     assert summary["requests"]["completed"] > 100
     assert summary["scaling"]["up"] >= 1 and summary["scaling"]["max_ready"] == 2
     assert (tmp_path / "demo.png").is_file() and (tmp_path / "summary.json").is_file()
-    assert not _LIVE, "an engine was left running"
+    assert fleet.engines == [warm_engine] and not (_LIVE - {warm_engine}), "the demo's own engine was left running"

@@ -44,7 +44,7 @@ from wva_ray.sim.plotting import pyplot
 from wva_ray.testing.memory_cluster import VariantSpec
 from wva_ray.testing.vllm_calibrate import VOCAB_SIZE, read_gauges
 from wva_ray.testing.vllm_cluster import VllmCluster, VllmScrapeSource, VllmWiring
-from wva_ray.testing.vllm_engine import EngineEnv, EngineSpec, VllmFleet
+from wva_ray.testing.vllm_engine import EngineEnv, EngineSpec, VllmEngine, VllmFleet
 from wva_ray.testing.vllm_load import RequestResult, prompt_ids, stream_completion
 
 NAMESPACE = "demo"
@@ -111,8 +111,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def run_vllm_demo(options: VllmDemoOptions, console: Console | None = None) -> dict[str, Any]:
-    """Run the real-engine demo and return its summary (also written to `options.output`)."""
+def run_vllm_demo(
+    options: VllmDemoOptions,
+    console: Console | None = None,
+    fleet: VllmFleet | None = None,
+    warm: VllmEngine | None = None,
+) -> dict[str, Any]:
+    """Run the real-engine demo and return its summary (also written to `options.output`). `fleet` and `warm`
+    (a ready engine of it): run on an existing fleet (tests share one engine; the fleet's owner closes it, the
+    demo stops only the engines it started)."""
     console = console or Console()
     env = EngineEnv.locate()  # EngineEnvError names the setup step; nothing has started yet
     trace_path = resolve_trace(options.trace, options.shared_dir)
@@ -123,15 +130,20 @@ def run_vllm_demo(options: VllmDemoOptions, console: Console | None = None) -> d
         f"speed x{options.speed:g}, load {options.duration_s:.0f} s ({len(requests)} requests), cool-down up to "
         f"{options.cooldown_s:.0f} s; 1-2 real engines, interval {INTERVAL_S:.0f} s, no Ray"
     )
-    fleet = VllmFleet(env, SPEC, Path(tempfile.mkdtemp(prefix="wva-demo-vllm-")), target=VARIANT, namespace=NAMESPACE)
+    owned = fleet is None
+    if fleet is None:
+        workdir = Path(tempfile.mkdtemp(prefix="wva-demo-vllm-"))
+        fleet = VllmFleet(env, SPEC, workdir, target=VARIANT, namespace=NAMESPACE)
     run = _Run()
     try:
         with _sigterm_as_interrupt():
-            first = fleet.start_engine(f"{VARIANT}-0")
-            console.print(f"starting the first engine (log {first.log_path}) ...")
-            first.wait_ready(READY_TIMEOUT_S)
-            console.print(f"engine ready after {first.startup_s:.0f} s")
-            variant = VariantSpec(VARIANT, SPEC.served_model_name, "cpu", replicas=1, namespace=NAMESPACE,
+            first = warm
+            if first is None:
+                first = fleet.start_engine(f"{VARIANT}-0")
+                console.print(f"starting the first engine (log {first.log_path}) ...")
+                first.wait_ready(READY_TIMEOUT_S)
+                console.print(f"engine ready after {first.startup_s:.0f} s")
+            variant = VariantSpec(VARIANT, fleet.spec.served_model_name, "cpu", replicas=1, namespace=NAMESPACE,
                                   min_replicas=1, max_replicas=2)  # fmt: skip
             cluster = VllmCluster(fleet, variant, adopt=[first])
             try:
@@ -139,8 +151,9 @@ def run_vllm_demo(options: VllmDemoOptions, console: Console | None = None) -> d
             finally:
                 cluster.close()
     finally:
-        fleet.close()
-    summary = _summary(run, options, trace_path, len(requests))
+        if owned:
+            fleet.close()
+    summary = _summary(run, options, trace_path, len(requests), fleet.spec)
     path = options.output / "summary.json"
     path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     plot = _plot(run, options.output / "demo.png")
@@ -201,12 +214,13 @@ async def _loop(
         pod = min(ready, key=lambda p: (in_flight.get(p, 0), p))
         in_flight[pod] = in_flight.get(pod, 0) + 1
         try:
-            res = await stream_completion(session, pod, ready[pod].url, SPEC.served_model_name, prompt, out, run.t0)
+            res = await stream_completion(session, pod, ready[pod].url, model, prompt, out, run.t0)
         finally:
             in_flight[pod] -= 1
         run.results.append(res)
 
     in_flight: dict[str, int] = {}
+    model = cluster.fleet.spec.served_model_name
     rng = random.Random(options.seed)
     stop = asyncio.Event()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -238,7 +252,7 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def _summary(run: _Run, options: VllmDemoOptions, trace_path: Path, sent: int) -> dict[str, Any]:
+def _summary(run: _Run, options: VllmDemoOptions, trace_path: Path, sent: int, spec: EngineSpec) -> dict[str, Any]:
     ok = [r for r in run.results if r.ok]
     desired = [int(s["desired"]) for s in run.samples]
     ups = sum(1 for a, b in itertools.pairwise(desired) if b > a)
@@ -248,7 +262,7 @@ def _summary(run: _Run, options: VllmDemoOptions, trace_path: Path, sent: int) -
         "trace": trace_path.name,
         "speed": options.speed,
         "load_s": options.duration_s,
-        "engine": {"max_num_seqs": SPEC.max_num_seqs, "kv_tokens": SPEC.kv_capacity_tokens},
+        "engine": {"max_num_seqs": spec.max_num_seqs, "kv_tokens": spec.kv_capacity_tokens},
         "requests": {
             "sent": sent,
             "completed": len(ok),
