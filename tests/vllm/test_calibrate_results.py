@@ -13,7 +13,8 @@ from wva_ray.sim.calibrate.compare import compare
 from wva_ray.sim.calibrate.fit import DecodeFit, ItlSample, PrefillFit, fit_decode, net_of_prefill, request_overhead_s
 from wva_ray.sim.calibrate.replay import SequenceSpec, scaled_sequence, simulate
 from wva_ray.sim.calibrate.report import markdown, write_plot
-from wva_ray.sim.calibrate.results import VARIANTS, drift, repeat_record, spread, variant_options
+from wva_ray.sim.calibrate.results import HELDOUT, VARIANTS, drift, repeat_record, spread, variant_options
+from wva_ray.sim.calibrate.warmup import scaled, speed_factor
 from wva_ray.sim.model.profiles import Profile
 from wva_ray.sim.model.replica import ReplicaModel, ReplicaOptions
 from wva_ray.sim.model.traces import Trace
@@ -105,8 +106,26 @@ def test_report_and_plot_are_rendered_from_the_results_dict(tmp_path: Path) -> N
         "repeats": [json.loads(json.dumps(rec))],
     }
     result["spread"] = spread(result["repeats"])
+    result["repeats"][0]["warmup"] = {"until_s": 10.0, "speed_factor": 1.25}
+    result["repeats"][0]["heldout"] = {n: result["repeats"][0]["models"]["both"] for n in HELDOUT}
+    result["spread_heldout"] = spread(result["repeats"], "heldout", HELDOUT)
     text = markdown(result)
+    assert "over [10 s, end) only" in text and "factor per repeat: 1.25" in text
     assert "wva-ray calibrate --repeats 1" in text and "load average during the runs 2.0-3.5" in text
     assert "| after (overhead + stalls) | +0 % (+0 %..+0 %)" in text
     write_plot(tmp_path / "plot.png", result)
     assert (tmp_path / "plot.png").stat().st_size > 10_000
+
+
+def test_the_warm_up_speed_factor_recovers_a_slower_machine_and_held_out_skips_it() -> None:
+    trace = Trace(np.arange(0.0, 60.0, 0.3), np.full(200, 400), np.full(200, 160))
+    seq = scaled_sequence(trace, SequenceSpec(duration_s=60.0))
+    slow = simulate(scaled(PROF, 2.0), seq)  # the "engine": the same model on a machine twice as slow
+    factor = speed_factor(slow, seq, PROF, 20.0)
+    assert factor == pytest.approx(2.0, rel=0.1)
+    assert scaled(PROF, 2.0).prefill_tokens_per_s == PROF.prefill_tokens_per_s / 2
+    warm = simulate(scaled(PROF, factor), seq)
+    held = compare(slow, warm, 10.0, 60.0, from_s=20.0)
+    assert [w.t0_s for w in held.real_windows] == [20.0, 30.0, 40.0, 50.0]
+    assert abs(held.errors["itl_p50"]) < 0.1
+    assert abs(compare(slow, simulate(PROF, seq), 10.0, 60.0, from_s=20.0).errors["itl_p50"]) > 0.3

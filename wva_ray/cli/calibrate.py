@@ -36,7 +36,17 @@ from wva_ray.sim.calibrate.fit import (
 )
 from wva_ray.sim.calibrate.replay import ReplayRequest, SequenceSpec, scaled_sequence, simulate
 from wva_ray.sim.calibrate.report import markdown, write_plot
-from wva_ray.sim.calibrate.results import VARIANTS, drift, repeat_record, spread, uses_net_decode, variant_options
+from wva_ray.sim.calibrate.results import (
+    HELDOUT,
+    VARIANTS,
+    comparison_record,
+    drift,
+    repeat_record,
+    spread,
+    uses_net_decode,
+    variant_options,
+)
+from wva_ray.sim.calibrate.warmup import WARMUP_S, scaled, speed_factor
 from wva_ray.sim.model.profiles import Profile
 from wva_ray.sim.model.traces import load_trace
 from wva_ray.testing.bench_host import load1
@@ -93,7 +103,15 @@ async def _repeat(
         "samples": {"pre": _samples(pre), "post": _samples(post)},
     }
     brackets = ((fit_decode(pre[0]), fit_prefill(pre[1])), (fit_decode(post[0]), fit_prefill(post[1])))
-    return repeat_record(
+    factor = speed_factor(real, requests, profiles["net"], WARMUP_S)
+    warm = simulate(scaled(profiles["net"], factor), requests, options=variant_options("both", overhead * factor))
+    heldout = {}
+    for name in HELDOUT[:-1]:  # the same profiles as above, compared over the held-out part only
+        profile = profiles["net" if uses_net_decode(name) else "plain"]
+        model = simulate(profile, requests, options=variant_options(name, overhead))
+        heldout[name] = compare(real, model, window_s, duration_s, WARMUP_S)
+    heldout["both_warm"] = compare(real, warm, window_s, duration_s, WARMUP_S)
+    rec = repeat_record(
         {k: p.model_dump() for k, p in profiles.items()},
         overhead,
         fits,
@@ -101,6 +119,9 @@ async def _repeat(
         {"start": load_start, "replay_end": load_mid, "end": load_end},
         runs,
     )
+    rec["warmup"] = {"until_s": WARMUP_S, "speed_factor": factor}
+    rec["heldout"] = {name: comparison_record(c) | {"engine_percentiles": c.real_pct} for name, c in heldout.items()}
+    return rec
 
 
 def _samples(bracket: Bracket) -> dict[str, Any]:
@@ -181,6 +202,7 @@ def calibrate(
 def _write(output: Path, result: dict[str, Any]) -> None:
     """results.json, README.md and plot.png for the repeats done so far (rewritten after each repeat)."""
     result["spread"] = spread(result["repeats"])
+    result["spread_heldout"] = spread(result["repeats"], "heldout", HELDOUT)
     output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     (output / "README.md").write_text(markdown(result), encoding="utf-8")

@@ -91,9 +91,14 @@ class Comparison:
         return out
 
 
-def compare(real: ReplayResult, model: ReplayResult, window_s: float, duration_s: float) -> Comparison:
-    rw, mw = per_window(real, window_s, duration_s), per_window(model, window_s, duration_s)
-    rp, mp = percentiles(real.latencies), percentiles(model.latencies)
+def compare(
+    real: ReplayResult, model: ReplayResult, window_s: float, duration_s: float, from_s: float = 0.0
+) -> Comparison:
+    """Both sides over [from_s, duration_s): windows starting at or after `from_s`, requests arriving then."""
+    rw = [w for w in per_window(real, window_s, duration_s) if w.t0_s >= from_s]
+    mw = [w for w in per_window(model, window_s, duration_s) if w.t0_s >= from_s]
+    rp = percentiles([x for x in real.latencies if x.start_s >= from_s])
+    mp = percentiles([x for x in model.latencies if x.start_s >= from_s])
     errors: dict[str, float] = {}
     for metric in ("ttft_s", "itl_s"):
         for p in PERCENTILES:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from wva_ray.sim.calibrate.compare import TARGET_LATENCY_REL, TARGET_WAITING_NRMSE
-from wva_ray.sim.calibrate.results import AFTER, BEFORE, ERROR_KEYS, VARIANTS
+from wva_ray.sim.calibrate.results import AFTER, BEFORE, ERROR_KEYS, HELDOUT, VARIANTS
 
 TARGETED = ERROR_KEYS[:5]
 LABELS = {"off": "before (default model)", "overhead": "+ request overhead", "stall": "+ prefill stalls",
-          "both": "after (overhead + stalls)"}  # fmt: skip
+          "both": "after (overhead + stalls)", "both_warm": "after, speed from the replay's warm-up"}  # fmt: skip
 
 
 def _cell(key: str, value: float) -> str:
@@ -30,16 +30,34 @@ def _ok(key: str, value: float) -> bool:
     return abs(value) <= limit
 
 
-def _spread_table(result: Mapping[str, Any]) -> list[str]:
+def _spread_table(result: Mapping[str, Any], key: str = "spread", names: tuple[str, ...] = VARIANTS) -> list[str]:
     lines = ["| model | " + " | ".join(TARGETED) + " | within targets (median) |", "|---" * (len(TARGETED) + 2) + "|"]
-    for name in VARIANTS:
-        sp = result["spread"].get(name)
+    for name in names:
+        sp = result.get(key, {}).get(name)
         if not sp:
             continue
         cells = [f"{_cell(k, sp[k]['median'])} ({_cell(k, sp[k]['min'])}..{_cell(k, sp[k]['max'])})" for k in TARGETED]
         ok = sum(_ok(k, sp[k]["median"]) for k in TARGETED)
         lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + f" | {ok}/{len(TARGETED)} |")
     return lines
+
+
+def _heldout(result: Mapping[str, Any]) -> list[str]:
+    if not result.get("spread_heldout"):
+        return []
+    first = result["repeats"][0]
+    until = first["warmup"]["until_s"]
+    factors = ", ".join(f"{r['warmup']['speed_factor']:.2f}" for r in result["repeats"])
+    return [
+        f"## Paired with the replay itself: over [{until:.0f} s, end) only, median (min..max)",
+        "",
+        f"`both_warm` scales the calibrated profile by the machine's speed during the replay's first {until:.0f} s "
+        f"(median measured ITL / modelled step; factor per repeat: {factors}); all three rows are compared on the "
+        "rest of the replay only.",
+        "",
+        *_spread_table(result, "spread_heldout", HELDOUT),
+        "",
+    ]
 
 
 def markdown(result: Mapping[str, Any]) -> str:
@@ -62,6 +80,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         "",
         *_spread_table(result),
         "",
+        *_heldout(result),
         "## Before and after, per repeat",
         "",
         "| repeat | load avg | " + " | ".join(f"{k} before / after" for k in ERROR_KEYS) + " |",

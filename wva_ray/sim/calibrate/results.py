@@ -10,7 +10,10 @@ Variants (all replay the same sequence with a profile fitted in the same repeat)
 
 Noise control (this machine is shared): each repeat measures the profile twice, right before and right after its
 replay, and fits on both sets together; the drift between the two brackets is recorded as the repeat's own
-measure of how much the machine changed under the replay.
+measure of how much the machine changed under the replay. A second, paired fit comes from the replay itself
+(`warmup`): the machine's speed during the replay's first `WARMUP_S` seconds relative to the bracket fit scales
+the calibrated profile (`both_warm`), and `heldout` compares before / after / after-with-warm-up-speed over the
+rest of the replay only (never on the seconds the speed was fitted on).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from wva_ray.sim.calibrate.fit import DecodeFit, PrefillFit
 from wva_ray.sim.model.replica import ReplicaOptions
 
 VARIANTS: tuple[str, ...] = ("off", "overhead", "stall", "both")
+HELDOUT: tuple[str, ...] = ("off", "both", "both_warm")
 BEFORE, AFTER = "off", "both"
 ERROR_KEYS = ("ttft_p50", "ttft_p95", "itl_p50", "itl_p95", "waiting_nrmse", "ttft_p99", "itl_p99", "running_nrmse")
 DRIFT_AT = ((1, 100.0), (8, 3000.0))  # (decoding, KV tokens) at which the two brackets' step times are compared
@@ -87,11 +91,13 @@ def repeat_record(
     }
 
 
-def spread(repeats: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per variant and error: min, median and max over the repeats."""
+def spread(
+    repeats: Sequence[Mapping[str, Any]], key: str = "models", names: Sequence[str] = VARIANTS
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per variant and error: min, median and max over the repeats (`key`: "models" or "heldout")."""
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for name in VARIANTS:
-        rows = [r["models"][name]["errors"] for r in repeats if name in r["models"]]
+    for name in names:
+        rows = [r[key][name]["errors"] for r in repeats if name in r.get(key, {})]
         if not rows:
             continue
         out[name] = {
