@@ -14,7 +14,7 @@ from wva_ray.sim.calibrate.fit import DecodeFit, ItlSample, PrefillFit, fit_deco
 from wva_ray.sim.calibrate.replay import SequenceSpec, scaled_sequence, simulate
 from wva_ray.sim.calibrate.report import markdown, write_plot
 from wva_ray.sim.calibrate.results import HELDOUT, VARIANTS, drift, repeat_record, spread, variant_options
-from wva_ray.sim.calibrate.warmup import scaled, speed_factor
+from wva_ray.sim.calibrate.warmup import scaled, speed_factor, ttft_overhead
 from wva_ray.sim.model.profiles import Profile
 from wva_ray.sim.model.replica import ReplicaModel, ReplicaOptions
 from wva_ray.sim.model.traces import Trace
@@ -106,11 +106,11 @@ def test_report_and_plot_are_rendered_from_the_results_dict(tmp_path: Path) -> N
         "repeats": [json.loads(json.dumps(rec))],
     }
     result["spread"] = spread(result["repeats"])
-    result["repeats"][0]["warmup"] = {"until_s": 10.0, "speed_factor": 1.25}
+    result["repeats"][0]["warmup"] = {"until_s": 10.0, "speed_factor": 1.25, "request_overhead_s": 0.05}
     result["repeats"][0]["heldout"] = {n: result["repeats"][0]["models"]["both"] for n in HELDOUT}
     result["spread_heldout"] = spread(result["repeats"], "heldout", HELDOUT)
     text = markdown(result)
-    assert "over [10 s, end) only" in text and "factor per repeat: 1.25" in text
+    assert "over [10 s, end) only" in text and "(speed / overhead): 1.25 / 50 ms" in text
     assert "wva-ray calibrate --repeats 1" in text and "load average during the runs 2.0-3.5" in text
     assert "| after (overhead + stalls) | +0 % (+0 %..+0 %)" in text
     write_plot(tmp_path / "plot.png", result)
@@ -129,3 +129,5 @@ def test_the_warm_up_speed_factor_recovers_a_slower_machine_and_held_out_skips_i
     assert [w.t0_s for w in held.real_windows] == [20.0, 30.0, 40.0, 50.0]
     assert abs(held.errors["itl_p50"]) < 0.1
     assert abs(compare(slow, simulate(PROF, seq), 10.0, 60.0, from_s=20.0).errors["itl_p50"]) > 0.3
+    late = simulate(PROF, seq, options=ReplicaOptions(request_overhead_s=0.3))  # an engine with a 300 ms path
+    assert ttft_overhead(late, simulate(PROF, seq), 20.0) == pytest.approx(0.3, abs=0.02)

@@ -46,7 +46,7 @@ from wva_ray.sim.calibrate.results import (
     uses_net_decode,
     variant_options,
 )
-from wva_ray.sim.calibrate.warmup import WARMUP_S, scaled, speed_factor
+from wva_ray.sim.calibrate.warmup import WARMUP_S, scaled, speed_factor, ttft_overhead
 from wva_ray.sim.model.profiles import Profile
 from wva_ray.sim.model.traces import load_trace
 from wva_ray.testing.bench_host import load1
@@ -104,7 +104,11 @@ async def _repeat(
     }
     brackets = ((fit_decode(pre[0]), fit_prefill(pre[1])), (fit_decode(post[0]), fit_prefill(post[1])))
     factor = speed_factor(real, requests, profiles["net"], WARMUP_S)
-    warm = simulate(scaled(profiles["net"], factor), requests, options=variant_options("both", overhead * factor))
+    warm_profile = scaled(profiles["net"], factor)
+    warm_overhead = ttft_overhead(
+        real, simulate(warm_profile, requests, options=variant_options("stall", 0.0)), WARMUP_S
+    )
+    warm = simulate(warm_profile, requests, options=variant_options("both", warm_overhead))
     heldout = {}
     for name in HELDOUT[:-1]:  # the same profiles as above, compared over the held-out part only
         profile = profiles["net" if uses_net_decode(name) else "plain"]
@@ -119,7 +123,7 @@ async def _repeat(
         {"start": load_start, "replay_end": load_mid, "end": load_end},
         runs,
     )
-    rec["warmup"] = {"until_s": WARMUP_S, "speed_factor": factor}
+    rec["warmup"] = {"until_s": WARMUP_S, "speed_factor": factor, "request_overhead_s": warm_overhead}
     rec["heldout"] = {name: comparison_record(c) | {"engine_percentiles": c.real_pct} for name, c in heldout.items()}
     return rec
 

@@ -47,13 +47,17 @@ def _heldout(result: Mapping[str, Any]) -> list[str]:
         return []
     first = result["repeats"][0]
     until = first["warmup"]["until_s"]
-    factors = ", ".join(f"{r['warmup']['speed_factor']:.2f}" for r in result["repeats"])
+    factors = ", ".join(
+        f"{r['warmup']['speed_factor']:.2f} / {r['warmup'].get('request_overhead_s', 0.0) * 1000:.0f} ms"
+        for r in result["repeats"]
+    )
     return [
         f"## Paired with the replay itself: over [{until:.0f} s, end) only, median (min..max)",
         "",
-        f"`both_warm` scales the calibrated profile by the machine's speed during the replay's first {until:.0f} s "
-        f"(median measured ITL / modelled step; factor per repeat: {factors}); all three rows are compared on the "
-        "rest of the replay only.",
+        f"`both_warm` fits two numbers on the replay's first {until:.0f} s: the machine's speed (median measured "
+        "ITL / modelled step; it scales the calibrated profile) and the per-request overhead (median engine TTFT - "
+        f"model TTFT); per repeat (speed / overhead): {factors}. All three rows are compared on the rest of the "
+        "replay only.",
         "",
         *_spread_table(result, "spread_heldout", HELDOUT),
         "",

@@ -12,8 +12,8 @@ Noise control (this machine is shared): each repeat measures the profile twice, 
 replay, and fits on both sets together; the drift between the two brackets is recorded as the repeat's own
 measure of how much the machine changed under the replay. A second, paired fit comes from the replay itself
 (`warmup`): the machine's speed during the replay's first `WARMUP_S` seconds relative to the bracket fit scales
-the calibrated profile (`both_warm`), and `heldout` compares before / after / after-with-warm-up-speed over the
-rest of the replay only (never on the seconds the speed was fitted on).
+the calibrated profile, and the TTFT gap there is its per-request overhead (`both_warm`); `heldout` compares
+before / after / `both_warm` over the rest of the replay only (never on the seconds those two were fitted on).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ For each request that arrived in [0, until_s) and decoded (mean ITL > 0, output 
 ratio of its measured mean ITL to the profile's step at the engine's mean running batch and KV use over its
 decode span (the 1 s gauge samples); the factor is the median ratio. `scaled` applies it to every time of the
 profile: step parameters x factor, prefill speed / factor (a shared CPU slows the whole engine alike).
+
+`ttft_overhead` is the warm-up's fixed per-request path: the median, over the same requests, of the engine's TTFT
+less the model's TTFT for that request without an overhead (the per-request path of a busy engine on a shared CPU
+is longer than the idle intercept of the bracket probes: the API server waits for a core the engine holds).
 """
 
 from __future__ import annotations
@@ -38,6 +42,21 @@ def speed_factor(result: ReplayResult, requests: Sequence[ReplayRequest], profil
         kv = statistics.fmean(s.kv_ratio for s in inside) * profile.kv_capacity_tokens
         ratios.append(lat.itl_s / profile.itl_s(n, kv))
     return statistics.median(ratios) if ratios else 1.0
+
+
+def ttft_overhead(real: ReplayResult, model: ReplayResult, until_s: float) -> float:
+    """Median (engine TTFT - model TTFT) of the requests arriving before `until_s` that both sides finished
+    (matched by arrival time; >= 0; 0.0 when none)."""
+    modelled: dict[float, float] = {}
+    for lat in model.latencies:
+        if lat.ok:
+            modelled.setdefault(lat.start_s, lat.ttft_s)
+    gaps = [
+        lat.ttft_s - modelled[lat.start_s]
+        for lat in real.latencies
+        if lat.ok and lat.start_s < until_s and lat.start_s in modelled
+    ]
+    return max(0.0, statistics.median(gaps)) if gaps else 0.0
 
 
 def scaled(profile: Profile, factor: float) -> Profile:
