@@ -124,6 +124,10 @@ async def _repeat(
         runs,
     )
     rec["warmup"] = {"until_s": WARMUP_S, "speed_factor": factor, "request_overhead_s": warm_overhead}
+    rec["engine_raw"] = {  # the replay as measured, for re-analysis without the engine
+        "latencies": [[round(x.start_s, 4), round(x.ttft_s, 5), round(x.itl_s, 6), x.ok] for x in real.latencies],
+        "samples": [[s.t_s, s.running, s.waiting, round(s.kv_ratio, 5), s.completed] for s in real.samples],
+    }
     rec["heldout"] = {name: comparison_record(c) | {"engine_percentiles": c.real_pct} for name, c in heldout.items()}
     return rec
 
