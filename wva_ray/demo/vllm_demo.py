@@ -276,6 +276,7 @@ def _summary(run: _Run, options: VllmDemoOptions, trace_path: Path, sent: int, s
             "up": ups,
             "down": downs,
             "max_ready": int(max((s["ready"] for s in run.samples), default=0)),
+            "max_pods": int(max((s["pods"] for s in run.samples), default=0)),
             "final_desired": desired[-1] if desired else None,
         },
         "timeline": run.timeline,
