@@ -35,7 +35,7 @@ def test_unknown_engine_is_refused() -> None:
 
 
 def test_the_load_rises_and_falls_with_the_envelope() -> None:
-    reqs = demo_requests(VllmDemoOptions(duration_s=90.0, speed=3.0), TRACE)
+    reqs = demo_requests(VllmDemoOptions(duration_s=90.0, speed=2.0), TRACE)
     per_third = [sum(1 for at, _, _ in reqs if k * 30.0 <= at < (k + 1) * 30.0) for k in range(3)]
     assert per_third[1] > 1.5 * per_third[0] and per_third[1] > 1.5 * per_third[2], per_third
     assert all(8 <= p <= 600 and 4 <= o <= 256 for _, p, o in reqs)  # the tiny model's scaled lengths
@@ -51,7 +51,7 @@ def test_short_real_demo_scales_up_and_stops_its_engine(
     from wva_ray.demo.vllm_demo import run_vllm_demo
 
     options = VllmDemoOptions(
-        duration_s=60.0, output=tmp_path, trace=str(TRACE), speed=4.0, cooldown_s=90.0, live=False
+        duration_s=60.0, output=tmp_path, trace=str(TRACE), speed=2.0, cooldown_s=90.0, live=False
     )
     summary = run_vllm_demo(options, fleet=fleet, warm=warm_engine)
     print(json.dumps({k: v for k, v in summary.items() if k != "timeline"}, indent=1))

@@ -25,7 +25,7 @@ def demo(
         "azure_llm_2023_conv).",
     ),
     speed: float | None = typer.Option(
-        None, "--speed", min=1.0, help="Time compression: trace seconds per wall second (default 12; --engine vllm: 3)."
+        None, "--speed", min=1.0, help="Time compression: trace seconds per wall second (default 12; --engine vllm: 2)."
     ),
     shards: int = typer.Option(2, "--shards", min=1, max=16, help="Shard actors."),
     no_ray: bool = typer.Option(False, "--no-ray", help="Run coordinator and shards in one process, no Ray."),

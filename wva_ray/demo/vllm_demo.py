@@ -59,7 +59,7 @@ class VllmDemoOptions:
     duration_s: float = 100.0  # the load phase
     output: Path = Path("demo-output")
     trace: str = "azure_llm_2023_conv"
-    speed: float = 3.0
+    speed: float = 2.0
     start_s: float = 600.0  # trace second where the replayed window starts
     cooldown_s: float = 150.0
     live: bool = True
