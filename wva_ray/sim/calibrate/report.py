@@ -172,8 +172,9 @@ def write_plot(path: Path, result: Mapping[str, Any]) -> None:
         ax.legend()
     sp = result["spread"]
     fig.suptitle(
-        "replica model vs vLLM engine - median error before -> after: "
-        + ", ".join(f"{k} {_cell(k, sp[BEFORE][k]['median'])} -> {_cell(k, sp[AFTER][k]['median'])}" for k in TARGETED)
+        "replica model vs vLLM engine - median error before -> after (all repeats, full replay):\n"
+        + ", ".join(f"{k} {_cell(k, sp[BEFORE][k]['median'])} -> {_cell(k, sp[AFTER][k]['median'])}" for k in TARGETED),
+        fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
