@@ -42,7 +42,11 @@ def test_run_bench_writes_results_table_and_plots(tmp_path: Path, shared_dir: Pa
     out = tmp_path / "out"
     args = BenchArgs(quick=True, output=out, policies=("wva-ray", "hpa-kv", "static-peak"))
     path = run_bench(
-        args, scenarios_dir=_scenarios(tmp_path), traces_dir=shared_dir / "data" / "traces", curve_cache=None
+        args,
+        scenarios_dir=_scenarios(tmp_path),
+        traces_dir=shared_dir / "data" / "traces",
+        curve_cache=None,
+        capacity_cache=None,
     )
     doc = json.loads(path.read_text(encoding="utf-8"))
     scn = doc["scenarios"]["T1-tiny"]
@@ -78,14 +82,16 @@ def test_cli_registration_exposes_bench(tmp_path: Path) -> None:
 
 def test_unknown_scenario_names_the_known_ones(tmp_path: Path, shared_dir: Path) -> None:
     with pytest.raises(ValueError, match="T1-tiny"):
-        run_bench(BenchArgs(True, "nope", tmp_path / "o"), scenarios_dir=_scenarios(tmp_path))
+        run_bench(BenchArgs(True, "nope", tmp_path / "o"), scenarios_dir=_scenarios(tmp_path), capacity_cache=None)
 
 
 def test_scenario_may_be_a_path_and_seeds_override(tmp_path: Path, shared_dir: Path) -> None:
     path = _scenarios(tmp_path) / "t1.yaml"
     args = BenchArgs(True, str(path), tmp_path / "o", policies=("static-peak",), seeds=(7,))
     doc = json.loads(
-        run_bench(args, traces_dir=shared_dir / "data" / "traces", curve_cache=None).read_text(encoding="utf-8")
+        run_bench(args, traces_dir=shared_dir / "data" / "traces", curve_cache=None, capacity_cache=None).read_text(
+            encoding="utf-8"
+        )
     )
     assert doc["scenarios"]["T1-tiny"]["seeds"] == [7]
     assert f"--scenario {path}" in doc["command"] and "--seeds 7" in doc["command"]

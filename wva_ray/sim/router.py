@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Protocol, TypeVar
 
 from wva_ray.sim.fidelity import Routing
@@ -51,12 +52,10 @@ class Router:
             view[best.name] += 1
             sync(best)
             return best
-        best = ready[0]
-        best_load = 1 << 60
         for pod in ready:
             if pod.replica.next_t <= now_s:  # its load changes only at its own events
                 sync(pod)
-            load = pod.replica.load
-            if load < best_load:
-                best, best_load = pod, load
-        return best
+        return min(ready, key=_LOAD)  # the first of the least loaded (syncing one pod changes no other's load)
+
+
+_LOAD = attrgetter("replica.load")

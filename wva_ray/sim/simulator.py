@@ -88,6 +88,7 @@ class Simulation:
         self._timeouts = 0
         # global request arrays (all models merged)
         self._arrival: FloatArray = np.zeros(0)
+        self._arrival_list: list[float] = []  # the same values as Python floats (cheaper to index one at a time)
         self._prompt: np.ndarray = np.zeros(0, dtype=np.int64)
         self._out: np.ndarray = np.zeros(0, dtype=np.int64)
         self._req_model: list[str] = []
@@ -172,14 +173,15 @@ class Simulation:
     def _collect(self, pod: SimPod, done: list[Completed]) -> None:
         if not done:
             return
-        arrival = self._arrival
+        arrival = self._arrival_list
+        ttft, itl, e2e = self._ttft, self._itl, self._e2e
         for c in done:
             idx = c.request_id
             assert isinstance(idx, int)
             offset = c.arrival_s - arrival[idx]
-            self._ttft[idx] = c.ttft_s + offset
-            self._itl[idx] = c.itl_s
-            self._e2e[idx] = c.e2e_s + offset
+            ttft[idx] = c.ttft_s + offset
+            itl[idx] = c.itl_s
+            e2e[idx] = c.e2e_s + offset
             pod.record(c)
 
     def _route(self, idx: int, model: str, prompt: int, out: int, now_s: float, ready: list[SimPod]) -> None:
@@ -274,6 +276,7 @@ class Simulation:
         self._out = np.concatenate([t.output_tokens for t in arr])
         owner = np.concatenate([np.full(len(t), i) for i, t in enumerate(arr)])
         order = np.argsort(self._arrival, kind="stable")
+        self._arrival_list = self._arrival.tolist()
         n = len(order)
         self._ttft = np.full(n, np.nan)
         self._itl = np.full(n, np.nan)
@@ -291,19 +294,22 @@ class Simulation:
         rec_ready: dict[str, list[float]] = {v: [] for v in self.variants}
         rec_cur: dict[str, list[float]] = {v: [] for v in self.variants}
         i = 0
-        arrival, prompt, out = self._arrival, self._prompt, self._out
+        arrival, prompt, out = self._arrival_list, self._prompt.tolist(), self._out.tolist()
+        order_list: list[int] = order.tolist()
+        req_model = self._req_model
+        received = self._received
         end = self.duration_s
         while True:
             next_ready = self._ready_heap[0][0] if self._ready_heap else math.inf
             t_timer = min(next_scrape, next_policy, next_record, next_ready, next_act, end)
             while i < n:
-                idx = int(order[i])
-                t_arr = float(arrival[idx])
+                idx = order_list[i]
+                t_arr = arrival[idx]
                 if t_arr >= t_timer:
                     break
-                model = self._req_model[idx]
-                self._received[model] = self._received.get(model, 0) + 1
-                self._route(idx, model, int(prompt[idx]), int(out[idx]), t_arr, ready_cache[model])
+                model = req_model[idx]
+                received[model] = received.get(model, 0) + 1
+                self._route(idx, model, prompt[idx], out[idx], t_arr, ready_cache[model])
                 i += 1
             if t_timer >= end:
                 break

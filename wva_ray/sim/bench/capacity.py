@@ -2,15 +2,21 @@
 
 Owns `find_capacity` (bisection over the arrival rate, each probe a run of the same `ReplicaModel` the
 simulator uses, so the oracle and the sized baselines stay feasible in the simulator) and
-`CapacityTable` (a per-run memo keyed by profile, workload and SLO class). Pure computation, no I/O.
+`CapacityTable` (a per-run memo keyed by profile, workload and SLO class, seeded from a cache the caller reads
+and writes). Pure computation apart from hashing its own and the replica model's source (the cache key).
 """
 
 from __future__ import annotations
 
+import hashlib
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from wva_ray.sim.model import replica as replica_module
 from wva_ray.sim.model.profiles import Profile
 from wva_ray.sim.model.replica import ReplicaModel
 from wva_ray.sim.model.scenario import SloClass
@@ -108,13 +114,45 @@ def find_capacity(
     return Capacity(lo, best.mean_running, best.mean_ongoing, best.mean_kv_ratio, best.attainment, idle.attainment)
 
 
-class CapacityTable:
-    """Memo of capacities for one benchmark run (keys: profile id, workload key, SLO class name)."""
+def _code_hash() -> str:
+    """Changes when the replica model or this search changes (cached capacities then expire)."""
+    h = hashlib.blake2b(digest_size=8)
+    for mod in (replica_module, sys.modules[__name__]):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    return h.hexdigest()
 
-    def __init__(self, target: float = 0.99, n_requests: int = 6000) -> None:
+
+class CapacityTable:
+    """Memo of capacities for one benchmark run (keys: profile id, workload key, SLO class name), optionally
+    seeded from an earlier run's `cached()` (valid only for the same profile, token pools, SLO, search size and
+    code: those are in its key, so a change re-measures; the search is deterministic, so a hit is what a
+    measurement would give)."""
+
+    def __init__(
+        self, target: float = 0.99, n_requests: int = 6000, cached: Mapping[str, Mapping[str, float]] | None = None
+    ) -> None:
         self.target = target
         self.n_requests = n_requests
         self._table: dict[tuple[str, str, str], Capacity] = {}
+        self._cached = {k: Capacity(**{f: float(x) for f, x in v.items()}) for k, v in (cached or {}).items()}
+        self._keys: dict[tuple[str, str, str], str] = {}
+        self._code = _code_hash()
+        self.computed = 0
+
+    def _cache_key(self, profile: Profile, prompts: IntArray, outputs: IntArray, slo: SloClass) -> str:
+        h = hashlib.blake2b(digest_size=8)
+        for part in (profile.model_dump_json(), repr(slo), f"{self.target}|{self.n_requests}"):
+            h.update(part.encode())
+        h.update(np.ascontiguousarray(prompts, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(outputs, dtype=np.int64).tobytes())
+        return f"{profile.id}|{h.hexdigest()}|{self._code}"
+
+    def cached(self) -> dict[str, dict[str, float]]:
+        """What this run measured or reused, for the next run's `cached` (keys carry inputs and code hash)."""
+        out = {k: vars(v).copy() for k, v in self._cached.items()}
+        for key, ck in self._keys.items():
+            out[ck] = vars(self._table[key]).copy()
+        return out
 
     def get(
         self,
@@ -127,7 +165,13 @@ class CapacityTable:
     ) -> Capacity:
         key = (profile.id, workload_key, slo_name)
         if key not in self._table:
-            self._table[key] = find_capacity(profile, prompts, outputs, slo, self.target, self.n_requests)
+            ck = self._cache_key(profile, prompts, outputs, slo)
+            hit = self._cached.get(ck)
+            if hit is None:
+                hit = find_capacity(profile, prompts, outputs, slo, self.target, self.n_requests)
+                self.computed += 1
+            self._table[key] = hit
+            self._keys[key] = ck
         return self._table[key]
 
     def as_dict(self) -> dict[str, dict[str, float]]:

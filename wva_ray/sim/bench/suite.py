@@ -34,6 +34,8 @@ TRACES_DIR = REPO_ROOT.parent / "shared" / "data" / "traces"
 # Goodput curves measured by earlier runs (keyed by profile, workload, SLO class, fidelity and a hash of the
 # simulator code, so a model change re-measures); a run adds what it measured. Commit it with results.
 CURVE_CACHE = REPO_ROOT / "benchmarks" / "goodput-cache.json"
+# Per-replica capacities likewise (keyed by profile, token pools, SLO, search size and code hash).
+CAPACITY_CACHE = REPO_ROOT / "benchmarks" / "capacity-cache.json"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class BenchArgs:
     policies: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     sweep: bool = False
+    shards: int = 1  # the runtime shard count of the policies on wva-ray's decision path
 
     def command(self) -> str:
         parts = ["wva-ray", "bench"]
@@ -59,6 +62,8 @@ class BenchArgs:
             parts += ["--seeds", str(s)]
         if self.sweep:
             parts.append("--sweep")
+        if self.shards != 1:
+            parts += ["--shards", str(self.shards)]
         parts += ["--output", str(self.output)]
         return " ".join(shlex.quote(p) for p in parts)
 
@@ -103,6 +108,13 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def _read_json(path: Path | None) -> dict[str, Any]:
+    if path is None or not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
 def select(scenario: str | None, scenarios_dir: Path) -> dict[str, Scenario]:
     """All scenarios of the folder, or the one named (exact name or prefix), or the file at that path."""
     if scenario is not None and (scenario.endswith((".yaml", ".yml")) or os.sep in scenario):
@@ -125,17 +137,21 @@ def run_bench(
     scenarios_dir: Path = SCENARIOS_DIR,
     traces_dir: Path = TRACES_DIR,
     curve_cache: Path | None = CURVE_CACHE,
+    capacity_cache: Path | None = CAPACITY_CACHE,
 ) -> Path:
     """Run the suite (or the chosen scenarios) and write `output/results.json` (returned), `results.md`, PNGs."""
     started = time.perf_counter()
     commit = _git_commit()  # stamped at the start: the code that ran
     for p in args.policies:
         parse_name(p)  # fail before any work on a misspelt policy
+    if args.shards < 1:
+        raise ValueError(f"--shards must be >= 1, got {args.shards}")
     specs = select(args.scenario, scenarios_dir)
     output = args.output
     output.mkdir(parents=True, exist_ok=True)
-    caps = CapacityTable(n_requests=1500 if args.quick else 6000)
-    cached = json.loads(curve_cache.read_text(encoding="utf-8")) if curve_cache and curve_cache.is_file() else {}
+    known = _read_json(capacity_cache)
+    caps = CapacityTable(n_requests=1500 if args.quick else 6000, cached=known)
+    cached = _read_json(curve_cache)
     curves = CurveTable(args.quick, cached)
     results: dict[str, Any] = {}
     control: dict[str, Any] | None = None
@@ -158,7 +174,7 @@ def run_bench(
             if args.sweep:
                 chosen += [s for fam in SWEEPS.values() for s in fam if s not in chosen]
             progress(f"{scn.name}: {len(scn.seeds)} seed(s) x {len(chosen)} policies, {scn.duration_s:.0f}s")
-            results[scn.name] = run_scenario(scn, chosen, traces_dir, caps, curves, scn.fidelity, hook)
+            results[scn.name] = run_scenario(scn, chosen, traces_dir, caps, curves, scn.fidelity, hook, args.shards)
     doc: dict[str, Any] = {
         "commit": commit,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -175,6 +191,8 @@ def run_bench(
         doc["control_plane"] = control
     if curves.computed and curve_cache is not None:
         curve_cache.write_text(json.dumps(curves.as_dict(), indent=1), encoding="utf-8")
+    if caps.computed and capacity_cache is not None:
+        capacity_cache.write_text(json.dumps(caps.cached(), indent=1, sort_keys=True), encoding="utf-8")
     path = output / "results.json"
     path.write_text(json.dumps(_finite(doc), indent=1, sort_keys=False), encoding="utf-8")
     write_markdown(output, doc)
