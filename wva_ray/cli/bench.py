@@ -23,11 +23,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         seeds: Annotated[list[int] | None, typer.Option("--seeds", help="override every scenario's seeds")] = None,
         sweep: Annotated[bool, typer.Option("--sweep", help="add each baseline's setting sweep")] = False,
+        shards: Annotated[
+            int, typer.Option("--shards", help="runtime shard count of the wva-ray policies (same decisions)")
+        ] = 1,
     ) -> None:
         """Run the simulator benchmark: scenarios x policies x seeds against the oracle and causal bounds.
 
         Exits 1 when a policy beats the oracle (a bound that is not one)."""
-        args = BenchArgs(quick, scenario, output, tuple(policy or ()), tuple(seeds or ()), sweep)
+        args = BenchArgs(quick, scenario, output, tuple(policy or ()), tuple(seeds or ()), sweep, shards)
         try:
             path = run_bench(args)
         except ValueError as exc:  # unknown scenario or policy, invalid scenario file

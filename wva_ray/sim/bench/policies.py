@@ -137,7 +137,9 @@ class Built:
     actuator: Actuator | None  # None: the policy actuates itself (direct)
 
 
-def _wva(name: str, prep: Prepared, analyzer: str | None, interval_s: float | None, mode: str) -> Built:
+def _wva(
+    name: str, prep: Prepared, analyzer: str | None, interval_s: float | None, mode: str, shards: int = 1
+) -> Built:
     fresh = fresh_install()
     extra = dict(fresh.saturation_default)
     if analyzer is not None:
@@ -145,28 +147,30 @@ def _wva(name: str, prep: Prepared, analyzer: str | None, interval_s: float | No
     chosen = str(extra.pop("analyzerName", ""))
     config = {"serviceClasses": service_classes_config(prep.scenario)}
     interval = interval_s or fresh.interval_s
-    policy = WvaRay(name, analyzer=chosen, interval_s=interval, extra=extra, config=config)
+    policy = WvaRay(name, analyzer=chosen, interval_s=interval, extra=extra, config=config, shards=shards)
     scrape = prep.scenario.scrape_interval_s
     if mode == "direct":
         return Built(policy, make_actuator("direct", interval, scrape))
     return Built(policy, make_actuator("hpa", interval, scrape, ScalerSettings(fresh.behavior)))
 
 
-def build(name: str, prep: Prepared) -> Built:
+def build(name: str, prep: Prepared, shards: int = 1) -> Built:
+    """The policy `name` for this prepared seed; `shards` is the runtime shard count of the policies that run
+    wva-ray's decision path (a name's own `@shards=N` wins)."""
     family, p = parse_name(name)
     caps = prep.capacity
     seqs = {v.name: v.profile.max_num_seqs for v in prep.variants}
     mode = "direct" if p.get("direct") else "hpa"
+    shards = int(p.get("shards", shards))
     if family == "wva-ray":
-        return _wva(name, prep, None, None, mode)
+        return _wva(name, prep, None, None, mode, shards)
     if family in ("wva-ray-v1", "wva-ray-v2", "wva-ray-slo"):
-        return _wva(
-            name, prep, {"wva-ray-v1": "", "wva-ray-v2": "saturation", "wva-ray-slo": "slo"}[family], None, mode
-        )
+        analyzer = {"wva-ray-v1": "", "wva-ray-v2": "saturation", "wva-ray-slo": "slo"}[family]
+        return _wva(name, prep, analyzer, None, mode, shards)
     if family == "wva-upstream-v1-hpa":
         return Built(WvaUpstream(name), None)
     if family == "wva-upstream-v2-keda":  # V2 every 60 s through a ScaledObject with KEDA's default HPA behaviour
-        policy = WvaRay(name, analyzer="saturation", interval_s=60.0)
+        policy = WvaRay(name, analyzer="saturation", interval_s=60.0, shards=shards)
         keda = ScalerSettings(HpaBehavior(), min_replicas=1)
         return Built(policy, make_actuator("keda", 60.0, prep.scenario.scrape_interval_s, keda))
     if family == "hpa-kv":

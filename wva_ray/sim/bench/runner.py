@@ -34,8 +34,8 @@ def progress(msg: str) -> None:
     print(f"[bench {datetime.now(UTC).strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run_one(prep: Prepared, policy_name: str) -> SimResult:
-    built = build(policy_name, prep)
+def run_one(prep: Prepared, policy_name: str, shards: int = 1) -> SimResult:
+    built = build(policy_name, prep, shards)
     variants = prep.variants  # every policy, static-peak included, starts from the scenario's initial fleet
     sim = Simulation(
         prep.models,
@@ -74,6 +74,13 @@ def _matched(row: dict[str, float], prep: Prepared) -> None:
     row["oracle_gpu_hours_at_own_attainment"] = bound if bound is not None else math.nan
     row["gpu_hours_vs_matched_oracle"] = row["gpu_hours"] / bound if bound else math.nan
     row["beats_oracle"] = float(bound is None or row["gpu_hours"] < (1 - ORACLE_TOLERANCE) * bound)
+    # The causal bound at the same attainments: what the best reactive policy pays there. Where the policy's
+    # attainment is above the causal maximum (only a policy that knows the future gets there, e.g. static peak),
+    # it is undefined and the gap to the causal maximum (negative) says by how much.
+    causal = prep.bounds.causal_at({k: max(0.0, v - 0.005) for k, v in att.items()})
+    row["causal_gpu_hours_at_own_attainment"] = causal if causal is not None else math.nan
+    row["gpu_hours_vs_matched_causal"] = row["gpu_hours"] / causal if causal else math.nan
+    row["attainment_gap_to_causal_max"] = prep.bounds.causal_max_attainment - row["slo_attainment"]
 
 
 def run_scenario(
@@ -84,8 +91,10 @@ def run_scenario(
     curves: CurveTable,
     fidelity: Fidelity | None = None,
     plot_hook: Callable[[str, Prepared, dict[str, SimResult]], None] | None = None,
+    shards: int = 1,
 ) -> dict[str, Any]:
     per_policy: dict[str, list[dict[str, float]]] = {p: [] for p in policies}
+    per_seed: dict[str, dict[str, dict[str, float]]] = {p: {} for p in policies}  # policy -> seed -> row
     bounds: list[dict[str, float]] = []
     errors: dict[str, str] = {}
     violations: list[str] = []
@@ -106,7 +115,7 @@ def run_scenario(
         results: dict[str, SimResult] = {}
         for name in policies:
             try:
-                res = run_one(prep, name)
+                res = run_one(prep, name, shards)
             except Exception as exc:  # one broken policy must not lose the others' results
                 errors[name] = f"{type(exc).__name__}: {exc}"
                 progress(f"{scn.name} seed {seed} {name}: FAILED {errors[name][:200]}")
@@ -119,6 +128,7 @@ def run_scenario(
                     f"{row['slo_attainment']:.4f} vs oracle {row['oracle_gpu_hours_at_own_attainment']:.3f}"
                 )
             per_policy[name].append(row)
+            per_seed[name][str(seed)] = row
             results[name] = res
             progress(
                 f"{scn.name} seed {seed} {name}: attainment {row['slo_attainment']:.4f}, {row['gpu_hours']:.2f} GPU-h "
@@ -135,6 +145,11 @@ def run_scenario(
         "bounds": aggregate(bounds),
         "oracle_violations": violations,
         "capacity_per_replica": capacities,
+        # the rows the means come from, so runs of other seeds can be merged (benchmarks/sim_merge.py)
+        "per_seed": {
+            "policies": {p: rows for p, rows in per_seed.items() if rows},
+            "bounds": {str(seed): b for seed, b in zip(scn.seeds, bounds, strict=True)},
+        },
     }
     if errors:
         out["errors"] = errors

@@ -3,10 +3,13 @@
 Every tick the simulator renders the `wva-ray plan` input as the controller's readers would build it
 (`Observation.snapshot`, wva_ray.sim.render); this policy adds only what the controller itself owns - the
 ConfigMaps it was installed with (`config`: saturation, service classes, optional profiles), the VA status it
-wrote (previous desired count and `sinceTime`) and the plan's carried state - and calls the same
-`wva_ray.core.decide(snapshot, now)` the runtime calls (analyzer, enforcer, global allocator). It reads nothing
-else from the observation: no serving profile, start-up delay or future reaches it. Its output goes to the
-configured actuation (wva_ray.sim.actuation). Pure, no I/O.
+wrote (previous desired count and `sinceTime`) and the plan's carried state - and runs the runtime's sharded
+cycle on it, the core functions wva_ray.runtime.cycle calls: `core.sharding.split` into `shards` parts,
+`core.propose` per shard (analyzers and enforcer), `core.sharding.finalize_shards` (merge, global allocator).
+On any snapshot that equals `wva_ray.core.decide` (tests/core/test_sharding_property.py; the simulator's own
+check is tests/sim/test_sim_sharding.py). It reads nothing else from the observation: no serving profile,
+start-up delay or future reaches it. Its output goes to the configured actuation (wva_ray.sim.actuation).
+Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import Snapshot
-from wva_ray.core import decide
+from wva_ray.core import propose
+from wva_ray.core.sharding import ShardResult, finalize_shards, split
 from wva_ray.sim.observe import Observation
 from wva_ray.sim.render import iso
 
@@ -30,10 +35,15 @@ class WvaRay:
         interval_s: float = 30.0,
         extra: Mapping[str, Any] | None = None,
         config: Mapping[str, Any] | None = None,
+        shards: int = 1,
     ) -> None:
         """`analyzer` and `extra` form the saturation ConfigMap's `default` entry; `config` adds other snapshot
-        config keys (e.g. `serviceClasses`) exactly as the ConfigMaps would carry them."""
+        config keys (e.g. `serviceClasses`) exactly as the ConfigMaps would carry them; `shards` is the runtime's
+        shard count."""
+        if shards < 1:
+            raise ValueError(f"shards must be >= 1, got {shards}")
         self.name = name
+        self.shards = shards
         self.analyzer = analyzer
         self.interval_s = interval_s
         self.extra = dict(extra or {})
@@ -68,9 +78,19 @@ class WvaRay:
             raise ValueError("wva-ray policies need Observation.snapshot (set reads_snapshot = True)")
         return Snapshot.model_validate(self._with_controller_state(obs.snapshot))
 
+    def plan(self, snap: Snapshot) -> Plan:
+        """One cycle of the runtime's sharded path: split, propose per shard (a shard with no group answers
+        nothing, as a shard actor does), merge and finalize; no shard is missing."""
+        now = snap.now
+        results = [
+            ShardResult(part.groups, propose(part.snapshot, now) if part.groups else None, part.snapshot.metrics_error)
+            for part in split(snap, self.shards).values()
+        ]
+        return finalize_shards(snap, results, [], now)
+
     def decide(self, obs: Observation) -> Mapping[str, int]:
         snap = self.snapshot(obs)
-        plan = decide(snap, snap.now)
+        plan = self.plan(snap)
         self._state = plan.state.model_dump(mode="json", by_alias=True)
         out: dict[str, int] = {}
         now = iso(snap.now)
