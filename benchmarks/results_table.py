@@ -1,7 +1,8 @@
 """Write the benchmark figures that README.md and benchmarks/results/full/README.md quote, from the committed results.
 
 Usage: python benchmarks/results_table.py [RESULTS_JSON]   (default benchmarks/results/full/results.json)
-Rewrites the generated blocks `bench-summary` in both files (wva_ray.sim.bench.prose); prose must not carry
+Rewrites the generated blocks `bench-summary` in both files and `bench-policies` (every policy) in the results
+README (wva_ray.sim.bench.prose); prose must not carry
 benchmark figures of its own (tests/sim/test_results_prose.py fails when the blocks are stale or it does).
 """
 
@@ -11,17 +12,22 @@ import json
 import sys
 from pathlib import Path
 
-from wva_ray.sim.bench.prose import replace_block, summary_table
+from wva_ray.sim.bench.prose import policy_table, replace_block, summary_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "full" / "results.json"
-TARGETS = (ROOT / "README.md", ROOT / "benchmarks" / "results" / "full" / "README.md")
+FULL_README = ROOT / "benchmarks" / "results" / "full" / "README.md"
+TARGETS = (ROOT / "README.md", FULL_README)
 
 
 def main(results: Path = RESULTS) -> None:
-    table = summary_table(json.loads(results.read_text(encoding="utf-8")))
+    doc = json.loads(results.read_text(encoding="utf-8"))
+    table = summary_table(doc)
     for path in TARGETS:
-        path.write_text(replace_block(path.read_text(encoding="utf-8"), "bench-summary", table), encoding="utf-8")
+        text = replace_block(path.read_text(encoding="utf-8"), "bench-summary", table)
+        if path == FULL_README:
+            text = replace_block(text, "bench-policies", policy_table(doc))
+        path.write_text(text, encoding="utf-8")
         print(path)
 
 

@@ -1,5 +1,8 @@
 """Merge several `wva-ray bench --scenario X --output DIR/X` runs into DIR/results.json + results.md.
 
+Runs of one scenario in several folders (e.g. DIR/X-seed1, DIR/X-seeds2-3: other seeds; DIR/X-extra: other
+policies) are pooled per seed (`merge_scenario`), so the means and CIs are over every seed that finished.
+
 Usage: python benchmarks/sim_merge.py DIR  (reads DIR/*/results.json; writes DIR/results.json, results.md,
 cost-vs-attainment plots; per-scenario replica plots stay in their sub-folders).
 """
@@ -11,7 +14,33 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wva_ray.sim.bench.metrics import aggregate
 from wva_ray.sim.bench.report import write_cost_plot, write_markdown
+
+
+def merge_scenario(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """One scenario's results from two runs. With per-seed rows in both, the rows are pooled (the later run's row
+    for a seed and policy replaces the earlier one) and every mean and CI is recomputed over the pooled seeds;
+    without them, the later run's policies replace or join the earlier's (its seeds must then be the same)."""
+    if "per_seed" not in old or "per_seed" not in new:
+        out = dict(old)
+        out["policies"] = {**old.get("policies", {}), **new.get("policies", {})}
+        return out
+    rows: dict[str, dict[str, Any]] = {p: dict(r) for p, r in old["per_seed"]["policies"].items()}
+    for pol, by_seed in new["per_seed"]["policies"].items():
+        rows.setdefault(pol, {}).update(by_seed)
+    bounds = {**old["per_seed"]["bounds"], **new["per_seed"]["bounds"]}
+    replaced = {(pol, seed) for pol, by_seed in new["per_seed"]["policies"].items() for seed in by_seed}
+    kept = [v for v in old.get("oracle_violations", []) if not any(f"seed {s} {p}:" in v for p, s in replaced)]
+    out = dict(old)
+    out["seeds"] = sorted({*old.get("seeds", []), *new.get("seeds", [])})
+    out["policies"] = {p: aggregate([r[k] for k in sorted(r, key=int)]) for p, r in rows.items() if r}
+    out["bounds"] = aggregate([bounds[k] for k in sorted(bounds, key=int)])
+    out["oracle_violations"] = kept + list(new.get("oracle_violations", []))
+    out["per_seed"] = {"policies": rows, "bounds": bounds}
+    if old.get("errors") or new.get("errors"):
+        out["errors"] = {**old.get("errors", {}), **new.get("errors", {})}
+    return out
 
 
 def merge(root: Path) -> Path:
@@ -23,10 +52,11 @@ def merge(root: Path) -> Path:
         sub = json.loads(part.read_text(encoding="utf-8"))
         for key in ("commit", "machine", "default_policy", "quick"):
             doc.setdefault(key, sub.get(key))
-        doc["runs"].append({"command": sub.get("command"), "wall_s": sub.get("wall_s"), "commit": sub.get("commit")})
+        run = {k: sub.get(k) for k in ("command", "wall_s", "commit", "machine", "created")}
+        doc["runs"].append(run)
         for name, scn in sub.get("scenarios", {}).items():
-            if name in doc["scenarios"]:  # a later run adding policies to a scenario
-                doc["scenarios"][name]["policies"].update(scn.get("policies", {}))
+            if name in doc["scenarios"]:  # a later run adding seeds or policies to a scenario
+                doc["scenarios"][name] = merge_scenario(doc["scenarios"][name], scn)
             else:
                 doc["scenarios"][name] = scn
         doc["capacities"].update(sub.get("capacities", {}))

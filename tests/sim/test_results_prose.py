@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from wva_ray.sim.bench.prose import current_block, numbers_outside_blocks, replace_block, summary_table
+from wva_ray.sim.bench.prose import (
+    current_block,
+    numbers_outside_blocks,
+    policy_table,
+    replace_block,
+    summary_table,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "full" / "results.json"
@@ -29,6 +35,16 @@ def test_generated_tables_match_the_committed_results(path: Path) -> None:
     assert current_block(path.read_text(encoding="utf-8"), "bench-summary") == table, (
         f"{path.name} is stale: run python benchmarks/results_table.py"
     )
+
+
+def test_the_every_policy_table_matches_the_committed_results() -> None:
+    doc = json.loads(RESULTS.read_text(encoding="utf-8"))
+    assert current_block(FULL_README.read_text(encoding="utf-8"), "bench-policies") == policy_table(doc), (
+        "benchmarks/results/full/README.md is stale: run python benchmarks/results_table.py"
+    )
+    names = {p for scn in doc["scenarios"].values() for p in scn["policies"]}
+    rows = {line.split(" | ")[0].lstrip("| ") for line in policy_table(doc).splitlines() if line.startswith("| ")}
+    assert names <= rows  # every policy that ran has its row
 
 
 def test_benchmark_prose_has_no_hand_written_figures() -> None:

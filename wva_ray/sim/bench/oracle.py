@@ -214,6 +214,10 @@ class Bounds:
         """The oracle's GPU-hours at these per-model attainments (None: the bound says they are unreachable)."""
         return self._oracle.solve(attainment).gpu_hours
 
+    def causal_at(self, attainment: Mapping[str, float]) -> float | None:
+        """The causal bound's GPU-hours at these per-model attainments (None: no reactive policy reaches them)."""
+        return self._causal.solve(attainment).gpu_hours
+
     def as_dict(self) -> dict[str, float | None]:
         out: dict[str, float | None] = {
             "oracle_max_attainment": self.oracle_max_attainment,
