@@ -10,12 +10,18 @@ cost-vs-attainment plots; per-scenario replica plots stay in their sub-folders).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from wva_ray.sim.bench.metrics import aggregate
 from wva_ray.sim.bench.report import write_cost_plot, write_markdown
+
+
+def _natural(name: str) -> list[Any]:
+    """S2 before S10 (numbers compared as numbers)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def merge_scenario(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +50,9 @@ def merge_scenario(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge(root: Path) -> Path:
-    parts = sorted(root.glob("*/results.json"), key=lambda p: (p.parent.name.endswith("-extra"), p.parent.name))
+    parts = sorted(
+        root.glob("*/results.json"), key=lambda p: (p.parent.name.endswith("-extra"), _natural(p.parent.name))
+    )
     if not parts:
         raise SystemExit(f"no */results.json under {root}")
     doc: dict[str, Any] = {"scenarios": {}, "runs": [], "capacities": {}}
