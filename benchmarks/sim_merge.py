@@ -10,6 +10,7 @@ cost-vs-attainment plots; per-scenario replica plots stay in their sub-folders).
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -17,6 +18,17 @@ from typing import Any
 
 from wva_ray.sim.bench.metrics import aggregate
 from wva_ray.sim.bench.report import write_cost_plot, write_markdown
+
+
+def _finite(obj: Any) -> Any:
+    """NaN (a mean over seeds where a figure was never defined) as null, as the bench itself writes it."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _natural(name: str) -> list[Any]:
@@ -73,7 +85,7 @@ def merge(root: Path) -> Path:
     doc["command"] = "; ".join(str(r["command"]) for r in doc["runs"]) + f"; python benchmarks/sim_merge.py {root}"
     doc["wall_s"] = sum(float(r["wall_s"] or 0) for r in doc["runs"])
     out = root / "results.json"
-    out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    out.write_text(json.dumps(_finite(doc), indent=1), encoding="utf-8")
     write_markdown(root, doc)
     write_cost_plot(root, doc)
     return out
