@@ -126,3 +126,14 @@ def test_a_step_in_demand_is_not_burstiness() -> None:
         s, est = dem.observe(s, max(0.0, rng.gauss(rate, 0.05 * rate)), 0.0, t)
         t += 30.0
     assert est.spread_per_s < 0.5, est.spread_per_s
+
+
+def test_the_warm_up_of_the_rate_window_is_not_read_as_growth() -> None:
+    """A steady 1.5 req/s whose first readings climb (a partly filled 1-m rate window): no trend is extrapolated
+    over a start-up horizon before one trend time constant of history."""
+    s, t = dem.DemandState(), 0.0
+    for k in range(60):  # 2-s cycles for 2 minutes; the reading fills in over the first 60 s
+        s, est = dem.observe(s, 1.5 * min(1.0, (k + 1) * 2.0 / 60.0), 0.0, t)
+        t += 2.0
+    assert dem.forecast(s, est, t, 350.0) == pytest.approx(est.level_per_s)
+    assert s.trend_per_s2 > 0  # the state does see the climb; the estimate does not extrapolate it yet

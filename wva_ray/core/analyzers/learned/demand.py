@@ -5,10 +5,10 @@ gateway's flow-control queue when present): completions alone saturate at the fl
 overload, exactly when the arrival rate matters most. A shrinking backlog counts negatively (the fleet is
 draining a past burst, not serving new arrivals); the estimate is floored at 0.
 
-Forecast: Holt's linear trend with time constants (irregular cycle lengths are fine), the trend's contribution
-over the horizon bounded to [-50 %, +100 %] of the level. Daily seasonality once a full day of history exists:
-24 hourly bins of the smoothed rate; the forecast is then also the level scaled by the ratio of the bin at
-`now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
+Forecast: Holt's linear trend with time constants (irregular cycle lengths are fine), the trend's contribution over
+the horizon bounded to [-50 %, +100 %] of the level, and none before `trend_tau_s` of history. Daily seasonality
+once a full day of history exists: 24 hourly bins of the smoothed rate; the forecast is then also the level scaled
+by the ratio of the bin at `now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
 
 Spread: a robust scale of the changes between consecutive span rates, a span being at least `spread_span_s` long
 (one cycle when the controller's interval is that long or longer; several cycles aggregated when it is shorter):
@@ -195,7 +195,10 @@ def observe(
     spread = spread_of(residuals)
     if len(residuals) < MIN_RESIDUALS:  # too few to tell burstiness from noise: twice the Poisson sd
         spread = 2.0 * math.sqrt(level / max(dt, s.spread_span_s))
-    return new, DemandEstimate(observed, level, trend, spread, in_flight, seasonal)
+    # no trend before one trend time constant of history: the first levels climb from a partly filled rate window,
+    # and that warm-up read as growth (x a start-up horizon of minutes) had doubled the forecast of a steady stream
+    trend_known = now_s - first >= s.trend_tau_s
+    return new, DemandEstimate(observed, level, trend if trend_known else 0.0, spread, in_flight, seasonal)
 
 
 def spread_of(residuals: tuple[float, ...]) -> float:
