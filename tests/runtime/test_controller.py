@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import pytest
 
 from wva_ray.api.plan import Decision
-from wva_ray.runtime.controller import Health, LeaderGate, NotLeaderError
+from wva_ray.runtime.controller import LeaderGate, NotLeaderError
+from wva_ray.runtime.health import Health, LivenessPolicy
 
 
 @pytest.mark.parametrize(
@@ -25,10 +25,53 @@ from wva_ray.runtime.controller import Health, LeaderGate, NotLeaderError
     ],
 )
 def test_readiness(leader_election: bool, leader: bool, published_ago_s: float | None, ready: bool) -> None:
+    now = 1000.0
     h = Health(interval_s=10.0, leader_election=leader_election, leader=leader)
     if published_ago_s is not None:
-        h.last_publish_s = time.monotonic() - published_ago_s
-    assert h.ready() is ready
+        h.last_publish_s = now - published_ago_s
+    assert h.ready(now) is ready
+
+
+LIVE = LivenessPolicy(intervals=3.0, startup_grace_s=60.0)
+
+
+@pytest.mark.parametrize(
+    ("leader", "lead_ago_s", "cycle_ago_s", "loop_alive", "alive", "says"),
+    [
+        pytest.param(False, None, None, True, True, "standby", id="standby-alive-without-cycles"),
+        pytest.param(True, 10.0, None, True, True, "first cycle pending", id="new-leader-in-grace"),
+        pytest.param(True, 90.0, None, True, True, "first cycle pending", id="new-leader-at-grace-end"),
+        pytest.param(True, 91.0, None, True, False, "since becoming leader", id="new-leader-never-cycled"),
+        pytest.param(True, 500.0, 29.0, True, True, "last cycle finished", id="cycling"),
+        pytest.param(True, 500.0, 30.0, True, True, "last cycle finished", id="at-the-limit"),
+        pytest.param(True, 500.0, 31.0, True, False, "no cycle finished for 31 s", id="stalled"),
+        pytest.param(False, None, None, False, False, "stopped", id="loop-stopped"),
+    ],
+)
+def test_liveness_is_cycle_liveness(
+    leader: bool, lead_ago_s: float | None, cycle_ago_s: float | None, loop_alive: bool, alive: bool, says: str
+) -> None:
+    now = 1000.0
+    h = Health(interval_s=10.0, leader_election=True, policy=LIVE, loop_alive=loop_alive)
+    if leader:
+        h.became_leader(now - (lead_ago_s or 0.0))
+    if cycle_ago_s is not None:
+        h.cycle_finished(now - cycle_ago_s, published=False, error="KubeApiError: 503")
+    ok, reason = h.liveness(now)
+    assert (ok, says in reason) == (alive, True), reason
+    assert "\n" not in reason
+    if not ok and cycle_ago_s is not None:
+        assert "KubeApiError: 503" in reason  # the last error is named
+
+
+def test_a_failed_cycle_keeps_liveness_but_not_readiness() -> None:
+    h = Health(interval_s=10.0, leader_election=True, policy=LIVE)
+    h.became_leader(0.0)
+    h.cycle_finished(5.0, published=True)
+    h.cycle_finished(60.0, published=False, error="TransientApiError: refused")
+    assert h.liveness(65.0)[0] and not h.ready(65.0)
+    h.became_leader(100.0)  # a new term starts from scratch: nothing of the old one counts
+    assert h.last_cycle_s is None and h.liveness(150.0)[0] and not h.liveness(200.0)[0]
 
 
 class _Elector:

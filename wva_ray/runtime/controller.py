@@ -8,7 +8,10 @@ Lease so the standby takes over at once.
 
 Ports: `metrics_port` serves every gauge: in `--no-ray` mode this process's own; in Ray mode the leader flag
 and build info of this process plus the coordinator actor's decision and health gauges, fetched after each
-cycle (`GaugeExporter.relay`; a standby serves no decision gauges). `health_port` serves /healthz /readyz.
+cycle (`GaugeExporter.relay`; a standby serves no decision gauges). `health_port` serves /healthz (cycle
+liveness: 503 with a one-line reason when a leader has finished no cycle within `liveness_intervals` intervals)
+and /readyz (`runtime.health`). In Ray mode the actors are driven by `runtime.ray_driver`, which outlives their
+deaths (Ray restarts, or re-creation) and says so in Events on the Lease.
 
 In Ray mode a lost Lease stops the actors (the gate is the driver); in `--no-ray` mode every publish is also
 gated (`LeaderGate`).
@@ -24,50 +27,26 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from wva_ray.adapters.gauges import GaugeExporter
+from wva_ray.adapters.kube.events import event_body, post_event
 from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
 from wva_ray.api.plan import Decision
 from wva_ray.core.errors import NotLeaderError
 from wva_ray.core.ports import DecisionPublisher
 from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
+from wva_ray.runtime.health import Health, LivenessPolicy
 from wva_ray.runtime.kube_wiring import KubeWiring
 from wva_ray.runtime.local import LocalRuntime
 from wva_ray.runtime.wiring import Wiring
 from wva_ray.settings import Settings
 
 log = logging.getLogger(__name__)
-
-READY_AFTER_INTERVALS = 3.0
-
-
-@dataclass
-class Health:
-    """What /healthz and /readyz report."""
-
-    interval_s: float
-    leader_election: bool
-    leader: bool = False
-    last_publish_s: float | None = None
-    loop_alive: bool = True
-    started_s: float = field(default_factory=time.monotonic)
-
-    def healthy(self) -> bool:
-        return self.loop_alive
-
-    def ready(self) -> bool:
-        if not self.loop_alive:
-            return False
-        if not self.leader:
-            return self.leader_election  # a standby is ready to take over
-        if self.last_publish_s is None:
-            return False
-        return time.monotonic() - self.last_publish_s <= READY_AFTER_INTERVALS * self.interval_s
 
 
 @dataclass(frozen=True)
@@ -85,10 +64,11 @@ class LeaderGate:
 
 async def start_health_server(health: Health, address: str, port: int) -> tuple[web.AppRunner, int]:
     async def healthz(_: web.Request) -> web.Response:
-        return web.Response(status=200 if health.healthy() else 503, text="ok" if health.healthy() else "dead")
+        alive, reason = health.liveness(time.monotonic())
+        return web.Response(status=200 if alive else 503, text=reason)
 
     async def readyz(_: web.Request) -> web.Response:
-        ok = health.ready()
+        ok = health.ready(time.monotonic())
         return web.Response(status=200 if ok else 503, text="ready" if ok else "not ready")
 
     app = web.Application()
@@ -118,13 +98,40 @@ class Controller:
         self.kube = KubeWiring(settings)
         self.wiring: Wiring = wiring if wiring is not None else self.kube
         self.gauges = GaugeExporter(settings.kube.controller_instance)
-        self.health = Health(settings.runtime.interval_s, settings.runtime.leader_election)
+        s = settings.runtime
+        policy = LivenessPolicy(s.liveness_intervals, s.liveness_startup_grace_s)
+        self.health = Health(s.interval_s, s.leader_election, policy=policy)
         self.elector: LeaderElector | None = None
         self._elector_stop = threading.Event()
         self.ports: dict[str, int] = {}
+        self.driver: Any = None  # the RayDriver of the current leadership term (Ray mode)
 
     def _on_report(self, report: CycleReport) -> None:
-        self.health.last_publish_s = time.monotonic()
+        self.health.cycle_finished(time.monotonic(), published=True)
+
+    def _on_error(self, exc: BaseException, attempt: int) -> None:
+        self.health.cycle_finished(time.monotonic(), published=False, error=f"{type(exc).__name__}: {exc}"[:300])
+
+    async def _runtime_event(self, reason: str, message: str, warning: bool) -> None:
+        """An Event about the runtime (an actor lost and recovered, shards late) on the leader Lease, the
+        controller's own object; logged only without leader election (no Lease). Best effort."""
+        log.log(logging.WARNING if warning else logging.INFO, "runtime %s: %s", reason, message)
+        if self.elector is None:
+            return
+        s = self.settings
+        involved = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "name": s.runtime.lease_name,
+            "namespace": s.kube.pod_namespace,
+        }
+        body = event_body(involved, reason, message, warning=warning, identity=self.identity, now=datetime.now(UTC))
+        try:
+            error = await asyncio.to_thread(post_event, self.kube.api(), body)
+        except Exception as exc:
+            error = str(exc)
+        if error:
+            log.warning("runtime event %s not recorded: %s", reason, error)
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings.runtime
@@ -185,6 +192,7 @@ class Controller:
             term.set()
 
         watcher = asyncio.create_task(watch())
+        self.health.became_leader(time.monotonic())
         try:
             if self.settings.runtime.use_ray:
                 await self._lead_with_ray(term)
@@ -201,13 +209,13 @@ class Controller:
         publishers = [LeaderGate(p, self.elector) for p in w.publishers()]
         core = CycleCore(w.cluster_view(), publishers, s.shards, w.clock(), self.gauges, scrape=s.direct_scrape)
         runtime = LocalRuntime(core, w.metrics_source(), s.interval_s, s.proposal_deadline_s)
-        await runtime.run(term, on_report=self._on_report)
+        await runtime.run(term, on_report=self._on_report, on_error=self._on_error)
 
     async def _lead_with_ray(self, term: asyncio.Event) -> None:
         import ray
 
         from wva_ray.runtime.coordinator_actor import CoordinatorOptions
-        from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+        from wva_ray.runtime.ray_driver import RayDriver
 
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if not ray.is_initialized():
@@ -222,27 +230,5 @@ class Controller:
             scrape=s.direct_scrape,
             head_resource=s.head_resource,
         )
-        rt = start_ray_runtime(self.wiring, options)
-        seen = 0
-        relayed_s = time.monotonic()
-        try:
-            while not term.is_set():
-                summaries: list[Any] = await rt.coordinator.summaries.remote(seen)
-                if summaries:
-                    seen = summaries[-1].cycle
-                    self.health.last_publish_s = time.monotonic()
-                if summaries or time.monotonic() - relayed_s >= s.interval_s:  # new decisions, or errors
-                    await self._relay(rt.coordinator)
-                    relayed_s = time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(term.wait(), 1.0)
-        finally:
-            self.gauges.relay.clear()  # no decision gauges while not leading
-            await asyncio.to_thread(stop_ray_runtime, rt)
-
-    async def _relay(self, coordinator: Any) -> None:
-        """Serve the coordinator's latest gauge families on this process's metrics port (kept on failure)."""
-        try:
-            self.gauges.relay.update(await coordinator.families.remote())
-        except Exception as exc:  # a restarting coordinator: the last families stay until it answers
-            log.warning("could not fetch the coordinator's gauges: %s", exc)
+        self.driver = RayDriver(self.wiring, options, self.gauges, self.health, self._runtime_event)
+        await self.driver.run(term)

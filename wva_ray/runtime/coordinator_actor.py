@@ -63,6 +63,17 @@ class CycleSummary:
     shard_durations_s: dict[int, float]
 
 
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What the driver polls (`heartbeat`): this coordinator's epoch (new with each restart), how many cycles
+    finished (published or failed), the last failure, and the summaries of the published cycles it has not seen."""
+
+    epoch: str
+    attempts: int
+    last_error: str | None
+    summaries: tuple[CycleSummary, ...]
+
+
 def summarize(report: CycleReport) -> CycleSummary:
     return CycleSummary(
         report.epoch,
@@ -116,12 +127,20 @@ class CoordinatorActor:
         self._summaries: deque[CycleSummary] = deque(maxlen=256)
         self._last_plan: Plan | None = None
         self._last_plan_at_s: float | None = None
+        self._attempts = 0
+        self._last_error: str | None = None
         self._task = asyncio.get_event_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        await cycle_loop(self._run_once, self.opts.interval_s, self._stop, on_error=self._error)
+        await cycle_loop(self._run_once, self.opts.interval_s, self._stop, on_result=self._done, on_error=self._error)
+
+    def _done(self, report: CycleReport) -> None:
+        self._attempts += 1
+        self._last_error = None
 
     def _error(self, exc: BaseException, attempt: int) -> None:
+        self._attempts += 1
+        self._last_error = f"{type(exc).__name__}: {exc}"[:300]
         self.gauges.count_error(type(exc).__name__)
         self.health.errors.inc()
 
@@ -195,6 +214,14 @@ class CoordinatorActor:
 
     async def summaries(self, after_cycle: int = 0) -> list[CycleSummary]:
         return [s for s in self._summaries if s.cycle > after_cycle]
+
+    async def heartbeat(self, epoch: str, after_cycle: int) -> Heartbeat:
+        """Progress since (epoch, after_cycle) of the caller: every summary when `epoch` is not this
+        coordinator's (the caller last saw an earlier incarnation)."""
+        after = after_cycle if epoch == self.core.epoch else 0
+        return Heartbeat(
+            self.core.epoch, self._attempts, self._last_error, tuple(s for s in self._summaries if s.cycle > after)
+        )
 
     async def families(self) -> list[Metric]:
         """Every gauge family of this coordinator (decisions and health), for the driver to serve."""

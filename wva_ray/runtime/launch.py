@@ -12,6 +12,7 @@ actor is named `wva-shard-<i>-of-<n>`: with rendezvous hashing that says which m
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,35 @@ class RayRuntime:
     coordinator: Any
     shards: tuple[Any, ...]
     options: CoordinatorOptions
+    # what the actors were made from, so that a permanently dead one can be made again (`replace_coordinator`)
+    wiring: Wiring | None = None
+    name_prefix: str = ""
+    placement: ShardPlacement = ShardPlacement()
+
+    @property
+    def coordinator_name(self) -> str:
+        return f"{self.name_prefix}{COORDINATOR_NAME}"
+
+
+def _create_coordinator(rt: RayRuntime) -> Any:
+    coordinator_cls: Any = CoordinatorActor
+    pinned: dict[str, Any] = {}
+    if rt.options.head_resource:
+        pinned["resources"] = {rt.options.head_resource: HEAD_RESOURCE_SHARE}
+    return coordinator_cls.options(name=rt.coordinator_name, namespace=NAMESPACE, **pinned).remote(
+        rt.wiring, rt.options
+    )
+
+
+def _create_shard(rt: RayRuntime, shard: int) -> Any:
+    shard_cls: Any = ShardActor
+    shard_options: dict[str, Any] = {"namespace": NAMESPACE}
+    if rt.placement.spread:
+        shard_options["scheduling_strategy"] = "SPREAD"
+    if rt.placement.resource:
+        shard_options["resources"] = {rt.placement.resource: rt.placement.resource_share}
+    name = shard_actor_name(shard, rt.options.shards, rt.name_prefix)
+    return shard_cls.options(name=name, **shard_options).remote(shard, rt.wiring, rt.coordinator_name)
 
 
 def start_ray_runtime(
@@ -52,25 +82,27 @@ def start_ray_runtime(
     placement: ShardPlacement = ShardPlacement(),
 ) -> RayRuntime:
     """Create the coordinator and the shard actors (each starts its own loop)."""
-    coordinator_name = f"{name_prefix}{COORDINATOR_NAME}"
-    coordinator_cls: Any = CoordinatorActor
-    shard_cls: Any = ShardActor
-    pinned: dict[str, Any] = {}
-    if options.head_resource:
-        pinned["resources"] = {options.head_resource: HEAD_RESOURCE_SHARE}
-    coordinator = coordinator_cls.options(name=coordinator_name, namespace=NAMESPACE, **pinned).remote(wiring, options)
-    shard_options: dict[str, Any] = {"namespace": NAMESPACE}
-    if placement.spread:
-        shard_options["scheduling_strategy"] = "SPREAD"
-    if placement.resource:
-        shard_options["resources"] = {placement.resource: placement.resource_share}
-    shards = tuple(
-        shard_cls.options(name=shard_actor_name(s, options.shards, name_prefix), **shard_options).remote(
-            s, wiring, coordinator_name
-        )
-        for s in range(options.shards)
-    )
-    return RayRuntime(coordinator, shards, options)
+    rt = RayRuntime(None, (), options, wiring, name_prefix, placement)
+    rt = dataclasses.replace(rt, coordinator=_create_coordinator(rt))
+    return dataclasses.replace(rt, shards=tuple(_create_shard(rt, s) for s in range(options.shards)))
+
+
+def replace_coordinator(rt: RayRuntime) -> RayRuntime:
+    """Kill the coordinator for good and create it again under the same name (the shards look it up by name).
+    For a coordinator Ray will not restart (restarts exhausted, failed constructor) or that stopped answering.
+    Raises ValueError while Ray still holds the old name (call again later)."""
+    with contextlib.suppress(Exception):
+        ray.kill(rt.coordinator, no_restart=True)
+    return dataclasses.replace(rt, coordinator=_create_coordinator(rt))
+
+
+def replace_shard(rt: RayRuntime, shard: int) -> RayRuntime:
+    """Kill shard actor `shard` for good and create it again (same name, same bucket)."""
+    with contextlib.suppress(Exception):
+        ray.kill(rt.shards[shard], no_restart=True)
+    shards = list(rt.shards)
+    shards[shard] = _create_shard(rt, shard)
+    return dataclasses.replace(rt, shards=tuple(shards))
 
 
 def stop_ray_runtime(rt: RayRuntime, timeout_s: float = 30.0) -> None:

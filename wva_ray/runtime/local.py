@@ -48,11 +48,18 @@ class LocalRuntime:
         self.cycles += 1
         return report
 
-    async def run(self, stop: asyncio.Event, on_report: Callable[[CycleReport], None] | None = None) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        on_report: Callable[[CycleReport], None] | None = None,
+        on_error: Callable[[BaseException, int], None] | None = None,
+    ) -> None:
         """Cycle every `interval_s` until `stop` is set (failed cycles retry with backoff)."""
 
         def _error(exc: BaseException, attempt: int) -> None:
             if self.core.gauges is not None:
                 self.core.gauges.count_error(type(exc).__name__)
+            if on_error is not None:
+                on_error(exc, attempt)
 
         await cycle_loop(self.run_once, self.interval_s, stop, on_result=on_report, on_error=_error)

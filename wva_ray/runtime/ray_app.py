@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from ray import serve
@@ -55,23 +56,28 @@ class WvaSupervisor:
     async def __call__(self, request: Request) -> PlainTextResponse:
         if self._task.done():
             return PlainTextResponse("controller stopped", status_code=503)
-        ok = self.controller.health.ready()
+        ok = self.controller.health.ready(time.monotonic())
         return PlainTextResponse("ready" if ok else "not ready", status_code=200 if ok else 503)
 
     async def status(self) -> dict[str, Any]:
         """Plain data for tests and operators: leadership, readiness, bound ports."""
         h = self.controller.health
+        now = time.monotonic()
         return {
             "running": not self._task.done(),
             "leader": h.leader,
-            "ready": h.ready(),
+            "ready": h.ready(now),
+            "alive": h.liveness(now)[1],
             "ports": dict(self.controller.ports),
         }
 
     def check_health(self) -> None:
         """Serve's replica health check: the controller loop must be alive."""
-        if self._task.done() or not self.controller.health.healthy():
+        if self._task.done():
             raise RuntimeError("the wva-ray controller loop is not running")
+        alive, reason = self.controller.health.liveness(time.monotonic())
+        if not alive:
+            raise RuntimeError(f"the wva-ray controller is not cycling: {reason}")
 
     async def __del__(self) -> None:
         """Replica shutdown: finish the cycle in progress, stop the actors, release the Lease."""
