@@ -1,10 +1,15 @@
-"""Unit tests of the Prometheus connection logic: settings checks, token file re-read, retry policy. (The
+"""Unit tests of the Prometheus connection logic: settings checks, token file re-read, retry policy, the answer's
+`warnings` (a local HTTP server). (The
 environment names are read by `wva_ray.settings`: tests/runtime/test_settings.py.)"""
 
 from __future__ import annotations
 
+import asyncio
+import http.server
+import json
 import os
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +17,8 @@ import pytest
 import requests
 
 from wva_ray.adapters.prometheus import client as ph
-from wva_ray.core.ports import ConfigError, MetricsUnavailableError
+from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
+from wva_ray.core.ports import ConfigError, MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
 
 URL = "http://127.0.0.1:9090"
 
@@ -60,18 +66,20 @@ class _FakeClient:
         self.outcomes = outcomes
         self.calls = 0
 
-    def custom_query(self, query: str, params: dict[str, str]) -> object:
+    def fetch(self, query: str, eval_ts_s: float) -> tuple[object, tuple[str, ...]]:
         self.calls += 1
         out = self.outcomes.pop(0)
         if isinstance(out, Exception):
             raise out
-        return out
+        if isinstance(out, tuple):
+            return out
+        return out, ()
 
 
 def _http_with(outcomes: list[object], retries: int = 3) -> tuple[ph.PrometheusHttp, _FakeClient]:
     http = ph.PrometheusHttp(ph.PrometheusSettings(base_url=URL, retries=retries, backoff_s=0.0), rng=random.Random(1))
     fake = _FakeClient(outcomes)
-    http._client = fake  # type: ignore[assignment]
+    http._fetch = fake.fetch  # type: ignore[method-assign]
     return http, fake
 
 
@@ -102,3 +110,53 @@ def test_server_name_adapter_sets_sni() -> None:
     pool = adapter.poolmanager.connection_from_url("https://127.0.0.1:1")
     assert pool.conn_kw.get("server_hostname") == "prom.internal"
     assert pool.assert_hostname == "prom.internal"
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    body: bytes = b""
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def _serve(doc: dict[str, Any], status: int = 200) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = type("H", (_Answer,), {"body": json.dumps(doc).encode(), "status": status})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_warnings_of_a_partial_answer_are_kept_and_reach_take_warnings() -> None:
+    row = {"metric": {"namespace": "llm", "model_name": "m1", "pod": "p0"}, "value": [1.0, "0.5"]}
+    doc = {"status": "success", "data": {"resultType": "vector", "result": [row]}, "warnings": ["store b down"]}
+    server, url = _serve(doc)
+    try:
+        http_ = ph.PrometheusHttp(ph.PrometheusSettings(base_url=url, retries=0))
+        assert http_.query_with_warnings("up", 1.0, "kv") == ([row], ("store b down",))
+        assert http_.query("up", 1.0, "kv") == [row]  # the plain call is unchanged
+        source = PrometheusMetricsSource(http=http_)
+        asyncio.run(source.request_counts([ScaleToZeroQuery(ModelGroupRef("llm", "m1"), 600.0)]))
+        warned = source.take_warnings()
+        assert len(warned) == 1 and warned[0].endswith(": store b down"), warned
+        assert source.take_warnings() == []  # taken once
+        source.close()
+    finally:
+        server.shutdown()
+
+
+def test_a_non_200_answer_keeps_its_status_for_the_retry_rule() -> None:
+    server, url = _serve({"status": "error", "error": "bad"}, status=400)
+    try:
+        http_ = ph.PrometheusHttp(ph.PrometheusSettings(base_url=url, retries=3, backoff_s=0.0))
+        with pytest.raises(MetricsUnavailableError, match=r"after 1 attempt.*400"):
+            http_.query("bad(", 1.0, "kv")
+    finally:
+        server.shutdown()

@@ -102,6 +102,24 @@ def test_transition_time_moves_only_on_flip_and_generation_is_observed() -> None
     assert va["status"]["conditions"][0]["lastTransitionTime"] == "2026-11-27T12:01:00Z"
 
 
+def _metrics(reason: str) -> Decision:
+    cond = PlanCondition(type="MetricsAvailable", status=ConditionStatus.TRUE, reason=reason, message=reason)
+    return _decision().model_copy(update={"conditions": [cond]})
+
+
+def test_entering_and_leaving_metrics_partial_is_an_event_without_a_status_flip() -> None:
+    va = _after(_va(), _metrics("MetricsFound"), T0)
+    partial = plan_status(va, _metrics("MetricsPartial"), T0 + timedelta(seconds=30), applied=True, heartbeat_s=300)
+    assert partial is not None
+    assert [(t.reason, t.warning) for t in partial.transitions] == [("MetricsPartial", True)]
+    va = {**va, "status": partial.status}
+    assert va["status"]["conditions"][0]["lastTransitionTime"] == "2026-11-27T12:00:00Z"  # status did not flip
+    same = plan_status(va, _metrics("MetricsPartial"), T0 + timedelta(seconds=60), applied=True, heartbeat_s=300)
+    assert same is None  # still partial: no write, no Event
+    back = plan_status(va, _metrics("MetricsFound"), T0 + timedelta(seconds=90), applied=True, heartbeat_s=300)
+    assert back is not None and [(t.reason, t.warning) for t in back.transitions] == [("MetricsFound", False)]
+
+
 def test_since_time_kept_while_replicas_unchanged_and_foreign_conditions_kept() -> None:
     foreign = {
         "type": "External",

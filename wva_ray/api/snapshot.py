@@ -163,6 +163,9 @@ class Snapshot(WireModel):
     gpu_available: dict[str, float] | None = None
     # ours
     metrics_error: str | None = None  # the metrics source failed this cycle (Prometheus down, ...)
+    # the metrics source answered with warnings (Prometheus' `warnings`: a partial answer of a federated or
+    # sharded Prometheus, ...): decisions go on, the MetricsAvailable condition says so
+    metrics_warnings: list[str] = Field(default_factory=list)
     gpu_inventory_error: str | None = None  # the GPU inventory could not be read
     flow_control_queues: list[FlowControlQueue] = Field(default_factory=list)
     state: DecisionState = Field(default_factory=DecisionState)

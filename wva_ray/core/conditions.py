@@ -43,6 +43,8 @@ def _metrics_available(d: Draft, metrics_error: str | None) -> _Cond:
     v = d.variant
     if d.woke_from_zero:
         return _T, Reason.SCALE_FROM_ZERO, d.reason
+    if v.metrics_count > 0 and (v.unreported_pods or v.metrics_warnings):
+        return _T, Reason.METRICS_PARTIAL, _partial_message(v)
     if v.metrics_count > 0:
         return _T, Reason.METRICS_FOUND, f"{v.metrics_count} of {v.current} pods report saturation metrics"
     if metrics_error:
@@ -50,6 +52,21 @@ def _metrics_available(d: Draft, metrics_error: str | None) -> _Cond:
     if v.stale_pods:
         return _F, Reason.METRICS_STALE, f"{v.stale_pods} pods have only stale samples; holding"
     return _F, Reason.METRICS_MISSING, "no saturation metrics from live pods; holding"
+
+
+def _partial_message(v: Variant) -> str:
+    """Which pods are missing and what the source warned, bounded (a condition message, not a log)."""
+    parts = []
+    if v.unreported_pods:
+        names = ", ".join(v.unreported_pods[:3]) + (
+            f" and {len(v.unreported_pods) - 3} more" if len(v.unreported_pods) > 3 else ""
+        )
+        parts.append(f"no metrics from Ready pod(s) {names}")
+    if v.metrics_warnings:
+        first = v.metrics_warnings[0][:160]
+        more = f" (+{len(v.metrics_warnings) - 1} more)" if len(v.metrics_warnings) > 1 else ""
+        parts.append(f"Prometheus warned: {first}{more}")
+    return f"deciding on the {v.metrics_count} pod(s) that report; " + "; ".join(parts)
 
 
 def _optimization_ready(d: Draft, limited_note: str | None) -> _Cond:

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from wva_ray.api.reasons import Reason
 from wva_ray.api.snapshot import Pod, PodMetrics, ScaleTarget, Snapshot
@@ -24,6 +25,9 @@ _COST_RE = re.compile(COST_PATTERN)
 MAX_QUEUE = 1e9
 MAX_TOKENS = 1e12
 _INF = math.inf
+# A pod Ready for less than this may not have been scraped yet (Prometheus scrapes every 15-30 s in most clusters
+# and the saturation queries look back 1 m): its missing row is expected, not a partial answer.
+NEW_POD_GRACE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,10 @@ class Variant:
     target_found: bool = False
     signals: list[PodSignal] = field(default_factory=list)
     stale_pods: int = 0
+    # Ready pods (Ready for longer than NEW_POD_GRACE_S) with no metrics row at all, and the metrics source's
+    # warnings about this cycle's answer: the decision is made on the pods that do report, and says so
+    unreported_pods: tuple[str, ...] = ()
+    metrics_warnings: tuple[str, ...] = ()
     holds: list[Hold] = field(default_factory=list)
     key: str = ""  # "namespace/name", set once in __post_init__ (read very often)
 
@@ -239,16 +247,28 @@ def _build_one(
                 f"no {ACCELERATOR_LABEL} label and no <vendor>/gpu.product node selector on the target",
             )
         )
-    _attach_signals(v, pods_by_target.get((ns, target.name), []), metrics_by_pod, spec.model_id)
+    _attach_signals(v, pods_by_target.get((ns, target.name), []), metrics_by_pod, spec.model_id, snapshot.now)
+    if v.signals and snapshot.metrics_warnings:
+        v.metrics_warnings = tuple(sorted(set(snapshot.metrics_warnings)))
     return v
 
 
 def _attach_signals(
-    v: Variant, pods: Sequence[Pod], metrics_by_pod: dict[tuple[str, str], list[PodMetrics]], model_id: str
+    v: Variant,
+    pods: Sequence[Pod],
+    metrics_by_pod: dict[tuple[str, str], list[PodMetrics]],
+    model_id: str,
+    now: datetime,
 ) -> None:
-    """Live pods of the target only: a series whose pod is not listed (deleted, foreign) never counts."""
+    """Live pods of the target only: a series whose pod is not listed (deleted, foreign) never counts. A Ready
+    pod past the grace with no row at all is named in `unreported_pods`."""
+    unreported: list[str] = []
     for pod in sorted(pods, key=lambda p: p.name):
         rows = [r for r in metrics_by_pod.get((pod.namespace, pod.name), ()) if r.model_name == model_id]
+        if not rows:
+            if pod.ready and (pod.ready_at is None or (now - pod.ready_at).total_seconds() > NEW_POD_GRACE_S):
+                unreported.append(pod.name)
+            continue
         fresh = [r for r in rows if not r.stale]
         if rows and not fresh:
             v.stale_pods += 1
@@ -256,6 +276,7 @@ def _attach_signals(
         signals = [s for s in (_clean(r) for r in fresh) if s is not None]
         if signals:
             v.signals.append(_merge(signals))
+    v.unreported_pods = tuple(unreported)
 
 
 def _merge(signals: Iterable[PodSignal]) -> PodSignal:

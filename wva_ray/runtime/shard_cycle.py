@@ -3,7 +3,8 @@ through the `MetricsSource` it is given; the decision itself is the pure core.
 
 Metrics are read with one call per signal for all of the shard's groups (never one per model). In direct-scrape
 mode the work carries the pods' endpoints and the source (`adapters.scrape.ScrapeMetricsSource`) is re-targeted
-with them first. A failed source
+with them first. A source that
+answers with warnings (`take_warnings`, optional) has them put in the snapshot. A failed source
 is not an error of the cycle: the proposal carries `metrics_error` and no rows, so the core holds decisions.
 """
 
@@ -49,6 +50,9 @@ async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) 
     set_targets = getattr(source, "set_targets", None)
     if work.endpoints and set_targets is not None:
         set_targets(ScrapeTarget(e.namespace, e.pod, e.model_id, e.url) for e in work.endpoints)
+    take_warnings = getattr(source, "take_warnings", None)  # optional: Prometheus' partial-answer warnings
+    if take_warnings is not None:
+        take_warnings()  # forget what an earlier (failed or cancelled) step left
     try:
         metrics = await source.pod_metrics(work.groups)
         queries = scale_to_zero_queries(work)
@@ -58,6 +62,12 @@ async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) 
         metrics_error = f"{type(exc).__name__}: {exc}"
         metrics, counts = [], []
         log.warning("metrics unavailable", extra={"shard": work.shard, "cycle": work.cycle, "error": metrics_error})
+    metrics_warnings: list[str] = list(take_warnings()) if take_warnings is not None else []
+    if metrics_warnings:
+        log.debug(
+            "metrics partial (said by the MetricsAvailable condition)",
+            extra={"shard": work.shard, "cycle": work.cycle, "warnings": metrics_warnings},
+        )
     try:
         queues = await source.flow_control_queues(work.groups)
     except (MetricsUnavailableError, TransientApiError, OSError, TimeoutError):
@@ -69,6 +79,7 @@ async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) 
             "request_counts": counts,
             "flow_control_queues": queues,
             "metrics_error": metrics_error,
+            "metrics_warnings": metrics_warnings,
         }
     )
     try:

@@ -57,9 +57,15 @@ class StatusChange:
 
 
 _WARNING_WHEN_FALSE = frozenset({"TargetResolved", "MetricsAvailable", "OptimizationReady"})
+# Reasons that are a warning whatever the status, so that entering or leaving them is an Event although the status
+# does not flip: MetricsAvailable=True/MetricsPartial (deciding on the pods that report; some Ready pods do not,
+# or Prometheus warned that its answer is partial).
+_WARNING_REASONS = frozenset({"MetricsPartial"})
 
 
 def _is_warning(cond: PlanCondition) -> bool:
+    if cond.reason in _WARNING_REASONS:
+        return True
     if cond.type == "TargetConflict":
         return cond.status == "True"
     return cond.type in _WARNING_WHEN_FALSE and cond.status == "False"
@@ -90,7 +96,10 @@ def merge_conditions(
             merged["observedGeneration"] = generation
         by_type[cond.type] = merged
         # An Event is for a change someone should notice: a flip, or a problem on first sight.
-        if (flipped and prev is not None) or (prev is None and _is_warning(cond)):
+        noticed = prev is not None and prev.get("reason") != cond.reason and (
+            cond.reason in _WARNING_REASONS or prev.get("reason") in _WARNING_REASONS
+        )
+        if (flipped and prev is not None) or (prev is None and _is_warning(cond)) or noticed:
             transitions.append(
                 Transition(
                     kind=cond.type,

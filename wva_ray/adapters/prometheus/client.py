@@ -4,9 +4,12 @@ blocking network I/O: call `query` from a worker thread (`collector.PrometheusMe
 pool, the Serve policy a `Poller` thread), never on the event loop. Settings are typed arguments; the environment
 names (`PROMETHEUS_BASE_URL`, ...) are read by `wva_ray.settings` (section `prometheus`), never here.
 
-HTTP layer: prometheus-api-client's `PrometheusConnect.custom_query` over a `requests.Session` we build (CA
-bundle, client certificate, an adapter that sets the TLS server name). Its own urllib3 retry is replaced by
-ours (one retry layer: bounded attempts, exponential backoff with jitter, 4xx answers not retried).
+HTTP layer: a `requests.Session` we build (CA bundle, client certificate, an adapter that sets the TLS server
+name), shared with prometheus-api-client's `PrometheusConnect`. The instant query itself is ours (`_fetch`, the
+same GET `/api/v1/query` as `PrometheusConnect.custom_query`) because `custom_query` drops the answer's
+`warnings` (a federated or sharded Prometheus, or Thanos, says there that the answer is partial); they are
+returned by `query_with_warnings`. The library's urllib3 retry is replaced by ours (one retry layer: bounded
+attempts, exponential backoff with jitter, 4xx answers not retried).
 """
 
 from __future__ import annotations
@@ -169,14 +172,39 @@ class PrometheusHttp:
 
     def query(self, promql: str, eval_ts_s: float, signal: str) -> list[Mapping[str, Any]]:
         """One instant query at `eval_ts_s`; raises MetricsUnavailableError naming `signal` after the retries."""
+        return self.query_with_warnings(promql, eval_ts_s, signal)[0]
+
+    def _fetch(self, promql: str, eval_ts_s: float) -> tuple[object, tuple[str, ...]]:
+        """One GET /api/v1/query: (data.result, warnings). Non-200 raises PrometheusApiClientException with the
+        status in its text (as `custom_query` does: `_status_of` reads it)."""
+        response = self._session.get(
+            f"{self.url}/api/v1/query",
+            params={"query": promql, "time": f"{eval_ts_s:.3f}"},
+            timeout=self.settings.timeout_s,
+            # explicit, as custom_query does: a request-level None would let REQUESTS_CA_BUNDLE override the CA
+            verify=self._session.verify,
+            cert=self._session.cert,
+        )
+        if response.status_code != 200:
+            raise PrometheusApiClientException(f"HTTP Status Code {response.status_code} ({response.content!r})")
+        doc = response.json()
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+            raise ValueError(f"not a Prometheus query answer: {str(doc)[:200]}")
+        warnings = doc.get("warnings") or []
+        return doc["data"].get("result"), tuple(str(w) for w in warnings) if isinstance(warnings, list) else ()
+
+    def query_with_warnings(
+        self, promql: str, eval_ts_s: float, signal: str
+    ) -> tuple[list[Mapping[str, Any]], tuple[str, ...]]:
+        """`query`, and the `warnings` Prometheus sent with the answer (empty when none)."""
         s = self.settings
         attempt = 0
         while True:
             try:
-                result = self._client.custom_query(promql, params={"time": f"{eval_ts_s:.3f}"})
+                result, warnings = self._fetch(promql, eval_ts_s)
                 if not isinstance(result, list):
                     raise MetricsUnavailableError(f"query {signal}: unexpected result type {type(result).__name__}")
-                return result
+                return result, warnings
             except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
                 status = _status_of(exc)
                 retryable = status is None or status >= 500 or status == 429

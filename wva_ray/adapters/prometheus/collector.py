@@ -8,7 +8,8 @@ average input and output tokens, and (setting `slo_signals`) running and complet
 (14 more with `learned_signals`: the 1 m windows analyzer learned reads), whatever the number of models.
 `request_counts`: one query per distinct retention (normally one).
 `flow_control_queues`: one query. Any failed query (after bounded retries) raises `MetricsUnavailableError`:
-a failure is never reported as zeros or as an empty frame.
+a failure is never reported as zeros or as an empty frame. An answer with `warnings` (partial) is used, and
+its warnings are kept for `take_warnings` (they reach the VA's MetricsAvailable condition).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class PrometheusMetricsSource:
         self._http = http or PrometheusHttp(self.settings)
         self._wall_clock = wall_clock
         self.queries_sent = 0  # cumulative, for the health metrics and the benchmark
+        self._warnings: set[str] = set()  # Prometheus' answer warnings since the last `take_warnings`
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.query_concurrency, thread_name_prefix="prometheus-query"
         )
@@ -48,7 +50,10 @@ class PrometheusMetricsSource:
         names = list(queries)
         self.queries_sent += len(names)
         raw = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, self._http.query, queries[n], eval_ts_s, n) for n in names),
+            *(
+                loop.run_in_executor(self._pool, self._http.query_with_warnings, queries[n], eval_ts_s, n)
+                for n in names
+            ),
             return_exceptions=True,
         )
         out: dict[str, list[q.Sample]] = {}
@@ -57,7 +62,9 @@ class PrometheusMetricsSource:
             if isinstance(res, BaseException):
                 errors.append(res)
                 continue
-            out[name] = q.parse_vector(_as_vector(res))
+            result, warnings = res
+            self._warnings.update(f"{name}: {w}" for w in warnings)
+            out[name] = q.parse_vector(_as_vector(result))
         if errors:
             first = errors[0]
             if isinstance(first, MetricsUnavailableError):
@@ -99,6 +106,12 @@ class PrometheusMetricsSource:
         models = sorted({g.model_id for g in groups})
         results = await self._run({"flow_control_queue": q.flow_control_query(models)}, self._wall_clock())
         return q.flow_control_rows(results["flow_control_queue"], groups)
+
+    def take_warnings(self) -> list[str]:
+        """The distinct `warnings` of the answers since the last call (`signal: text`), sorted; then forgets them.
+        The shard step reads them after `pod_metrics` (one shard step at a time per source)."""
+        out, self._warnings = sorted(self._warnings), set()
+        return out
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
