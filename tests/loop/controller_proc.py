@@ -127,6 +127,16 @@ class ControllerProcess:
         except (urllib.error.URLError, OSError):
             return False
 
+    def healthz(self) -> tuple[int | None, str]:
+        """(/healthz status, its one-line reason); (None, error) when unreachable."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as r:
+                return int(r.status), r.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError) as exc:
+            return None, str(exc)
+
     def terminate(self, timeout_s: float = 60.0) -> int | None:
         """SIGTERM to the process group (the controller and the Ray processes it started), then SIGKILL."""
         self.stopped = True
