@@ -96,8 +96,10 @@ def merge_conditions(
             merged["observedGeneration"] = generation
         by_type[cond.type] = merged
         # An Event is for a change someone should notice: a flip, or a problem on first sight.
-        noticed = prev is not None and prev.get("reason") != cond.reason and (
-            cond.reason in _WARNING_REASONS or prev.get("reason") in _WARNING_REASONS
+        noticed = (
+            prev is not None
+            and prev.get("reason") != cond.reason
+            and (cond.reason in _WARNING_REASONS or prev.get("reason") in _WARNING_REASONS)
         )
         if (flipped and prev is not None) or (prev is None and _is_warning(cond)) or noticed:
             transitions.append(
