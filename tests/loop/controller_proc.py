@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -84,10 +85,13 @@ class ControllerProcess:
         }
         self.argv = [sys.executable, "-m", "wva_ray", *args, "--identity", identity]
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_s = time.monotonic()
         self.restarts = 0  # by the rig's supervisor (a pod's restartPolicy: Always)
         self.stopped = False  # stopped or killed on purpose: not restarted
 
     def start(self) -> ControllerProcess:
+        self.started_s = time.monotonic()
+        self.stopped = False
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -151,9 +155,10 @@ class ControllerProcess:
         self._reap_group()
         return self.proc.returncode
 
-    def kill(self) -> None:
-        """SIGKILL to the whole group: a crashed pod (no Lease release, no clean Ray shutdown)."""
-        self.stopped = True
+    def kill(self, restart: bool = False) -> None:
+        """SIGKILL to the whole group: a crashed pod (no Lease release, no clean Ray shutdown). `restart`: the
+        supervisor starts it again (a liveness restart), so it is not marked stopped."""
+        self.stopped = not restart
         if self.proc is None:
             return
         with contextlib.suppress(ProcessLookupError):

@@ -138,6 +138,7 @@ def run_fault(
     """`also_events`: (namespace, kind, name) of other objects whose Events count (a ConfigMap, ...)."""
     steady(rig, sampler)
     restarts_before = rig.controller_restarts()
+    liveness_before = len(rig.liveness_restarts)
     before = sampler.rows[-1]
     t_fault = sampler.mark(name)
     wall_fault = sampler.t0 + t_fault
@@ -213,6 +214,7 @@ def run_fault(
             "t_restore": t_restore,
             "t_end": t_end,
             "controller_restarts": restarts,
+            "liveness_restarts": rig.liveness_restarts[liveness_before:],
             "publish_counter_resets": _counter_resets(window),
         },
     )

@@ -88,18 +88,46 @@ class LoopRig:
         self.load: PodLoad | None = None
         self.docs: list[dict[str, Any]] = []
         self.sa_kubeconfig: Path | None = None
+        self.liveness_restarts: list[str] = []  # "identity: /healthz reason" of each liveness restart
         self._stopping = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="controller-supervisor", daemon=True)
 
     def _supervise(self) -> None:
-        """Restart a controller process that exited on its own (a pod's restartPolicy: Always); counted."""
+        """What the kubelet does for the chart's pod (counted in `restarts`): restart a controller process that
+        exited on its own (restartPolicy: Always), and one whose /healthz failed the chart's livenessProbe
+        `failureThreshold` times in a row, probed every `periodSeconds` once its startupProbe window has passed
+        (a Ray node that died at start, say: /healthz then answers 503 with the reason)."""
+        (dep,) = by_kind(self.docs, "Deployment")
+        (container,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == "controller"]
+        live, startup = container["livenessProbe"], container.get("startupProbe") or {}
+        period_s, threshold = float(live.get("periodSeconds", 10)), int(live.get("failureThreshold", 3))
+        startup_s = float(startup.get("periodSeconds", 0)) * int(startup.get("failureThreshold", 0))
+        failures: dict[int, int] = {}
+        next_probe = time.monotonic() + period_s
         while not self._stopping.wait(1.0):
+            probe = time.monotonic() >= next_probe
+            if probe:
+                next_probe = time.monotonic() + period_s
             for c in list(self.controllers):
                 if c.exited_unexpectedly():
-                    self.kill_ray_of(c)
-                    c.restarts += 1
-                    with contextlib.suppress(OSError):
-                        c.start()
+                    self._restart(c, "exited")
+                    failures.pop(id(c), None)
+                    continue
+                if not probe or not c.alive or c.stopped or time.monotonic() - c.started_s < startup_s:
+                    continue
+                status, reason = c.healthz()
+                failures[id(c)] = 0 if status == 200 else failures.get(id(c), 0) + 1
+                if failures[id(c)] >= threshold:
+                    self.liveness_restarts.append(f"{c.identity}: {reason}")
+                    c.kill(restart=True)
+                    self._restart(c, "liveness")
+                    failures.pop(id(c), None)
+
+    def _restart(self, c: ControllerProcess, why: str) -> None:
+        self.kill_ray_of(c)
+        c.restarts += 1
+        with contextlib.suppress(OSError):
+            c.start()
 
     def controller_restarts(self) -> int:
         return sum(c.restarts for c in self.controllers)

@@ -99,6 +99,7 @@ class RayDriver:
         self.recoveries_s: deque[float] = deque(maxlen=64)  # measured gaps (for tests and logs)
 
     async def run(self, term: asyncio.Event) -> None:
+        self.health.last_error = "starting the Ray actors: no answer from the coordinator yet"
         self.rt = start_ray_runtime(self.wiring, self.options)
         try:
             while not term.is_set():
