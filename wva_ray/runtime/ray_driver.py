@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[str, str, bool], Awaitable[None]]  # (reason, message, warning)
 
 POLL_S = 1.0
+LATE_AFTER_CYCLES = 2  # a shard late this many cycles in a row is said (ShardsLate)
 SHARD_CHECK_AFTER_CYCLES = 3  # a shard late this many cycles in a row is asked whether it is alive at all
 
 
@@ -96,6 +97,7 @@ class RayDriver:
         self.relayed_s = float("-inf")
         self.outage: _Outage | None = None
         self.late: dict[int, int] = {}  # shard -> consecutive cycles late
+        self.late_said = False  # a ShardsLate Event is standing
         self.recoveries_s: deque[float] = deque(maxlen=64)  # measured gaps (for tests and logs)
 
     async def run(self, term: asyncio.Event) -> None:
@@ -187,16 +189,20 @@ class RayDriver:
             self.relayed_s = now
 
     async def _shards(self, cycle: int, missing: tuple[int, ...]) -> None:
-        was_late = bool(self.late)
+        """Events with hysteresis: late for LATE_AFTER_CYCLES cycles in a row to be said, so that a shard that
+        misses one deadline now and then (a loaded node) does not make an Event pair each time."""
         self.late = {s: self.late.get(s, 0) + 1 for s in missing}
-        if missing and not was_late:
+        late = sorted(s for s, n in self.late.items() if n >= LATE_AFTER_CYCLES)
+        if late and not self.late_said:
+            self.late_said = True
             await self.events(
                 "ShardsLate",
-                f"shard(s) {list(missing)} missed the proposal deadline of cycle {cycle}: their model groups hold "
-                "their last decisions",
+                f"shard(s) {late} missed the proposal deadline {LATE_AFTER_CYCLES} cycles in a row (to cycle "
+                f"{cycle}): their model groups hold their last decisions",
                 True,
             )
-        elif not missing and was_late:
+        elif not missing and self.late_said:
+            self.late_said = False
             await self.events("ShardsBack", f"every shard answered cycle {cycle}", False)
         for s, cycles in self.late.items():
             if cycles >= SHARD_CHECK_AFTER_CYCLES and cycles % SHARD_CHECK_AFTER_CYCLES == 0:
