@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -215,6 +216,7 @@ def run_fault(
             "t_end": t_end,
             "controller_restarts": restarts,
             "liveness_restarts": rig.liveness_restarts[liveness_before:],
+            "load_avg_1m": round(os.getloadavg()[0], 1),
             "publish_counter_resets": _counter_resets(window),
         },
     )
@@ -260,10 +262,12 @@ def write_report(doc: dict[str, Any], path: Path) -> None:
         "`wva-ray run` in Ray mode as the chart runs it, the chart's HPA, constant load of about two replicas.",
         "Recovery = from the end of the fault to two consecutive healthy samples with a new publish.",
         "",
-        "| fault | what the controller did | recovery (s) | what was lost | VA status writes / cycles |",
-        "|---|---|---|---|---|",
+        "| fault | what the controller did | recovery (s) | what was lost | VA status writes / cycles | load (1 m) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, o in sorted(doc["faults"].items()):
         writes = f"{o['va_status_writes']} / {o['cycles']}"
-        lines.append(f"| {name} | {o['what_the_controller_did']} | {o['recovery_s']} | {o['lost']} | {writes} |")
+        load = o.get("extra", {}).get("load_avg_1m", "")
+        row = f"| {name} | {o['what_the_controller_did']} | {o['recovery_s']} | {o['lost']} | {writes} | {load} |"
+        lines.append(row)
     path.write_text("\n".join(lines) + "\n")
