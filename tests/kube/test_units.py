@@ -310,3 +310,18 @@ def test_lease_expiry_judged_on_local_clock() -> None:
 def test_lease_config_validated() -> None:
     with pytest.raises(ValueError, match="renew_deadline_s"):
         LeaseConfig("ns", "l", "a", lease_duration_s=5, renew_deadline_s=6, retry_period_s=1)
+
+
+def test_a_message_that_changes_alone_waits_for_the_heartbeat() -> None:
+    def ready(message: str) -> Decision:
+        cond = PlanCondition(
+            type="OptimizationReady", status=ConditionStatus.TRUE, reason="OptimizationSucceeded", message=message
+        )
+        return _decision().model_copy(update={"conditions": [cond]})
+
+    va = _after(_va(), ready("planned 2.31 req/s"), T0)
+    soon = plan_status(va, ready("planned 2.35 req/s"), T0 + timedelta(seconds=30), applied=True, heartbeat_s=300)
+    assert soon is None
+    beat = plan_status(va, ready("planned 2.40 req/s"), T0 + timedelta(seconds=300), applied=True, heartbeat_s=300)
+    assert beat is not None and not beat.semantic
+    assert beat.status["conditions"][0]["message"] == "planned 2.40 req/s"  # the heartbeat carries the latest
