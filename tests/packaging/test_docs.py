@@ -70,7 +70,7 @@ def test_repository_paths_mentioned_exist(name: str) -> None:
 
 def test_configuration_names_only_settings_the_runtime_reads() -> None:
     text = (DOCS / "configuration.md").read_text()
-    named = set(re.findall(r"`((?:WVA|PROMETHEUS|GLOBAL|CONTROLLER|WATCH|POD|SATURATION)_[A-Z0-9_]+)`", text))
+    named = set(re.findall(r"`((?:WVA|PROMETHEUS|GLOBAL|CONTROLLER|WATCH|POD|SATURATION|QUEUEING)_[A-Z0-9_]+)`", text))
     known = _settings_env()
     assert named - known == set(), "documented variables nobody reads"
     upstream = set(UPSTREAM_ENV)
