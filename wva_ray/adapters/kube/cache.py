@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_S = 240
 MAX_BACKOFF_S = 4.0  # a transient failure (connection, 5xx): retry soon
-MAX_ABSENT_BACKOFF_S = 60.0  # the resource type is not served (404, e.g. no VA or KEDA CRD): retry rarely
+MAX_ABSENT_BACKOFF_S = 30.0  # the resource type is not served (404, e.g. no VA or KEDA CRD): retry rarely
 
 
 def object_key(obj: Mapping[str, object]) -> tuple[str, str]:
