@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
 from pathlib import Path
 
+from tests.sim.recorder import Recorder
 from wva_ray.sim.bench.capacity import CapacityTable
 from wva_ray.sim.bench.policies import FAMILIES, build
 from wva_ray.sim.bench.prepare import CurveTable, prepare
@@ -48,25 +48,6 @@ def _keys(obj: object) -> set[str]:
     if isinstance(obj, list):
         return {k for v in obj for k in _keys(v)}
     return set()
-
-
-class Recorder:
-    """Wraps a wva-ray policy; keeps every observation it was given."""
-
-    reads_snapshot = True
-
-    def __init__(self, inner: WvaRay) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.interval_s = inner.interval_s
-        self.seen: list[Observation] = []
-        self.decisions: list[Mapping[str, int]] = []
-
-    def decide(self, obs: Observation) -> Mapping[str, int]:
-        self.seen.append(obs)
-        out = self.inner.decide(obs)
-        self.decisions.append(out)
-        return out
 
 
 def test_wva_ray_decides_on_the_snapshot_alone() -> None:

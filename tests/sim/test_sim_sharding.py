@@ -3,42 +3,21 @@ three-model scenario under 1 and 3 shards gives the same decisions every cycle a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pytest
 
-from wva_ray.api.snapshot import Snapshot
+from tests.sim.recorder import Recorder
 from wva_ray.core.sharding import assign_units, shard_units
 from wva_ray.sim.bench.policies import fresh_install
 from wva_ray.sim.model.profiles import get_profile
 from wva_ray.sim.model.traces import TOKEN_PRESETS, RateShape, synthesize
-from wva_ray.sim.observe import Observation
 from wva_ray.sim.policies.wva_ray import WvaRay
 from wva_ray.sim.records import SimResult
 from wva_ray.sim.simulator import SimModel, Simulation, SimVariant
 
 DURATION_S = 600.0
-
-
-class Recorder:
-    reads_snapshot = True
-
-    def __init__(self, inner: WvaRay) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.interval_s = inner.interval_s
-        self.decisions: list[Mapping[str, int]] = []
-        self.snapshots: list[Snapshot] = []
-        self.reasons: list[dict[str, str]] = []
-
-    def decide(self, obs: Observation) -> Mapping[str, int]:
-        self.snapshots.append(self.inner.snapshot(obs))
-        out = self.inner.decide(obs)
-        self.decisions.append(dict(out))
-        self.reasons.append(dict(self.inner.last_plan_reasons))
-        return out
 
 
 def _run(shards: int, analyzer: str) -> tuple[Recorder, SimResult]:
