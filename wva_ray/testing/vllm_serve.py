@@ -15,6 +15,7 @@ deployment) instead of starting one; every later replica starts its own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 import threading
@@ -31,6 +32,7 @@ from wva_ray.serve.mixin import SaturationSample, SaturationStatsMixin
 from wva_ray.testing.vllm_engine import EngineEnv, EngineSpec, VllmEngine
 
 CLAIMS_ACTOR = "wva-vllm-engine-claims"
+CONNECT_ATTEMPTS = 3
 
 
 @ray.remote(num_cpus=0)
@@ -95,7 +97,10 @@ class VllmProxyReplica(SaturationStatsMixin):
 
     async def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            # force_close: one connection per request. A pooled keep-alive connection that the engine's HTTP server
+            # closes after its idle timeout races with its reuse ("Can not write request body"), which happened in CI
+            # when the second replica took part of the load and some pooled connections went idle.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True))
         body = {
             "model": self.model,
             "prompt": request["prompt"],
@@ -104,12 +109,27 @@ class VllmProxyReplica(SaturationStatsMixin):
             "ignore_eos": True,
             "temperature": 0.0,
         }
-        async with self._session.post(f"{self.url}/v1/completions", json=body) as resp:
-            data = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(f"engine {self.url}: HTTP {resp.status}: {str(data)[:200]}")
+        data = await self._complete(body)
         pgid = self.engine.pid if self.engine is not None else None  # its own process group (start_new_session)
         return {"engine": self.url, "pgid": pgid, "usage": data.get("usage", {})}
+
+    async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to the engine; a connection-level failure (the request never reached the engine's handler, or the
+        connection dropped before an answer) is retried up to `CONNECT_ATTEMPTS` times, as a gateway retries a
+        connection error. An HTTP error answer is never retried."""
+        assert self._session is not None
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                async with self._session.post(f"{self.url}/v1/completions", json=body) as resp:
+                    data: dict[str, Any] = await resp.json()
+                    if resp.status != 200:
+                        raise RuntimeError(f"engine {self.url}: HTTP {resp.status}: {str(data)[:200]}")
+                    return data
+            except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+                if attempt == CONNECT_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
 
     def __del__(self) -> None:
         self._stop.set()
