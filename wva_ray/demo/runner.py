@@ -293,9 +293,11 @@ def _run_with_ray(
             return [(run.label, t) for run, t in zip(runs, tables, strict=True)]
 
         asyncio.run(_drive_live(rows, options, console, "wva-ray demo (Ray)", lambda: False))
-        cycles = [len(ray.get(rt.coordinator.summaries.remote(0))) for rt in rts]
+        cycles = [len(summaries) for summaries in ray.get([rt.coordinator.summaries.remote(0) for rt in rts])]
+        with contextlib.suppress(Exception):  # every controller finishes its cycle in progress at once, then goes
+            ray.get([rt.coordinator.stop.remote() for rt in rts], timeout=30.0)
         for rt in rts:
-            stop_ray_runtime(rt)
+            stop_ray_runtime(rt, timeout_s=5.0)
         rts = []
         data: list[dict[str, Any]] = ray.get([host.export_async.remote() for host in hosts])
         ray.get([host.close.remote() for host in hosts])

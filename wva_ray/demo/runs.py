@@ -47,14 +47,14 @@ UPSTREAM_RUN = DemoRun(
     "upstream",
     "saturation",
     "upstream WVA v0.9 as installed: its shipped ConfigMap lists `saturation` (V2)",
-    "upstream v0.9 as installed: V2 saturation",
+    "WVA v0.9 as installed (V2 saturation)",
     {"analyzers": [{"name": "saturation", "score": 1.0}]},
 )
 WVA_RAY_RUN = DemoRun(
     "wva-ray",
     DEFAULT_ANALYZER,
     "wva-ray's default, what a fresh install runs (analyzerName: learned)",
-    "wva-ray's default: learned",
+    "default install (learned)",
     {"analyzerName": DEFAULT_ANALYZER},
 )
 
