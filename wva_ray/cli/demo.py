@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from wva_ray.demo.runner import DEFAULT_TRACE, DemoOptions, run_demo
+from wva_ray.demo.runs import ANALYZER_CHOICES, DEFAULT_ANALYZER, V1_ALIAS, analyzer_name
 
 ENGINES = ("emulator", "vllm")
 
@@ -42,12 +43,35 @@ def demo(
         "--cooldown s for the scale-down. About 5-7 minutes here.",
     ),
     cooldown: float = typer.Option(150.0, "--cooldown", min=0.0, help="--engine vllm: longest wait for scale-down."),
+    compare: bool = typer.Option(
+        True,
+        "--compare/--no-compare",
+        help="Emulator: replay the same requests (same trace segment, same seed) under upstream WVA v0.9's stock "
+        "rule (its shipped ConfigMap lists the `saturation` analyzer, V2) and under --analyzer, side by side, each "
+        "in its own embedded cluster with its own controller; the summary, the table and the plot show both. "
+        "--no-compare runs --analyzer alone.",
+    ),
+    analyzer: str = typer.Option(
+        DEFAULT_ANALYZER,
+        "--analyzer",
+        help=f"Emulator: the analyzer of wva-ray's run ({', '.join(ANALYZER_CHOICES)}; default {DEFAULT_ANALYZER}, "
+        f"what a fresh install runs; {V1_ALIAS} = upstream's code default). With --analyzer saturation the "
+        "comparison would be upstream's rule against itself, so it runs once.",
+    ),
 ) -> None:
-    """Run the autoscaler on emulated (default) or real vLLM servers with a replayed trace; no cluster needed."""
+    """Run the autoscaler on emulated (default) or real vLLM servers with a replayed trace; no cluster needed.
+
+    With the emulator the same requests are replayed under upstream's rule and wva-ray's default side by side;
+    demo-output/summary.json and demo.png show SLO attainment, GPU-hours, demand and replicas for both."""
     console = Console()
     if engine not in ENGINES:
         console.print(f"[red]error:[/red] --engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         raise typer.Exit(2)
+    try:
+        analyzer_config_name = analyzer_name(analyzer)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --analyzer: {exc}")
+        raise typer.Exit(2) from exc
     if engine == "vllm":
         _vllm(duration, output, trace, speed, cooldown, not no_live, console)
         return
@@ -62,6 +86,8 @@ def demo(
                 shards=shards,
                 live=not no_live,
                 dashboard=dashboard,
+                analyzer=analyzer_config_name,
+                compare=compare,
             ),
             console,
         )

@@ -66,6 +66,7 @@ class RequestRecord:
     itl_s: float
     e2e_s: float
     wait_s: float  # time spent waiting for a ready pod before reaching one
+    arrived_s: float  # wall seconds from the replay start to the request's arrival
 
 
 @dataclass
@@ -113,6 +114,7 @@ class DemoCluster(MemoryCluster):
         self.replay_done = False
         self._ready_event = asyncio.Event()
         self._last_sample_s: float | None = None
+        self._in_flight: dict[object, tuple[DemoRequest, float, float]] = {}  # request, monotonic start, arrived_s
 
     # ---- lifecycle -----------------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -236,6 +238,15 @@ class DemoCluster(MemoryCluster):
 
     async def _serve(self, req: DemoRequest) -> None:
         t0 = time.monotonic()
+        arrived = t0 - (self.replay_started_s or t0)
+        key = object()
+        self._in_flight[key] = (req, t0, arrived)
+        try:
+            await self._serve_now(req, t0, arrived)
+        finally:
+            del self._in_flight[key]
+
+    async def _serve_now(self, req: DemoRequest, t0: float, arrived: float) -> None:
         pods = self._ready_pods(req.model_id)
         while not pods:
             await asyncio.sleep(0.05)
@@ -245,10 +256,12 @@ class DemoCluster(MemoryCluster):
         try:
             done = await pod.complete(req.prompt_tokens, req.output_tokens)
         except (ConnectionAbortedError, RuntimeError):
-            self.stats.records.append(RequestRecord(req.model_id, variant, False, 0.0, 0.0, 0.0, waited))
+            self.stats.records.append(RequestRecord(req.model_id, variant, False, 0.0, 0.0, 0.0, waited, arrived))
             return
         self.stats.records.append(
-            RequestRecord(req.model_id, variant, True, done.ttft_s + waited, done.itl_s, done.e2e_s + waited, waited)
+            RequestRecord(
+                req.model_id, variant, True, done.ttft_s + waited, done.itl_s, done.e2e_s + waited, waited, arrived
+            )
         )
 
     # ---- recording -----------------------------------------------------------------------------------
@@ -350,7 +363,17 @@ class DemoCluster(MemoryCluster):
                 for n, v in self.variants.items()
             },
             "in_flight": len(self._tasks),
+            "in_flight_requests": self.in_flight_requests(),
         }
+
+    def in_flight_requests(self) -> list[dict[str, Any]]:
+        """Requests sent and not finished yet: model, arrival (s from the replay start), output length and how long
+        they have been in flight (wall s)."""
+        now = time.monotonic()
+        return [
+            {"model_id": r.model_id, "arrived_s": arrived, "output_tokens": r.output_tokens, "elapsed_s": now - t0}
+            for r, t0, arrived in self._in_flight.values()
+        ]
 
 
 def _load(pod: EmulatedPod) -> tuple[int, float]:

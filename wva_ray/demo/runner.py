@@ -7,8 +7,13 @@ by `speed` (arrival times divided by `speed`, requests thinned so each model see
 shaped by a rise-and-fall envelope);
 the coordinator and shard actors (or, with `use_ray=False`, the same code in one process) decide every
 `30 s / speed`, reading the pods by direct scrape, and act directly on the in-memory targets (pods start after
-the profile's start-up delay divided by `speed`). A live table shows each variant; at the end the summary is
-printed and written to `DIR/summary.json` with a plot `DIR/demo.png`.
+the profile's start-up delay divided by `speed`).
+
+By default the same requests (same trace segment, same seed) are replayed under two decision rules at once, each
+in its own embedded cluster with its own controller (`demo.runs`: upstream WVA v0.9's stock rule and wva-ray's
+default). Side by side rather than one after the other: both see the same machine load, and the demo stays
+within the README's three minutes on two cores. A live table shows each run's variants; at the end the summary
+(per run and compared) is printed and written to `DIR/summary.json` with a plot `DIR/demo.png`.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from wva_ray.adapters.clock import ScaledClock
-from wva_ray.api.snapshot import SnapshotConfig
 from wva_ray.demo.cluster import DemoCluster, DemoRequest, DemoVariant
-from wva_ray.demo.report import RunInfo, render_table, summarize, write_plot, write_summary
+from wva_ray.demo.report import RunData, RunInfo, render_comparison, render_tables, summarize, write_summary
+from wva_ray.demo.runs import DEFAULT_ANALYZER, DemoRun, demo_runs
 from wva_ray.demo.wiring import DemoWiring
 from wva_ray.runtime.coordinator_cycle import CycleCore
 from wva_ray.sim.model.profiles import get_profile
@@ -66,11 +72,16 @@ class DemoOptions:
     seed: int = 0
     shared_dir: Path | None = None
     dashboard: bool = False  # start the Ray dashboard (named actors in `ray list actors`, health metrics)
-    analyzer: str = "learned"  # what a fresh install runs (the Helm chart's ConfigMap); "" = upstream's V1
+    analyzer: str = DEFAULT_ANALYZER  # wva-ray's side (a ConfigMap analyzerName; "" = upstream's code default V1)
+    compare: bool = True  # also run upstream's stock rule on the same requests, side by side (demo.runs)
 
     @property
     def interval_s(self) -> float:
         return max(0.5, UPSTREAM_INTERVAL_S / self.speed)
+
+    @property
+    def runs(self) -> tuple[DemoRun, ...]:
+        return demo_runs(self.analyzer, self.compare)
 
 
 def repo_shared_dir() -> Path:
@@ -138,7 +149,11 @@ def build_requests(trace: Trace, options: DemoOptions) -> list[DemoRequest]:
 
 
 async def _drive_live(
-    rows: Callable[[], Any], options: DemoOptions, console: Console, title: str, done: Callable[[], bool]
+    rows: Callable[[], Any],  # async () -> [(run label, rows of that run's live table)]
+    options: DemoOptions,
+    console: Console,
+    title: str,
+    done: Callable[[], bool],
 ) -> None:
     end = time.monotonic() + options.duration_s
     live_cm: Any = (
@@ -148,7 +163,7 @@ async def _drive_live(
         while time.monotonic() < end and not done():
             if live is not None:
                 left = end - time.monotonic()
-                live.update(render_table(await rows(), f"{title} — {left:4.0f} s left"))
+                live.update(render_tables(await rows(), f"{title} — {left:4.0f} s left"))
             await asyncio.sleep(1.0)
 
 
@@ -159,17 +174,23 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
     options.output.mkdir(parents=True, exist_ok=True)
     trace = load_trace(trace_path)
     requests = build_requests(trace, options)
+    runs = options.runs
     console.print(
         f"[bold]wva-ray demo[/bold]: trace {trace_path.name}, speed x{options.speed:g}, "
         f"{options.duration_s:.0f} s, {len(requests)} requests, interval {options.interval_s:.2f} s, "
-        f"{'Ray with ' + str(options.shards) + ' shards' if options.use_ray else 'no Ray (one process)'}"
+        f"{'Ray with ' + str(options.shards) + ' shards' if options.use_ray else 'no Ray (one process)'}; "
+        + (
+            f"side by side on the same requests: {' vs '.join(r.label for r in runs)}"
+            if len(runs) > 1
+            else f"one run: {runs[0].label}"
+        )
     )
     clock = ScaledClock(datetime.now(UTC), time.time(), options.speed)
     started = time.monotonic()
     if options.use_ray:
-        data, cycles = _run_with_ray(options, requests, clock, console)
+        results = _run_with_ray(options, runs, requests, clock, console)
     else:
-        data, cycles = asyncio.run(_run_local(options, requests, clock, console))
+        results = asyncio.run(_run_local(options, runs, requests, clock, console))
     info = RunInfo(
         "ray" if options.use_ray else "no-ray",
         trace_path.name,
@@ -177,10 +198,10 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
         min(options.duration_s, time.monotonic() - started),
         options.interval_s,
         options.shards,
-        cycles,
         len(requests),
+        options.seed,
     )
-    summary = summarize(data, info)
+    summary = summarize(results, info)
     summary["load"] = {
         "trace_window": "each model replays its own segment of the trace, arrival times divided by speed",
         "envelope": f"{ENVELOPE_MIN} -> {ENVELOPE_MAX} -> {ENVELOPE_MIN} (sin^2 over the run)",
@@ -188,102 +209,147 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
         "variants": {v.name: v.profile.id for v in demo_variants()},
     }
     path = write_summary(summary, options.output)
-    plot = write_plot(data, options.speed, options.output)
+    plot = _plot(results, options, summary, console)
     _print_summary(console, summary, path, plot)
     return summary
 
 
-def _print_summary(console: Console, s: dict[str, Any], path: Path, plot: Path) -> None:
-    req, slo, gpu, acts = s["requests"], s["slo"], s["gpu_hours"], s["scaling_actions"]
-    attainment = "n/a" if slo["attainment"] is None else f"{slo['attainment']:.1%}"
+def _plot(results: list[RunData], options: DemoOptions, summary: dict[str, Any], console: Console) -> Path | None:
+    """The plot, or None with a hint when matplotlib (the optional `plot` extra) is not installed."""
+    from wva_ray.demo.plot import write_plot
+    from wva_ray.sim.plotting import PLOT_EXTRA_HINT
+
+    try:
+        return write_plot(results, summary, options.speed, options.output)
+    except ModuleNotFoundError as exc:
+        if "matplotlib" not in str(exc):
+            raise
+        console.print(escape(f"no plot: {PLOT_EXTRA_HINT}"))
+        return None
+
+
+def _print_summary(console: Console, s: dict[str, Any], path: Path, plot: Path | None) -> None:
+    slo = s["slo_targets"]
     console.print(
-        f"\n[bold]summary[/bold] ({s['mode']}, {s['cycles']} cycles): "
-        f"{req['completed']} requests completed, {req['failed']} failed, {req['unfinished']} unfinished; "
-        f"SLO (TTFT <= {slo['ttft_s']} s, ITL <= {slo['itl_s']} s) attainment {attainment}; "
-        f"GPU-hours {gpu['total']:.2f} (trace time); scaling actions {acts['total']} "
-        f"({acts['up']} up, {acts['down']} down)"
+        f"\n[bold]summary[/bold] ({s['mode']}, {s['requests_sent']} requests sent"
+        f"{' to each run' if len(s['runs']) > 1 else ''}; SLO: TTFT <= "
+        f"{slo['ttft_s']} s and ITL <= {slo['itl_s']} s; GPU-hours in trace time)"
     )
-    console.print(f"written: {path} and {plot}")
+    console.print(render_comparison(s))
+    console.print(f"written: {path}" + (f" and {plot}" if plot is not None else ""))
+
+
+def _host_name(run: DemoRun, runs: tuple[DemoRun, ...]) -> str:
+    return "wva-demo-cluster" if len(runs) == 1 else f"wva-demo-cluster-{run.label}"
+
+
+def _actor_prefix(run: DemoRun, runs: tuple[DemoRun, ...]) -> str:
+    """Actor name prefix of a run's controller: none for a single run (the usual `wva-coordinator`)."""
+    return "" if len(runs) == 1 else f"{run.label}-"
 
 
 def _run_with_ray(
-    options: DemoOptions, requests: list[DemoRequest], clock: ScaledClock, console: Console
-) -> tuple[dict[str, Any], int]:
+    options: DemoOptions,
+    runs: tuple[DemoRun, ...],
+    requests: list[DemoRequest],
+    clock: ScaledClock,
+    console: Console,
+) -> list[RunData]:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
     from wva_ray.runtime.coordinator_actor import CoordinatorOptions
-    from wva_ray.runtime.launch import start_ray_runtime, stop_ray_runtime
+    from wva_ray.runtime.launch import RayRuntime, start_ray_runtime, stop_ray_runtime
 
     owns_ray = not ray.is_initialized()
     if owns_ray:
         console.print("starting local Ray (a few seconds)...")
         ray.init(num_cpus=2, include_dashboard=options.dashboard, log_to_driver=False, namespace="wva")
     host_cls: Any = ray.remote(num_cpus=0)(DemoCluster)
-    config = SnapshotConfig(saturation={"default": {"analyzerName": options.analyzer}})
-    host = host_cls.options(name="wva-demo-cluster", namespace="wva").remote(
-        demo_variants(), 1.0 / options.speed, GRACE_S, config=config
-    )
-    rt = None
+    hosts = [
+        host_cls.options(name=_host_name(run, runs), namespace="wva").remote(
+            demo_variants(), 1.0 / options.speed, GRACE_S, config=run.config()
+        )
+        for run in runs
+    ]
+    rts: list[RayRuntime] = []
     try:
-        ray.get(host.setup.remote())
+        ray.get([host.setup.remote() for host in hosts])
         coord_opts = CoordinatorOptions(
             shards=options.shards,
             interval_s=options.interval_s,
             deadline_s=options.interval_s * 0.6,
             metrics_port=0,
         )
-        rt = start_ray_runtime(DemoWiring(host, clock), coord_opts)
-        info = ray.get(rt.coordinator.info.remote())
-        console.print(f"coordinator up; gauges at http://127.0.0.1:{info['metrics_port']}/metrics")
-        ray.get(host.start.remote(requests))
+        for run, host in zip(runs, hosts, strict=True):
+            rts.append(start_ray_runtime(DemoWiring(host, clock), coord_opts, name_prefix=_actor_prefix(run, runs)))
+            info = ray.get(rts[-1].coordinator.info.remote())
+            console.print(f"{run.label}: coordinator up; gauges at http://127.0.0.1:{info['metrics_port']}/metrics")
+        ray.get([host.start.remote(requests) for host in hosts])
 
-        async def rows() -> Any:
-            return await host.rows.remote()
+        async def rows() -> list[tuple[str, Any]]:
+            tables = await asyncio.gather(*(host.rows.remote() for host in hosts))
+            return [(run.label, t) for run, t in zip(runs, tables, strict=True)]
 
         asyncio.run(_drive_live(rows, options, console, "wva-ray demo (Ray)", lambda: False))
-        cycles = len(ray.get(rt.coordinator.summaries.remote(0)))
-        stop_ray_runtime(rt)
-        rt = None
-        data: dict[str, Any] = ray.get(host.export_async.remote())
-        ray.get(host.close.remote())
-        return data, cycles
+        cycles = [len(summaries) for summaries in ray.get([rt.coordinator.summaries.remote(0) for rt in rts])]
+        with contextlib.suppress(Exception):  # every controller finishes its cycle in progress at once, then goes
+            ray.get([rt.coordinator.stop.remote() for rt in rts], timeout=30.0)
+        for rt in rts:
+            stop_ray_runtime(rt, timeout_s=5.0)
+        rts = []
+        data: list[dict[str, Any]] = ray.get([host.export_async.remote() for host in hosts])
+        ray.get([host.close.remote() for host in hosts])
+        return [RunData(run, d, c) for run, d, c in zip(runs, data, cycles, strict=True)]
     finally:
-        if rt is not None:
+        for rt in rts:
             stop_ray_runtime(rt)
-        with contextlib.suppress(Exception):
-            ray.kill(host, no_restart=True)
+        for host in hosts:
+            with contextlib.suppress(Exception):
+                ray.kill(host, no_restart=True)
         if owns_ray:
             ray.shutdown()
 
 
 async def _run_local(
-    options: DemoOptions, requests: list[DemoRequest], clock: ScaledClock, console: Console
-) -> tuple[dict[str, Any], int]:
+    options: DemoOptions,
+    runs: tuple[DemoRun, ...],
+    requests: list[DemoRequest],
+    clock: ScaledClock,
+    console: Console,
+) -> list[RunData]:
+    """Every run in this process and event loop: one embedded cluster and one `LocalRuntime` per run."""
     from wva_ray.adapters.gauges import GaugeExporter
     from wva_ray.runtime.local import LocalRuntime
 
-    config = SnapshotConfig(saturation={"default": {"analyzerName": options.analyzer}})
-    cluster = DemoCluster(demo_variants(), 1.0 / options.speed, GRACE_S, config=config)
-    await cluster.setup()
-    wiring = DemoWiring(cluster, clock)
-    gauges = GaugeExporter()
-    core = CycleCore(wiring.cluster_view(), wiring.publishers(), options.shards, clock, gauges)
-    source = wiring.metrics_source()
-    runtime = LocalRuntime(core, source, options.interval_s, options.interval_s * 0.6)
+    clusters = [DemoCluster(demo_variants(), 1.0 / options.speed, GRACE_S, config=run.config()) for run in runs]
+    await asyncio.gather(*(cluster.setup() for cluster in clusters))
+    runtimes, sources, tasks = [], [], []
     stop = asyncio.Event()
-    loop_task = asyncio.create_task(runtime.run(stop))
+    for cluster in clusters:
+        wiring = DemoWiring(cluster, clock)
+        core = CycleCore(wiring.cluster_view(), wiring.publishers(), options.shards, clock, GaugeExporter())
+        sources.append(wiring.metrics_source())
+        runtimes.append(LocalRuntime(core, sources[-1], options.interval_s, options.interval_s * 0.6))
+        tasks.append(asyncio.create_task(runtimes[-1].run(stop)))
     try:
-        await cluster.start(requests)
-        await _drive_live(cluster.rows, options, console, "wva-ray demo (no Ray)", lambda: loop_task.done())
+        await asyncio.gather(*(cluster.start(requests) for cluster in clusters))
+
+        async def rows() -> list[tuple[str, Any]]:
+            return [(run.label, cluster.table_rows()) for run, cluster in zip(runs, clusters, strict=True)]
+
+        await _drive_live(rows, options, console, "wva-ray demo (no Ray)", lambda: any(task.done() for task in tasks))
     finally:
         stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(loop_task, timeout=max(10.0, options.interval_s * 2))
-        close = getattr(source, "close", None)
-        if close is not None:
-            await close()
-    data = await cluster.export_async()
-    await cluster.close()
-    return data, runtime.cycles
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=max(10.0, options.interval_s * 2))
+        for source in sources:
+            close = getattr(source, "close", None)
+            if close is not None:
+                await close()
+    data = [await cluster.export_async() for cluster in clusters]
+    for cluster in clusters:
+        await cluster.close()
+    return [RunData(run, d, rt.cycles) for run, d, rt in zip(runs, data, runtimes, strict=True)]

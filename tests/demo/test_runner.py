@@ -1,15 +1,16 @@
-"""The demo: trace resolution, request building, report maths (unit) and short real runs (integration)."""
+"""The demo runner: trace resolution, request building (unit) and short real runs, side by side or alone
+(integration)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from rich.console import Console
 
-from wva_ray.demo.report import RunInfo, scaling_actions, summarize
 from wva_ray.demo.runner import (
     DEFAULT_TRACE,
     DEMO_MODELS,
@@ -57,66 +58,54 @@ def test_build_requests_compresses_thins_and_hits_the_target_load() -> None:
         assert prefill == pytest.approx(target_prefill * mean_env, rel=0.2), model
 
 
-def test_scaling_actions_count_changes_not_first_publish() -> None:
-    writes = [
-        {"key": "d/a", "desired": 1},
-        {"key": "d/a", "desired": 1},
-        {"key": "d/a", "desired": 3},
-        {"key": "d/b", "desired": 2},
-        {"key": "d/a", "desired": 2},
-    ]
-    assert scaling_actions(writes) == {"total": 2, "up": 1, "down": 1, "per_variant": {"a": {"up": 1, "down": 1}}}
+VARIANTS = {"llama-3-1-8b-h100", "llama-3-1-8b-a100", "llama-3-1-8b-l40s", "llama-3-1-70b-h100", "llama-3-1-70b-a100"}
 
 
-def test_summary_slo_and_gpu_hours() -> None:
-    rec = {"model_id": "m", "variant": "v", "wait_s": 0.0, "e2e_s": 1.0}
-    data = {
-        "records": [
-            {**rec, "ok": True, "ttft_s": 0.5, "itl_s": 0.05},
-            {**rec, "ok": True, "ttft_s": 5.0, "itl_s": 0.05},
-            {**rec, "ok": False, "ttft_s": 0.0, "itl_s": 0.0},
-            {**rec, "ok": True, "ttft_s": 0.5, "itl_s": 0.5},
-        ],
-        "gpu_seconds": {"v": 300.0},
-        "samples": {"v": [{"current": 2, "desired": 3}]},
-        "writes": [],
-        "status_writes": 0,
-    }
-    s = summarize(data, RunInfo("no-ray", "t", 12.0, 100.0, 2.5, 2, 40, 5))
-    assert s["slo"]["attainment"] == 0.25
-    assert s["gpu_hours"]["total"] == pytest.approx(1.0)  # 300 wall s x 12 = 1 trace hour
-    assert s["requests"] == {"sent": 5, "completed": 3, "failed": 1, "unfinished": 1}
-    assert s["final_replicas"] == {"v": {"current": 2, "desired": 3}}
-
-
-def _check_outputs(out: Path, summary: dict[str, object]) -> None:
+def _check_outputs(out: Path, summary: dict[str, Any], labels: list[str]) -> None:
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary))
     assert (out / "demo.png").stat().st_size > 10_000
-    assert on_disk["cycles"] >= 2
-    assert on_disk["requests"]["completed"] > 0
-    assert set(on_disk["final_replicas"]) == {
-        "llama-3-1-8b-h100",
-        "llama-3-1-8b-a100",
-        "llama-3-1-8b-l40s",
-        "llama-3-1-70b-h100",
-        "llama-3-1-70b-a100",
-    }
+    assert list(summary["runs"]) == labels
+    sent = on_disk["requests_sent"]
+    assert sent > 0
+    for label, run in on_disk["runs"].items():
+        req = run["requests"]
+        assert run["cycles"] >= 2, label
+        assert req["completed"] + req["failed"] <= sent, label
+        assert 0 <= req["unfinished_past_slo"] <= req["unfinished"], label
+        assert run["slo"]["attainment"] is None or 0.0 <= run["slo"]["attainment"] <= 1.0, label
+        assert run["gpu_hours"]["total"] > 0, label
+        assert set(run["final_replicas"]) == VARIANTS, label
+    assert sum(run["requests"]["completed"] for run in on_disk["runs"].values()) > 0
+    if len(labels) > 1:
+        cmp = on_disk["comparison"]
+        assert (cmp["baseline"], cmp["candidate"]) == (labels[0], labels[-1])
+        assert set(cmp["gpu_hours"]) == set(labels)
+    else:
+        assert on_disk["comparison"] is None
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(120)
-def test_demo_smoke_no_ray(tmp_path: Path, shared_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("compare", "labels"),
+    [
+        pytest.param(True, ["upstream", "wva-ray"], id="side-by-side"),
+        pytest.param(False, ["wva-ray"], id="wva-ray-alone"),
+    ],
+)
+def test_demo_no_ray(tmp_path: Path, shared_dir: Path, compare: bool, labels: list[str]) -> None:
     out = tmp_path / "demo"
-    opts = DemoOptions(duration_s=10, output=out, use_ray=False, live=False, shared_dir=shared_dir)
-    _check_outputs(out, run_demo(opts, Console(quiet=True)))
+    opts = DemoOptions(duration_s=8, output=out, use_ray=False, live=False, shared_dir=shared_dir, compare=compare)
+    _check_outputs(out, run_demo(opts, Console(quiet=True)), labels)
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(180)
-def test_demo_smoke_with_ray(tmp_path: Path, shared_dir: Path, ray_session: None) -> None:
+def test_demo_with_ray_compares_by_default(tmp_path: Path, shared_dir: Path, ray_session: None) -> None:
+    """What `make demo` runs: both rules side by side, each with its own named coordinator and shards."""
     out = tmp_path / "demo"
     opts = DemoOptions(duration_s=10, output=out, use_ray=True, live=False, shared_dir=shared_dir)
     summary = run_demo(opts, Console(quiet=True))
     assert summary["mode"] == "ray"
-    _check_outputs(out, summary)
+    _check_outputs(out, summary, ["upstream", "wva-ray"])
