@@ -187,6 +187,34 @@ def test_upstreams_global_config_maps_with_a_cluster_quota(
                 admin_api.delete(f"/api/v1/namespaces/{SYSTEM_NS}/configmaps/{name}")
 
 
+def test_upstreams_queueing_model_config_map_is_read_and_sized_with(
+    reader: KubeReader, admin_api: KubeApi, keda_crd: None, namespace: str
+) -> None:
+    # wva-queueing-model-config with a `default` key takes precedence, as upstream; wva-ray sizes with analyzer slo
+    # (upstream parks and holds), with targetTTFT / targetITL as its service class
+    ns = namespace
+    name = "wva-queueing-model-config"
+    path = f"/api/v1/namespaces/{SYSTEM_NS}/configmaps/{name}"
+    apply(admin_api, deployment(ns, "m1", product=H100))
+    post(admin_api, SO_BASE, "scaledobjects", scaled_object(ns, "m1-so", "m1", managed(), min_r=1, max_r=3))
+    try:
+        meta = {"name": name, "namespace": SYSTEM_NS, "labels": STOCK_LABELS}
+        data = {"default": "sloMultiplier: 3\ntuningEnabled: true\ntargetTTFT: 800\ntargetITL: 30\n"}
+        apply(admin_api, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data})
+
+        def analyzer() -> str | None:
+            state = reader.read()
+            now = datetime.now(UTC)
+            snap = state.snapshot(now)
+            mine = [d for d in decide(snap, now).decisions if d.namespace == ns]
+            return mine[0].analyzer if mine and snap.config.queueing_model else None
+
+        assert wait_for(analyzer, 30, what="the queueing-model ConfigMap read") == "slo"
+    finally:
+        with contextlib.suppress(KubeNotFound):
+            admin_api.delete(path)
+
+
 def test_scale_from_zero_from_a_flow_control_queue(
     reader: KubeReader, admin_api: KubeApi, controller_api: KubeApi, keda_crd: None, namespace: str
 ) -> None:
