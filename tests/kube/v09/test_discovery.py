@@ -199,7 +199,8 @@ def test_invalid_annotation_is_skipped_with_an_event_and_nothing_else_changes(
         "ScaledObject",
     )
     assert "llm-d.ai/variant-cost 'expensive'" in ev["message"]
-    assert events(admin_api, ns, "good") == []
+    # nothing on the good scaler about the bad one (this test gives no metrics: its own MetricsUnavailable aside)
+    assert [e["reason"] for e in events(admin_api, ns, "good") if e["reason"] != "MetricsUnavailable"] == []
 
 
 def test_attribution_miss_is_counted_and_reported(
@@ -223,8 +224,8 @@ def test_attribution_miss_is_counted_and_reported(
     assert any(f"pod {ns}/{pod} is not attributed" in w for w in plan.warnings)
     assert names(plan, ns) == ["m1-hpa"]
     ScalerEvents(controller_api).publish(state.annotated, plan.decisions, datetime.now(UTC))
-    (ev,) = events(admin_api, ns, "m1-hpa")
-    assert ev["reason"] == "UnattributedReadyPods" and pod in ev["message"]
+    (ev,) = [e for e in events(admin_api, ns, "m1-hpa") if e["reason"] == "UnattributedReadyPods"]
+    assert pod in ev["message"]
 
 
 def test_plan_from_cluster_shows_annotated_variants_and_why(
