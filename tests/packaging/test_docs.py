@@ -43,7 +43,7 @@ def _settings_env() -> set[str]:
 
 def _exported() -> set[str]:
     names: set[str] = set()
-    for family in GaugeExporter().registry.collect():
+    for family in GaugeExporter(interval_s=30.0).registry.collect():  # the controller hands its interval over
         names.add(family.name + ("_total" if family.type == "counter" else ""))
     return names
 

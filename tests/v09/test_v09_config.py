@@ -83,3 +83,29 @@ def test_quota_semantics_unlimited_deny_and_default() -> None:
 def test_quota_without_enable_limiter_is_reported() -> None:
     warnings = parse_config(_cfg("limiters: [{type: quota, quotas: {H100: 1}}]\n")).warnings
     assert any("a quota needs enableLimiter: true" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        pytest.param(
+            {"default": "enableLimiter: true\n", "m1#llm": "limiters: [{type: quota, quotas: {H100: 0}}]\n"},
+            "config.saturation.m1#llm.limiters: only the cluster `default` entry's limiters applies",
+            id="limiters-on-an-override",
+        ),
+        pytest.param(
+            {"default": "enableLimiter: true\n", "m1#llm": "enableRescale: true\n"},
+            "config.saturation.m1#llm.enableRescale: only the cluster `default` entry's enableRescale",
+            id="rescale-on-an-override",
+        ),
+        pytest.param(
+            {"default": "analyzers: [{name: throughput, parameters: {window: 5, k: 1}}]\n"},
+            "analyzers[0].parameters (k, window): the throughput analyzer takes no parameters",
+            id="throughput-parameters",
+        ),
+    ],
+)
+def test_v09_keys_that_are_ignored_say_so_with_the_key(entries: dict[str, str], message: str) -> None:
+    warnings = parse_config(SnapshotConfig(saturation=entries)).warnings
+    assert any(message in w for w in warnings), warnings
+    assert not any("needs enableLimiter" in w for w in warnings), warnings  # not the misleading note

@@ -59,7 +59,6 @@ SPEC: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # measured by nothing this exporter sees; docs/compatibility.md says why
 NOT_EXPORTED = {
-    "wva_config_optimization_interval_seconds",
     "wva_metrics_collection_duration_seconds",
     "wva_metrics_collection_errors",
 }
@@ -100,7 +99,7 @@ def _scrape(g: GaugeExporter) -> dict[str, Any]:
 
 
 def test_v09_families_have_upstreams_names_types_and_labels() -> None:
-    g = GaugeExporter(controller_instance="blue")
+    g = GaugeExporter(controller_instance="blue", interval_s=30.0)
     g.observe_cycle(0.05)
     g.count_error("TimeoutError")
     g.count_pod_mapping_misses([("llm", "no_managed_owner")])
@@ -161,3 +160,19 @@ def test_series_of_a_variant_that_goes_away_are_removed() -> None:
     assert 'variant_name="a"' in text
     for name in ("wva_kv_cache_tokens_used", "wva_saturation_metrics_up", "wva_metrics_freshness_status"):
         assert not any(line.startswith(name) and 'variant_name="b"' in line for line in text.splitlines()), name
+
+
+@pytest.mark.parametrize(
+    ("instance", "interval_s", "want"),
+    [
+        pytest.param(None, 15.0, 15.0, id="v09-default-15s"),
+        pytest.param("blue", 30.0, 30.0, id="with-instance"),
+        pytest.param(None, None, None, id="not-handed-over-not-exported"),
+    ],
+)
+def test_optimization_interval_is_the_runtimes(
+    instance: str | None, interval_s: float | None, want: float | None
+) -> None:
+    families = _scrape(GaugeExporter(controller_instance=instance, interval_s=interval_s))
+    fam = families.get("wva_config_optimization_interval_seconds")
+    assert (fam.samples[0].value if fam is not None else None) == want

@@ -91,7 +91,12 @@ def scaling_reason(decision: Decision) -> str:
 class GaugeExporter:
     """Decision gauges and health metrics of one controller instance (implements DecisionPublisher)."""
 
-    def __init__(self, controller_instance: str | None = None, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        controller_instance: str | None = None,
+        registry: CollectorRegistry | None = None,
+        interval_s: float | None = None,
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._instance = controller_instance or None
         labels = ["variant_name", "namespace", "accelerator_type"]
@@ -123,7 +128,7 @@ class GaugeExporter:
             ["shard"],
             registry=reg,
         )
-        self.v09 = V09Metrics(reg, self._instance)  # WVA v0.9's families, wva_errors_total among them
+        self.v09 = V09Metrics(reg, self._instance, interval_s)  # WVA v0.9's families, wva_errors_total among them
         miss_labels = ["namespace", "reason", *(["controller_instance"] if self._instance else [])]
         self.pod_mapping_misses = Counter(
             "wva_pod_mapping_miss",

@@ -4,8 +4,8 @@ Values come from what the controller did: the decisions' `VariantTelemetry` (cor
 and errors the runtime reports to `GaugeExporter`. Every family gains `controller_instance` when one is set, as
 upstream's do. Per-variant series of a variant absent from a publish are removed.
 
+`wva_config_optimization_interval_seconds` is exported when the runtime hands the exporter its cycle interval.
 Not exported, because wva-ray does not measure them where this exporter sits (docs/compatibility.md says so):
-`wva_config_optimization_interval_seconds` (the interval lives in the runtime, which does not hand it here yet),
 `wva_metrics_collection_duration_seconds` and `wva_metrics_collection_errors_total` (the Prometheus collector
 reports one error per snapshot, not per query type). `wva_pod_mapping_miss_total` lives in `GaugeExporter`.
 """
@@ -29,7 +29,7 @@ FRESHNESS = ("fresh", "stale", "missing", "unavailable")
 class V09Metrics:
     """The v0.9 families of one controller instance."""
 
-    def __init__(self, registry: CollectorRegistry, instance: str | None) -> None:
+    def __init__(self, registry: CollectorRegistry, instance: str | None, interval_s: float | None = None) -> None:
         self._ci = [instance] if instance else []
         ci = ["controller_instance"] if instance else []
         reg = registry
@@ -57,6 +57,9 @@ class V09Metrics:
         )
         self.kv_spare = gauge("wva_config_kv_spare_threshold", "kvSpareTrigger of the global default entry")
         self.queue_spare = gauge("wva_config_queue_spare_threshold", "queueSpareTrigger of the global default entry")
+        if interval_s is not None:  # fixed for the process (GLOBAL_OPT_INTERVAL; a change needs a restart)
+            interval = gauge("wva_config_optimization_interval_seconds", "Seconds between optimization cycles")
+            (interval.labels(*self._ci) if self._ci else interval).set(interval_s)
         self.limited = counter(
             "wva_decisions_limited", "Decisions a limiter cut", ["variant_name", "namespace", "limiter_name"]
         )

@@ -19,6 +19,8 @@ from typing import Any
 from wva_ray.api.config import SaturationEntry, SaturationSettings
 from wva_ray.api.v09_config import KNOWN_ANALYZERS, UNLIMITED, LimiterSpec
 
+CLUSTER_DEFAULT_PATH = "config.saturation.default"  # the only entry whose limiters and enableRescale apply
+
 # analyzer `parameters` that fold into typed fields (upstream's camelCase names)
 PARAMETER_FIELDS: Mapping[str, str] = {
     "kvCacheThreshold": "kv_cache_threshold",
@@ -65,6 +67,14 @@ def entry_notes(entry: SaturationEntry, path: str) -> list[str]:
                 notes.append(f"{where}.parameters.{key}: unknown parameter ignored")
             elif key in PARAMETER_FIELDS and not isinstance(value, int | float):
                 notes.append(f"{where}.parameters.{key}: expected a number, got {value!r}; ignored")
+        if spec.kind == "throughput" and spec.parameters:
+            keys = ", ".join(sorted(spec.parameters))
+            notes.append(f"{where}.parameters ({keys}): the throughput analyzer takes no parameters; ignored")
+    if path != CLUSTER_DEFAULT_PATH:
+        for key, value in (("limiters", entry.limiters), ("enableRescale", entry.enable_rescale)):
+            if value:
+                notes.append(f"{path}.{key}: only the cluster `default` entry's {key} applies (as upstream); ignored")
+        return notes
     if any(lim.is_quota for lim in entry.limiters or []) and not entry.enable_limiter:
         notes.append(f"{path}.limiters: a quota needs enableLimiter: true (as upstream); not applied")
     if entry.enable_rescale and not entry.enable_limiter:

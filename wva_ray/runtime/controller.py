@@ -97,7 +97,7 @@ class Controller:
         self.identity = identity or default_identity()
         self.kube = KubeWiring(settings)
         self.wiring: Wiring = wiring if wiring is not None else self.kube
-        self.gauges = GaugeExporter(settings.kube.controller_instance)
+        self.gauges = GaugeExporter(settings.kube.controller_instance, interval_s=settings.runtime.interval_s)
         s = settings.runtime
         policy = LivenessPolicy(s.liveness_intervals, s.liveness_startup_grace_s)
         self.health = Health(s.interval_s, s.leader_election, policy=policy)

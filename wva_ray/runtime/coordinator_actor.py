@@ -104,7 +104,7 @@ class _RayHealth:
 class CoordinatorActor:
     def __init__(self, wiring: Wiring, options: CoordinatorOptions) -> None:
         self.opts = options
-        self.gauges = GaugeExporter(options.controller_instance)
+        self.gauges = GaugeExporter(options.controller_instance, interval_s=options.interval_s)
         self.metrics_port: int | None = None
         if options.metrics_port is not None:
             self.metrics_port = self.gauges.serve(options.metrics_port, options.metrics_address)

@@ -2,7 +2,10 @@
 
 Upstream v0.9 writes no status: a variant discovered from an HPA or ScaledObject has no object of its own, so
 its Events go on the scaler object (named after it, as the gauges are):
-- ``ScaledUp`` / ``ScaledDown`` (Normal) when its desired count changes;
+- ``ScaledUp`` / ``ScaledDown`` (Normal) when its desired count changes; ``ScaledToZero`` (Normal) instead of
+  ``ScaledDown`` when the scale-to-zero enforcer took it to 0;
+- ``ResourceConstrained`` (Warning) when a limiter (GPU inventory, quota, budget) cut its decision, and
+  ``MetricsUnavailable`` (Warning) when its decision is held for want of metrics: once on entering the state;
 - ``InvalidConfiguration`` (Warning) when a managed scaler is skipped for a missing or invalid annotation (ours:
   upstream only logs it), once per distinct problem;
 - ``UnattributedReadyPods`` (Warning) on the namespace's first managed scaler when Ready vLLM pods map to no
@@ -20,11 +23,15 @@ from wva_ray.adapters.kube.events import COMPONENT, event_body, post_event
 from wva_ray.adapters.kube.scalers import AnnotatedState
 from wva_ray.api.plan import Decision
 from wva_ray.api.scaler import ScalerObject
+from wva_ray.api.va import ConditionStatus, ConditionType
 
 log = logging.getLogger(__name__)
 
 SCALED_UP = "ScaledUp"
 SCALED_DOWN = "ScaledDown"
+SCALED_TO_ZERO = "ScaledToZero"
+RESOURCE_CONSTRAINED = "ResourceConstrained"
+METRICS_UNAVAILABLE = "MetricsUnavailable"
 INVALID_CONFIGURATION = "InvalidConfiguration"
 UNATTRIBUTED_READY_PODS = "UnattributedReadyPods"
 
@@ -38,6 +45,7 @@ class ScalerEvents:
         self._desired: dict[str, int] = {}
         self._reported: dict[str, str] = {}  # scaler key -> last invalid reason reported
         self._missed: dict[str, frozenset[str]] = {}  # namespace -> pods last reported
+        self._states: dict[str, set[str]] = {RESOURCE_CONSTRAINED: set(), METRICS_UNAVAILABLE: set()}  # keys in it
         self.posted = 0
 
     def _post(self, obj: ScalerObject | None, kind: str, ns: str, name: str, reason: str, msg: str, warn: bool,
@@ -55,6 +63,7 @@ class ScalerEvents:
     def publish(self, state: AnnotatedState, decisions: Sequence[Decision], now: datetime) -> None:
         by_key = {s.key: s for s in state.scalers}
         self._scaling(by_key, decisions, now)
+        self._warning_states(by_key, decisions, now)
         self._invalid(state, by_key, now)
         self._misses(state, now)
 
@@ -69,11 +78,27 @@ class ScalerEvents:
             if before is None or before == d.desired_replicas:
                 continue
             reason = SCALED_UP if d.desired_replicas > before else SCALED_DOWN
+            if d.desired_replicas == 0 and d.telemetry is not None and d.telemetry.enforcer_policy == "scale_to_zero":
+                reason = SCALED_TO_ZERO
             msg = f"desired replicas {before} -> {d.desired_replicas}: {d.reason}"
             log.info("scaler=%s %s %s", d.key, reason, msg)
             self._post(by_key.get(d.key), d.source.kind, d.namespace, d.name, reason, msg, False, now)
         for key in [k for k in self._desired if k not in seen and k not in by_key]:
             del self._desired[key]
+
+    def _warning_states(self, by_key: dict[str, ScalerObject], decisions: Sequence[Decision], now: datetime) -> None:
+        """One Warning when a scaler's decision enters a constrained or metrics-less state (again after leaving)."""
+        for reason, previous in self._states.items():
+            current: set[str] = set()
+            for d in decisions:
+                if d.source is None or not _in_state(d, reason):
+                    continue
+                current.add(d.key)
+                if d.key not in previous:
+                    msg = _state_message(d, reason)
+                    log.warning("scaler=%s %s %s", d.key, reason, msg)
+                    self._post(by_key.get(d.key), d.source.kind, d.namespace, d.name, reason, msg, True, now)
+            self._states[reason] = current
 
     def _invalid(self, state: AnnotatedState, by_key: dict[str, ScalerObject], now: datetime) -> None:
         current = {f"{s.namespace}/{s.name}": s for s in state.skipped if s.invalid}
@@ -103,3 +128,16 @@ class ScalerEvents:
             self._post(anchor, anchor.kind, ns, anchor.metadata.name, UNATTRIBUTED_READY_PODS, msg, True, now)
         for ns in [n for n in self._missed if n not in by_ns]:
             del self._missed[ns]
+
+
+def _in_state(d: Decision, reason: str) -> bool:
+    if reason == RESOURCE_CONSTRAINED:
+        return d.limited
+    return any(c.type == ConditionType.METRICS_AVAILABLE and c.status == ConditionStatus.FALSE for c in d.conditions)
+
+
+def _state_message(d: Decision, reason: str) -> str:
+    if reason == RESOURCE_CONSTRAINED:
+        return f"desired replicas limited to {d.desired_replicas}: {d.reason}"
+    cond = next(c for c in d.conditions if c.type == ConditionType.METRICS_AVAILABLE)
+    return f"{cond.reason}: {cond.message}; desired replicas held at {d.desired_replicas}"
