@@ -6,6 +6,8 @@ import urllib.request
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.core.builders import V, snapshot_dict
@@ -13,6 +15,7 @@ from wva_ray.adapters.gauges import GaugeExporter
 from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import Snapshot
 from wva_ray.core.decide import decide
+from wva_ray.core.ports import QueryTiming
 
 
 def test_pod_mapping_miss_counter_has_upstreams_name_and_labels() -> None:
@@ -57,11 +60,10 @@ SPEC: dict[str, tuple[str, tuple[str, ...]]] = {
     "wva_kv_cache_tokens_capacity": ("gauge", ("variant_name", "namespace", "model_name")),
     "wva_saturation_metrics_up": ("gauge", ("variant_name", "namespace")),
 }
-# measured by nothing this exporter sees; docs/compatibility.md says why
-NOT_EXPORTED = {
-    "wva_metrics_collection_duration_seconds",
-    "wva_metrics_collection_errors",
-}
+# upstream's buckets of wva_metrics_collection_duration_seconds (its metrics.go), and its query_type / reason values
+COLLECTION_BUCKETS = ("0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "+Inf")
+QUERY_TYPES = ("kv_cache", "queue_length", "cache_config", "request_count")
+REASONS = ("", "timeout", "canceled", "connection_refused", "dns_error", "parse_error", "bad_data", "unknown")
 
 
 def _plan(*variants: V, **extra: Any) -> list[Decision]:
@@ -103,12 +105,10 @@ def test_v09_families_have_upstreams_names_types_and_labels() -> None:
     g.observe_cycle(0.05)
     g.count_error("TimeoutError")
     g.count_pod_mapping_misses([("llm", "no_managed_owner")])
+    g.observe_query_timings([QueryTiming("kv_cache", 0.02), QueryTiming("request_count", 0.4, "timeout")])
     g.apply(_scenario())
     families = _scrape(g)
     for name, (kind, labels) in SPEC.items():
-        if name in NOT_EXPORTED:
-            assert name not in families, name
-            continue
         assert name in families, name
         fam = families[name]
         assert fam.type == kind, name
@@ -176,3 +176,111 @@ def test_optimization_interval_is_the_runtimes(
     families = _scrape(GaugeExporter(controller_instance=instance, interval_s=interval_s))
     fam = families.get("wva_config_optimization_interval_seconds")
     assert (fam.samples[0].value if fam is not None else None) == want
+
+
+def _collection(g: GaugeExporter) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    families = _scrape(g)
+    return {
+        (x.name, tuple(sorted(x.labels.items()))): x.value
+        for name in ("wva_metrics_collection_duration_seconds", "wva_metrics_collection_errors")
+        for x in families[name].samples
+    }
+
+
+def test_collection_duration_has_upstreams_buckets() -> None:
+    g = GaugeExporter()
+    g.observe_query_timings([QueryTiming("kv_cache", 0.02)])
+    buckets = [
+        x.labels["le"]
+        for x in _scrape(g)["wva_metrics_collection_duration_seconds"].samples
+        if x.name.endswith("_bucket")
+    ]
+    assert tuple(buckets) == COLLECTION_BUCKETS
+
+
+@pytest.mark.parametrize(
+    ("timings", "counts", "errors", "le_0_01"),
+    [
+        pytest.param(
+            [QueryTiming(t, 0.004) for t in ("kv_cache", "queue_length", "cache_config")],
+            {"kv_cache": 1, "queue_length": 1, "cache_config": 1},
+            {},
+            {"kv_cache": 1, "queue_length": 1, "cache_config": 1},
+            id="one-answered-batch",
+        ),
+        pytest.param(
+            [QueryTiming(t, 3.0, "connection_refused") for t in ("kv_cache", "queue_length", "cache_config")],
+            {"kv_cache": 1, "queue_length": 1, "cache_config": 1},
+            {
+                ("kv_cache", "connection_refused"): 1,
+                ("queue_length", "connection_refused"): 1,
+                ("cache_config", "connection_refused"): 1,
+            },
+            {"kv_cache": 0, "queue_length": 0, "cache_config": 0},
+            id="failed-batch-is-timed-and-counted",
+        ),
+        pytest.param(
+            [
+                QueryTiming("queue_length", 0.02),
+                QueryTiming("queue_length", 0.001, "canceled"),
+                QueryTiming("request_count", 0.2, "timeout"),
+                QueryTiming("request_count", 0.2, "timeout"),
+            ],
+            {"queue_length": 2, "request_count": 2},
+            {("queue_length", "canceled"): 1, ("request_count", "timeout"): 2},
+            {"queue_length": 1, "request_count": 0},
+            id="two-calls-per-type",
+        ),
+    ],
+)
+def test_collection_values_are_the_timed_calls(
+    timings: list[QueryTiming], counts: dict[str, int], errors: dict[tuple[str, str], int], le_0_01: dict[str, int]
+) -> None:
+    g = GaugeExporter(controller_instance="blue")
+    g.observe_query_timings(timings)
+    s = _collection(g)
+    ci = ("controller_instance", "blue")
+    got_counts = {
+        dict(k[1])["query_type"]: v for k, v in s.items() if k[0] == "wva_metrics_collection_duration_seconds_count"
+    }
+    got_errors = {
+        (dict(k[1])["query_type"], dict(k[1])["reason"]): v
+        for k, v in s.items()
+        if k[0] == "wva_metrics_collection_errors_total"
+    }
+    assert got_counts == counts
+    assert got_errors == errors
+    for query_type, n in le_0_01.items():
+        key = (ci, ("le", "0.01"), ("query_type", query_type))
+        assert s[("wva_metrics_collection_duration_seconds_bucket", key)] == n, query_type
+
+
+@given(
+    st.lists(
+        st.builds(
+            QueryTiming,
+            st.sampled_from(QUERY_TYPES),
+            st.floats(min_value=0, max_value=5, allow_nan=False),
+            st.sampled_from(REASONS),
+        ),
+        max_size=30,
+    )
+)
+def test_every_timed_call_is_one_observation_and_every_failure_one_error(timings: list[QueryTiming]) -> None:
+    g = GaugeExporter()
+    g.observe_query_timings(timings)
+    s = {
+        (x.name, tuple(sorted(x.labels.items()))): x.value
+        for f in text_string_to_metric_families(g.render().decode())
+        for x in f.samples
+    }
+    name = "wva_metrics_collection_duration_seconds"
+    for query_type in QUERY_TYPES:
+        mine = [t for t in timings if t.query_type == query_type]
+        labels = (("query_type", query_type),)
+        assert s.get((f"{name}_count", labels), 0) == len(mine)
+        assert s.get((f"{name}_sum", labels), 0.0) == pytest.approx(sum(t.duration_s for t in mine))
+        for reason in REASONS[1:]:
+            want = sum(1 for t in mine if t.error == reason)
+            got = s.get(("wva_metrics_collection_errors_total", (*labels, ("reason", reason))), 0)
+            assert got == want, (query_type, reason)

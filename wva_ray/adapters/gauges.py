@@ -31,6 +31,7 @@ from prometheus_client.metrics_core import Metric
 
 from wva_ray.adapters.v09_metrics import V09Metrics
 from wva_ray.api.plan import Decision
+from wva_ray.core.ports import QueryTiming
 
 CYCLE_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # families a driver exports itself when it relays the coordinator's (see RelayedFamilies)
@@ -211,6 +212,11 @@ class GaugeExporter:
     def observe_cycle(self, duration_s: float) -> None:
         self.cycle_duration.observe(duration_s)
         self.v09.observe_cycle(duration_s)
+
+    def observe_query_timings(self, timings: Sequence[QueryTiming]) -> None:
+        """The metrics sources' timed calls (carried in the shards' proposals): WVA v0.9's
+        `wva_metrics_collection_duration_seconds` and `wva_metrics_collection_errors_total`."""
+        self.v09.observe_queries(timings)
 
     def set_shard_lag(self, shard: int, lag_s: float) -> None:
         self.shard_lag.labels(shard=str(shard)).set(lag_s)

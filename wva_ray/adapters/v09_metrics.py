@@ -5,9 +5,9 @@ and errors the runtime reports to `GaugeExporter`. Every family gains `controlle
 upstream's do. Per-variant series of a variant absent from a publish are removed.
 
 `wva_config_optimization_interval_seconds` is exported when the runtime hands the exporter its cycle interval.
-Not exported, because wva-ray does not measure them where this exporter sits (docs/compatibility.md says so):
-`wva_metrics_collection_duration_seconds` and `wva_metrics_collection_errors_total` (the Prometheus collector
-reports one error per snapshot, not per query type). `wva_pod_mapping_miss_total` lives in `GaugeExporter`.
+`wva_metrics_collection_duration_seconds` and `wva_metrics_collection_errors_total` count the metrics source's
+timed calls, measured where the source runs (the shards) and handed over as `QueryTiming` rows
+(`observe_queries`). `wva_pod_mapping_miss_total` lives in `GaugeExporter`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from wva_ray.api.plan import Decision, VariantTelemetry
+from wva_ray.core.ports import QueryTiming
 
 DURATION_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+COLLECTION_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)  # upstream v0.9's
 OPTIMIZERS = ("cost-aware", "limited-allocation")  # wva-ray's: V2's cost order; with a limiter, global allocation
 FRESHNESS = ("fresh", "stale", "missing", "unavailable")
 
@@ -68,6 +70,16 @@ class V09Metrics:
         self.gpus = gauge(
             "wva_available_gpus", "Free GPUs per type", ["accelerator_vendor", "accelerator_model", "accelerator_type"]
         )
+        self.collection_duration = Histogram(
+            "wva_metrics_collection_duration_seconds",
+            "Duration of metrics collection operations",
+            ["query_type", *ci],
+            buckets=COLLECTION_BUCKETS_S,
+            registry=reg,
+        )
+        self.collection_errors = counter(
+            "wva_metrics_collection_errors", "Failed metrics collection operations", ["query_type", "reason"]
+        )
         self.pods = gauge("wva_metrics_pods_discovered", "Ready pods of managed variants", ["namespace"])
         self.freshness = gauge("wva_metrics_freshness_status", "Pods per metrics freshness", ["variant_name", "status"])
         sat = ["variant_name", "namespace", "model_name"]
@@ -85,6 +97,13 @@ class V09Metrics:
 
     def observe_cycle(self, duration_s: float, status: str = "success") -> None:
         self.duration.labels(status, *self._ci).observe(duration_s)
+
+    def observe_queries(self, timings: Sequence[QueryTiming]) -> None:
+        """One observation per timed call (failed ones too, as upstream), one error per failed call."""
+        for t in timings:
+            self.collection_duration.labels(t.query_type, *self._ci).observe(t.duration_s)
+            if t.error:
+                self.collection_errors.labels(t.query_type, t.error, *self._ci).inc()
 
     def count_error(self, error_type: str, component: str = "controller") -> None:
         self.errors.labels(component, error_type, *self._ci).inc()

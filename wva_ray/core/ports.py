@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
@@ -26,6 +26,7 @@ __all__ = [
     "MetricsSource",
     "MetricsUnavailableError",
     "ModelGroupRef",
+    "QueryTiming",
     "ScaleToZeroQuery",
     "TransientApiError",
 ]
@@ -60,6 +61,17 @@ class ScaleToZeroQuery:
 
     group: ModelGroupRef
     retention_s: float
+
+
+class QueryTiming(NamedTuple):
+    """One metrics collection operation as WVA v0.9's `wva_metrics_collection_*` families count it: the query type
+    (their `query_type` label), how long it took, and why it failed (their `reason` label; "" when it answered).
+    Measured by the metrics adapter and carried as data (a plain tuple on the shard wire); the core never reads it.
+    A source may offer them through an optional `take_query_timings() -> list[QueryTiming]`."""
+
+    query_type: str
+    duration_s: float
+    error: str = ""
 
 
 class MetricsSource(Protocol):

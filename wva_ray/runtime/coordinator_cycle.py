@@ -166,6 +166,8 @@ class CycleCore:
         )
         if self.gauges is not None:
             self.gauges.observe_cycle(duration)
+            # every answer received counts its timed queries, a failed shard's too (they reached Prometheus)
+            self.gauges.observe_query_timings([t for p in proposals.values() for t in p.query_timings])
             for s in o.works:
                 self.gauges.set_shard_lag(s, 0.0 if s in valid else duration)
         if late:

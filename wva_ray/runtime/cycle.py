@@ -17,7 +17,7 @@ from datetime import datetime
 from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core import sharding
-from wva_ray.core.ports import ModelGroupRef
+from wva_ray.core.ports import ModelGroupRef, QueryTiming
 from wva_ray.core.proposals import Proposals
 from wva_ray.runtime.gc_pause import gc_paused
 
@@ -49,7 +49,8 @@ class ShardProposal:
     """A shard's answer for one cycle (crosses actor boundaries: plain, picklable data).
 
     `proposals` is the core's pre-allocation result for the shard's groups; None when the shard failed (its
-    groups are then held like those of a late shard).
+    groups are then held like those of a late shard). `query_timings`: the metrics source's timed calls (plain
+    tuples, for the exporter's `wva_metrics_collection_*`; the core's merge ignores them).
     """
 
     cycle: int
@@ -61,6 +62,7 @@ class ShardProposal:
     metrics_error: str | None = None
     error: str | None = None
     duration_s: float = 0.0
+    query_timings: tuple[QueryTiming, ...] = ()
 
     def result(self) -> sharding.ShardResult:
         """What the core's merge needs of this answer."""

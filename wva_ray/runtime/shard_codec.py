@@ -11,7 +11,9 @@ snapshot each way per cycle cost more than the decisions themselves. So, like an
 - shard -> coordinator: a proposal travels as a delta of plain rows (`ProposalEncoder` / `ProposalMirror`):
   one tuple per draft, sent only when it differs from the row the coordinator last accepted from that shard;
   the coordinator rebuilds only the changed drafts (with its own VA objects) and reuses the others. A new
-  coordinator epoch, a shard restart or a refused base makes the next proposal a full one.
+  coordinator epoch, a shard restart or a refused base makes the next proposal a full one. The source's query
+  timings (plain tuples) ride along until a proposal carrying them is accepted, so a late or refused proposal's
+  timed calls are counted with the next one (at most `UNSENT_TIMINGS_MAX` are kept).
   (`compact_proposal` / `restore_proposal`: the older whole-proposal form, VA objects replaced by a stub.)
 
 Measured (benchmarks/scale_cycle.py, results in benchmarks/results/scale_cycle*.json): at 10,000 VAs the
@@ -31,6 +33,7 @@ from typing import Any
 from wva_ray.api.snapshot import Pod, ScaleTarget
 from wva_ray.api.va import ObjectMeta, ScaleTargetRef, VariantAutoscaling, VariantAutoscalingSpec
 from wva_ray.core.decide import Draft
+from wva_ray.core.ports import QueryTiming
 from wva_ray.core.variants import Hold, PodSignal, Variant
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
 from wva_ray.runtime.gc_pause import gc_paused
@@ -259,14 +262,19 @@ class ProposalWire:
     count: int
 
 
+UNSENT_TIMINGS_MAX = 1_000  # about 200 cycles of one shard's timed calls; the oldest go first
+
+
 @dataclass
 class ProposalEncoder:
-    """Shard side: what the coordinator of `epoch` has accepted from this shard (rows by VA key)."""
+    """Shard side: what the coordinator of `epoch` has accepted from this shard (rows by VA key), and the query
+    timings it has not accepted yet."""
 
     epoch: str = ""
     acked_id: str = ""
     acked: dict[str, Row] = field(default_factory=dict)
     _pending: tuple[str, dict[str, Row]] | None = None
+    unsent: tuple[QueryTiming, ...] = ()  # kept across `reset`: only an accepted proposal counted them
 
     def reset(self) -> None:
         self.acked_id, self.acked, self._pending = "", {}, None
@@ -276,6 +284,8 @@ class ProposalEncoder:
             self.epoch = proposal.epoch
             self.reset()
         wire_id = uuid.uuid4().hex
+        self.unsent = (*self.unsent, *proposal.query_timings)[-UNSENT_TIMINGS_MAX:]
+        proposal = dataclasses.replace(proposal, query_timings=self.unsent)
         if proposal.proposals is None:
             self._pending = None
             return ProposalWire(dataclasses.replace(proposal, groups=()), self.acked_id, wire_id, (), (), 0)
@@ -292,8 +302,10 @@ class ProposalEncoder:
         "resync" (it does not hold our base: send everything next time)."""
         if accepted == "resync":
             self.reset()
-        elif accepted is True and self._pending is not None:
-            self.acked_id, self.acked = self._pending
+        elif accepted is True:
+            self.unsent = ()
+            if self._pending is not None:
+                self.acked_id, self.acked = self._pending
         self._pending = None
 
 

@@ -4,12 +4,14 @@ through the `MetricsSource` it is given; the decision itself is the pure core.
 Metrics are read with one call per signal for all of the shard's groups (never one per model). In direct-scrape
 mode the work carries the pods' endpoints and the source (`adapters.scrape.ScrapeMetricsSource`) is re-targeted
 with them first. A source that
-answers with warnings (`take_warnings`, optional) has them put in the snapshot. A failed source
+answers with warnings (`take_warnings`, optional) has them put in the snapshot. A source that times its calls
+(`take_query_timings`, optional) has them put in the proposal, for the coordinator's exporter. A failed source
 is not an error of the cycle: the proposal carries `metrics_error` and no rows, so the core holds decisions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import datetime
@@ -18,7 +20,7 @@ from wva_ray.adapters.scrape import ScrapeTarget
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
 from wva_ray.core.config import parse_config, resolve_scale_to_zero
 from wva_ray.core.decide import propose
-from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, ScaleToZeroQuery, TransientApiError
+from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, QueryTiming, ScaleToZeroQuery, TransientApiError
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
 from wva_ray.runtime.gc_pause import gc_paused
 
@@ -36,8 +38,20 @@ def scale_to_zero_queries(work: ShardWork) -> list[ScaleToZeroQuery]:
     return out
 
 
+def query_timings(source: MetricsSource) -> tuple[QueryTiming, ...]:
+    """The source's timed calls since it was last asked (none when it does not time them)."""
+    take = getattr(source, "take_query_timings", None)
+    return tuple(take()) if take is not None else ()
+
+
 async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardProposal:
-    """Collect, propose, and return the shard's proposal; never raises for metrics problems."""
+    """Collect, propose, and return the shard's proposal (with the source's query timings); never raises for
+    metrics problems."""
+    proposal = await _step(work, source, now)
+    return dataclasses.replace(proposal, query_timings=query_timings(source))
+
+
+async def _step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardProposal:
     started = time.perf_counter()
     if not work.groups:
         return ShardProposal(

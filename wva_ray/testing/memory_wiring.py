@@ -1,4 +1,5 @@
-"""`MemoryWiring`: every port backed by one hosted `MemoryCluster` (demo, fault tests, benchmarks). No I/O itself."""
+"""`MemoryWiring`: every port backed by one hosted `MemoryCluster` (demo, fault tests, benchmarks), or the metrics
+from a real Prometheus (`prometheus`: the source queries it over HTTP). No I/O itself."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from wva_ray.adapters.clock import SystemClock
+from wva_ray.adapters.prometheus.client import PrometheusSettings
+from wva_ray.adapters.prometheus.collector import PrometheusMetricsSource
 from wva_ray.api.snapshot import PodMetrics
 from wva_ray.core.ports import Clock, DecisionPublisher, MetricsSource, ModelGroupRef
 from wva_ray.runtime.coordinator_cycle import ClusterView
@@ -34,6 +37,7 @@ class MemoryWiring:
     direct: bool = True
     time_source: Clock = SystemClock()  # noqa: RUF009 (frozen, stateless)
     metrics_delay_s: float = 0.0  # > 0: each shard's metrics read takes this long
+    prometheus: PrometheusSettings | None = None  # set: each shard reads its metrics from this Prometheus
 
     def _client(self) -> MemoryClusterClient:
         return MemoryClusterClient(self.host, direct=self.direct)
@@ -45,6 +49,8 @@ class MemoryWiring:
         return [self._client()]
 
     def metrics_source(self) -> MetricsSource:
+        if self.prometheus is not None:
+            return PrometheusMetricsSource(self.prometheus)
         if self.metrics_delay_s > 0:
             return _SlowMetrics(self.host, self.direct, self.metrics_delay_s)
         return self._client()

@@ -14,6 +14,7 @@ attempts, exponential backoff with jitter, 4xx answers not retried).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import threading
@@ -32,6 +33,21 @@ from urllib3.util.retry import Retry
 from wva_ray.core.ports import ConfigError, MetricsUnavailableError
 
 _STATUS = re.compile(r"HTTP Status Code (\d{3})")
+# WVA v0.9's bounded `reason` values of `wva_metrics_collection_errors_total`, matched in the text of the failure's
+# causes in this order (Python's resolver messages stand for Go's "no such host"; `timeout` also by type below)
+_REASONS = (
+    ("connection refused", "connection_refused"),
+    ("no such host", "dns_error"),
+    ("name or service not known", "dns_error"),
+    ("temporary failure in name resolution", "dns_error"),
+    ("nodename nor servname", "dns_error"),
+    ("timeout", "timeout"),
+    ("timed out", "timeout"),
+    ("parse error", "parse_error"),
+    ("bad_data", "bad_data"),
+    ("execution", "execution_error"),
+    ("query processing", "query_processing"),
+)
 
 
 class PrometheusSettings(BaseModel):
@@ -218,6 +234,27 @@ class PrometheusHttp:
 
     def close(self) -> None:
         self._session.close()
+
+
+def error_reason(exc: BaseException) -> str:
+    """The `reason` label of a failed collection (WVA v0.9's categories, `unknown` for the rest): a cancellation
+    or a timeout by type, else by the text of the causes under our own wrapper (its message names the query and
+    the URL, which must not decide the category)."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if any(isinstance(e, asyncio.CancelledError) for e in chain):
+        return "canceled"
+    if any(isinstance(e, (requests.Timeout, TimeoutError)) for e in chain):
+        return "timeout"
+    causes = chain[1:] or chain
+    text = " ".join(str(e) for e in causes).lower()
+    for needle, reason in _REASONS:
+        if needle in text:
+            return reason
+    return "unknown"
 
 
 def _status_of(exc: Exception) -> int | None:

@@ -10,20 +10,32 @@ average input and output tokens, and (setting `slo_signals`) running and complet
 `flow_control_queues`: one query. Any failed query (after bounded retries) raises `MetricsUnavailableError`:
 a failure is never reported as zeros or as an empty frame. An answer with `warnings` (partial) is used, and
 its warnings are kept for `take_warnings` (they reach the VA's MetricsAvailable condition).
+
+Each call is also timed for WVA v0.9's `wva_metrics_collection_duration_seconds` and `..._errors_total`, kept for
+`take_query_timings` as upstream labels them: the `pod_metrics` batch counts once under each of `kv_cache`,
+`queue_length` and `cache_config` (upstream times its batched saturation refresh so), `request_counts` under
+`request_count`, `flow_control_queues` under `queue_length` (upstream's scale-from-zero read). A failed call also
+carries its `reason` (`client.error_reason`); a cancelled one (the shard's deadline) is recorded as `canceled`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 from wva_ray.adapters.prometheus import queries as q
-from wva_ray.adapters.prometheus.client import PrometheusHttp, PrometheusSettings
+from wva_ray.adapters.prometheus.client import PrometheusHttp, PrometheusSettings, error_reason
 from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
-from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
+from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, ModelGroupRef, QueryTiming, ScaleToZeroQuery
+
+# WVA v0.9's `query_type` label values (its metrics constants), per call of this source
+POD_METRICS_TYPES = ("kv_cache", "queue_length", "cache_config")
+REQUEST_COUNT_TYPES = ("request_count",)
+FLOW_CONTROL_TYPES = ("queue_length",)
 
 
 class PrometheusMetricsSource:
@@ -34,10 +46,13 @@ class PrometheusMetricsSource:
         settings: PrometheusSettings | None = None,
         http: PrometheusHttp | None = None,
         wall_clock: Callable[[], float] = time.time,
+        perf_clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings or (http.settings if http else PrometheusSettings())
         self._http = http or PrometheusHttp(self.settings)
         self._wall_clock = wall_clock
+        self._perf_clock = perf_clock
+        self._timings: list[QueryTiming] = []  # since the last `take_query_timings`
         self.queries_sent = 0  # cumulative, for the health metrics and the benchmark
         self._warnings: set[str] = set()  # Prometheus' answer warnings since the last `take_warnings`
         self._pool = ThreadPoolExecutor(
@@ -81,7 +96,8 @@ class PrometheusMetricsSource:
             with_slo_signals=self.settings.slo_signals,
             with_learned_signals=self.settings.learned_signals,
         )
-        results = await self._run(queries, eval_ts)
+        async with self._timed(POD_METRICS_TYPES):
+            results = await self._run(queries, eval_ts)
         return q.join_pod_rows(results, groups, eval_ts, self.settings.stale_after_s)
 
     async def request_counts(self, queries: Sequence[ScaleToZeroQuery]) -> list[RequestCount]:
@@ -94,7 +110,8 @@ class PrometheusMetricsSource:
             f"request_count[{q.format_duration(r)}]#{i}": q.request_count_query(q.GroupSelector.of(groups), r)
             for i, (r, groups) in enumerate(sorted(by_retention.items()))
         }
-        results = await self._run(promql, self._wall_clock())
+        async with self._timed(REQUEST_COUNT_TYPES):
+            results = await self._run(promql, self._wall_clock())
         rows: list[RequestCount] = []
         for (_, groups), name in zip(sorted(by_retention.items()), promql, strict=True):
             rows.extend(q.request_count_rows(results[name], groups))
@@ -104,8 +121,29 @@ class PrometheusMetricsSource:
         if not groups:
             return []
         models = sorted({g.model_id for g in groups})
-        results = await self._run({"flow_control_queue": q.flow_control_query(models)}, self._wall_clock())
+        async with self._timed(FLOW_CONTROL_TYPES):
+            results = await self._run({"flow_control_queue": q.flow_control_query(models)}, self._wall_clock())
         return q.flow_control_rows(results["flow_control_queue"], groups)
+
+    @asynccontextmanager
+    async def _timed(self, query_types: Sequence[str]) -> AsyncIterator[None]:
+        """Record how long the body took under each query type, with the failure's reason if it raised."""
+        started = self._perf_clock()
+        reason = ""
+        try:
+            yield
+        except BaseException as exc:
+            reason = error_reason(exc)
+            raise
+        finally:
+            duration_s = self._perf_clock() - started
+            self._timings.extend(QueryTiming(t, duration_s, reason) for t in query_types)
+
+    def take_query_timings(self) -> list[QueryTiming]:
+        """The calls timed since the last call, oldest first; then forgets them. Nothing is dropped at the start
+        of a step: what a cancelled step left is reported by the next one (each timing is taken once)."""
+        out, self._timings = self._timings, []
+        return out
 
     def take_warnings(self) -> list[str]:
         """The distinct `warnings` of the answers since the last call (`signal: text`), sorted; then forgets them.
