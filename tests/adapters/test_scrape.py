@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wva_ray.adapters.scrape import (
     PodHistory,
@@ -91,6 +93,58 @@ def test_history_trims_but_keeps_a_point_before_the_window() -> None:
 @pytest.mark.parametrize(("old", "new", "inc"), [(5, 8, 3), (8, 2, 2), (4, 4, 0)])
 def test_counter_increase(old: float, new: float, inc: float) -> None:
     assert counter_increase(old, new) == inc
+
+
+A1, A2 = ScrapeTarget("ns", "a-1", "m-a", "http://a1"), ScrapeTarget("ns", "a-2", "m-a", "http://a2")
+B1 = ScrapeTarget("ns", "b-1", "m-b", "http://b1")
+GA, GB = ModelGroupRef("ns", "m-a"), ModelGroupRef("ns", "m-b")
+
+
+def _with_history(targets: list[ScrapeTarget]) -> ScrapeMetricsSource:
+    src = ScrapeMetricsSource(targets)
+    for t in targets:
+        src._history[(t.namespace, t.pod)] = _history([P0])
+    return src
+
+
+@pytest.mark.parametrize(
+    ("targets", "groups", "pods", "history"),
+    [
+        pytest.param([A1], None, {"a-1"}, {"a-1"}, id="unscoped: a whole replacement drops every other pod"),
+        pytest.param([A1], [GA], {"a-1", "b-1"}, {"a-1", "b-1"}, id="scoped: a pod gone from its group is dropped"),
+        pytest.param(
+            [], [GB], {"a-1", "a-2"}, {"a-1", "a-2"}, id="scoped: a group with no pod left loses only its own"
+        ),
+        pytest.param([B1], [GB], {"a-1", "a-2", "b-1"}, {"a-1", "a-2", "b-1"}, id="scoped: the other group untouched"),
+    ],
+)
+def test_set_targets_replaces_only_the_groups_given(
+    targets: list[ScrapeTarget], groups: list[ModelGroupRef] | None, pods: set[str], history: set[str]
+) -> None:
+    src = _with_history([A1, A2, B1])
+    src.set_targets(targets, groups)
+    assert {pod for _, pod in src._targets} == pods
+    assert {pod for _, pod in src._history} == history
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["m-a", "m-b", "m-c"]), st.sets(st.integers(0, 3))), max_size=8))
+def test_shards_retargeting_one_source_keep_each_others_history(
+    calls: list[tuple[str, set[int]]],
+) -> None:
+    """Whatever order shards re-target their own groups in, a pod that its group still lists keeps its history."""
+    src = ScrapeMetricsSource()
+    listed: dict[str, set[int]] = {}
+    for model, pods in calls:
+        src.set_targets(
+            [ScrapeTarget("ns", f"{model}-{i}", model, "http://x") for i in pods], [ModelGroupRef("ns", model)]
+        )
+        for i in pods:
+            src._history.setdefault(("ns", f"{model}-{i}"), _history([P0]))
+        listed[model] = pods
+    expected = {f"{m}-{i}" for m, pods in listed.items() for i in pods}
+    assert {pod for _, pod in src._targets} == expected
+    assert {pod for _, pod in src._history} == expected
 
 
 def test_request_counts_unknown_until_history_covers_retention() -> None:

@@ -250,9 +250,17 @@ class ScrapeMetricsSource:
         self.scrapes = 0
         self.set_targets(targets)
 
-    def set_targets(self, targets: Iterable[ScrapeTarget]) -> None:
-        """Replace the targets; pods no longer listed lose their history."""
-        self._targets = {(t.namespace, t.pod): t for t in targets}
+    def set_targets(self, targets: Iterable[ScrapeTarget], groups: Sequence[ModelGroupRef] | None = None) -> None:
+        """Replace the targets; pods no longer listed lose their history. With `groups`, only the targets of those
+        model groups are replaced (`targets` should hold only theirs) and the other groups' pods keep their targets
+        and history: shards that share one source (the `--no-ray` runtime) each re-target their own groups, and a
+        whole replacement by one shard would wipe the other shards' windows every cycle."""
+        new = {(t.namespace, t.pod): t for t in targets}
+        if groups is not None:
+            scope = {(g.namespace, g.model_id) for g in groups}
+            kept = {k: t for k, t in self._targets.items() if (t.namespace, t.model) not in scope}
+            new = {**kept, **new}
+        self._targets = new
         for key in set(self._history) - set(self._targets):
             del self._history[key]
             self._last_try.pop(key, None)

@@ -29,7 +29,8 @@ class HostedScrapeSource:
             endpoints = await call(self.host, "pod_endpoints", list(groups))
         except Exception as exc:
             raise MetricsUnavailableError(f"pod list unavailable: {exc}") from exc
-        self.inner.set_targets(ScrapeTarget(e.namespace, e.pod, e.model_id, e.url) for e in endpoints)
+        # scoped to `groups`: with `--no-ray` every shard reads through this one source
+        self.inner.set_targets((ScrapeTarget(e.namespace, e.pod, e.model_id, e.url) for e in endpoints), groups)
 
     async def pod_metrics(self, groups: Sequence[ModelGroupRef]) -> list[PodMetrics]:
         await self._refresh(groups)

@@ -3,7 +3,7 @@ through the `MetricsSource` it is given; the decision itself is the pure core.
 
 Metrics are read with one call per signal for all of the shard's groups (never one per model). In direct-scrape
 mode the work carries the pods' endpoints and the source (`adapters.scrape.ScrapeMetricsSource`) is re-targeted
-with them first. A source that
+with them first, for the shard's groups only (shards of the `--no-ray` runtime share one source). A source that
 answers with warnings (`take_warnings`, optional) has them put in the snapshot. A source that times its calls
 (`take_query_timings`, optional) has them put in the proposal, for the coordinator's exporter. A failed source
 is not an error of the cycle: the proposal carries `metrics_error` and no rows, so the core holds decisions.
@@ -63,7 +63,7 @@ async def _step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardP
     metrics_error: str | None = None
     set_targets = getattr(source, "set_targets", None)
     if work.endpoints and set_targets is not None:
-        set_targets(ScrapeTarget(e.namespace, e.pod, e.model_id, e.url) for e in work.endpoints)
+        set_targets((ScrapeTarget(e.namespace, e.pod, e.model_id, e.url) for e in work.endpoints), work.groups)
     take_warnings = getattr(source, "take_warnings", None)  # optional: Prometheus' partial-answer warnings
     if take_warnings is not None:
         take_warnings()  # forget what an earlier (failed or cancelled) step left
