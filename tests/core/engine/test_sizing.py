@@ -164,13 +164,14 @@ def test_the_window_restarts_when_another_analyzer_grows_the_fleet() -> None:
     assert siz.size([cap("a", 10.0, 5)], 12.0, p.down, 330.0, S, 12.0).targets["a"] == 2
 
 
-def test_replicas_not_ready_hold_the_removal_without_restarting_the_window() -> None:
-    """`current - ready` is also a removal being carried out (the Deployment still counts the pods going away): no
-    further removal meanwhile, and the window goes on."""
+def test_replicas_not_ready_hold_the_removal_and_restart_the_window() -> None:
+    """A replica must be ready and then unneeded for a whole window before it is given back."""
     p = siz.size([cap("a", 10.0, 5)], 12.0, siz.DownState(), 0.0, S, 12.0)
     p = siz.size([cap("a", 10.0, 5, pending=2)], 12.0, p.down, 120.0, S, 12.0)
-    assert p.targets["a"] == 5 and p.down.since_s == 0.0
-    assert siz.size([cap("a", 10.0, 5)], 12.0, p.down, 180.0, S, 12.0).targets["a"] == 2
+    assert p.targets["a"] == 5 and p.down.since_s is None
+    p = siz.size([cap("a", 10.0, 5)], 12.0, p.down, 150.0, S, 12.0)
+    assert siz.size([cap("a", 10.0, 5)], 12.0, p.down, 300.0, S, 12.0).targets["a"] == 5
+    assert siz.size([cap("a", 10.0, 5)], 12.0, p.down, 330.0, S, 12.0).targets["a"] == 2
 
 
 def test_a_scale_up_stands_until_carried_out() -> None:
