@@ -67,11 +67,10 @@ def _steady_base(rig: LoopRig, sampler: Sampler, timeout_s: float = 300.0, hold_
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known defect (issues 15/18), measured 2026-12-04 on the final code: with the chart's default analyzer "
-    "learned the fleet comes back to <= 2 within 480 s of the ramp down in some runs only (307 s in one, over 480 s in "
-    "two others); its demand estimate lags a step by about a minute (1-m rate windows + the 60-s Holt level) before "
-    "the 180-s payback window starts. Scale-up and the rest of the loop pass. Remove the mark when it passes 5 in a "
-    "row.",
+    reason="measured 2026-12-07 (branch loop-scaledown): on 5500bdc 5 of 5 runs passed, back to <= 2 replicas "
+    "213.7, 217.6, 215.3, 218.7 and 362.3 s after the ramp down (load 3-12); on f04bd9c (final learned code) 2 runs "
+    "failed BEFORE the ramp, at load 14-20: no first decision published within 180 s (the controller was restarted by "
+    "its liveness probe); not yet run on a quiet machine. Remove the mark when it passes 5 in a row on the final code.",
 )
 def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     rig, sampler = loop
@@ -92,7 +91,9 @@ def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     wait_for(
         lambda: (sampler.rows[-1].spec_replicas or 99) <= 2 and _ready(sampler.rows[-1]) <= 2,
         # the default analyzer (learned) gives replicas back once demand has stayed under the smaller fleet for its
-        # payback window (at least 180 s); the time taken is reported
+        # payback window (180 s here) plus the signal's lag (1-m rate windows, a 30-s span): 214-219 s in 4 of 5 runs
+        # on 2026-12-07 (load 3-12), 362 s in the 5th (load ~10, late scrapes: MetricsMissing in 6 cycles); 480 s is
+        # a bound a loaded 2-core machine should not reach; the time taken is reported
         480,
         poll_s=1,
         what="scaled back down to <= 2 (the base load's fleet)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -137,3 +138,100 @@ def test_the_warm_up_of_the_rate_window_is_not_read_as_growth() -> None:
         t += 2.0
     assert dem.forecast(s, est, t, 350.0) == pytest.approx(est.level_per_s)
     assert s.trend_per_s2 > 0  # the state does see the climb; the estimate does not extrapolate it yet
+
+
+def _rise_and_fall(peak_s: float) -> tuple[dem.DemandState, dem.DemandEstimate, float, float]:
+    """2-s cycles: 1.5 req/s for 8 min, a ramp to 8 req/s over the peak, then a fall to 1.5; returns the state and
+    estimate at the fall, the level then and the fall's time."""
+    s, t = dem.DemandState(), 0.0
+    est = None
+    for _ in range(240):
+        s, est = dem.observe(s, 1.5, 0.0, t)
+        t += 2.0
+    steps = int(peak_s / 2.0)
+    for k in range(steps):
+        s, est = dem.observe(s, 1.5 + 6.5 * (k + 1) / steps, 0.0, t)
+        t += 2.0
+    assert est is not None and s.trend_per_s2 > 0
+    return s, est, est.level_per_s, t
+
+
+@pytest.mark.parametrize("peak_s", [pytest.param(60.0, id="1-min rise"), pytest.param(300.0, id="5-min rise")])
+def test_a_trend_that_outlived_a_rise_does_not_hold_the_level_up_after_a_fall(peak_s: float) -> None:
+    """After the fall the level decays exactly like the arrivals smoothed (no trend in its prediction), the trend
+    is dropped within one span of the level falling, and the forecast is never above the level afterwards."""
+    s, _, level0, t_fall = _rise_and_fall(peak_s)
+    t = t_fall
+    dropped_at = None
+    while t < t_fall + 300.0:
+        s, est = dem.observe(s, 1.5, 0.0, t)
+        assert est.level_per_s == pytest.approx(1.5 + (level0 - 1.5) * math.exp(-(t - t_fall + 2.0) / 60.0), rel=1e-9)
+        if dropped_at is None and s.trend_per_s2 <= 0:
+            dropped_at = t
+        if dropped_at is not None:
+            assert s.trend_per_s2 <= 0
+            assert dem.forecast(s, est, t, 200.0) <= est.level_per_s + 1e-12
+        t += 2.0
+    assert dropped_at is not None and dropped_at - t_fall <= 2 * 30.0, dropped_at
+
+
+def test_the_forecast_adds_the_levels_lag_to_the_horizon() -> None:
+    """In a steady ramp the smoothed level lags the arrivals by slope x level_tau_s; the forecast adds it back."""
+    s, t, est = dem.DemandState(), 0.0, None
+    for _ in range(600):  # 20 minutes of 2-s cycles, +0.01 req/s each second
+        s, est = dem.observe(s, 5.0 + 0.01 * t, 0.0, t)
+        t += 2.0
+    assert est is not None
+    now_rate = 5.0 + 0.01 * (t - 2.0)
+    assert est.level_per_s == pytest.approx(now_rate - 0.01 * 60.0, abs=0.05)
+    assert dem.forecast(s, est, t, 100.0) == pytest.approx(now_rate + 0.01 * 100.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("memory_s", "clean_after_s"),
+    [
+        pytest.param(180.0, 180.0, id="memory of one 180-s window"),
+        pytest.param(None, 12 * 30.0, id="no memory: the last 12 changes"),
+    ],
+)
+def test_a_peaks_headroom_lasts_as_long_as_the_spread_memory(memory_s: float | None, clean_after_s: float) -> None:
+    """A short peak seen through 30-s spans (four large changes, the last at 690 s): the spread is well above the
+    Poisson floor after it, and back at the floor once the changes are older than the memory."""
+    s, t = dem.DemandState(), 0.0
+    rates = [2.0] * 20 + [5.0, 8.0, 5.0] + [2.0] * 30  # 30-s cycles
+    t_last_change = 30.0 * 23
+    for r in rates:
+        s, est = dem.observe(s, r, 0.0, t, spread_memory_s=memory_s)
+        floor = math.sqrt(est.level_per_s / 30.0)
+        if t_last_change <= t <= t_last_change + 60.0:
+            assert est.spread_per_s > 3 * floor, t
+        if t >= t_last_change + clean_after_s:
+            assert est.spread_per_s == pytest.approx(floor), t
+        t += 30.0
+
+
+def test_the_spread_is_never_under_the_poisson_sd_of_a_span() -> None:
+    s, est = dem.DemandState(), None
+    for k in range(40):
+        s, est = dem.observe(s, 1.5, 3.0, 30.0 * k)
+    assert est is not None and s.residuals and all(r == 0 for r in s.residuals)
+    assert est.spread_per_s == pytest.approx(math.sqrt(1.5 / 30.0))
+
+
+def test_a_closed_span_reports_its_rate() -> None:
+    s, est = dem.observe(dem.DemandState(), 2.0, 0.0, 0.0)
+    rates = []
+    for k in range(1, 31):
+        s, est = dem.observe(s, 2.0, 0.0, 2.0 * k)
+        rates.append(est.span_rate_per_s)
+    assert [r for r in rates if r is not None] == pytest.approx([2.0, 2.0])  # two 30-s spans in 60 s
+    assert rates[14] is not None and rates[29] is not None
+
+
+def test_state_written_before_the_span_level_reads() -> None:
+    s, _ = dem.observe(dem.DemandState(), 3.0, 1.0, 0.0)
+    for k in range(1, 20):
+        s, _ = dem.observe(s, 4.0, 2.0, 2.0 * k)
+    assert s.span_level is not None and dem.DemandState.from_dict(s.to_dict()) == s
+    old = {k: v for k, v in s.to_dict().items() if k != "spanLevel"}
+    assert dem.DemandState.from_dict(old).span_level is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -108,13 +109,13 @@ def test_a_removal_stands_until_the_scaler_carries_it_out() -> None:
 
 
 def test_the_fleet_follows_the_sliding_peak_down_in_one_decision() -> None:
-    """Demand falls from 45 to 12 req/s: once the window holds only the low rates, the fleet goes straight to what
-    they need (as the HPA's stabilisation window does), not one removal and a fresh window at a time."""
+    """Measured demand falls from 45 to 12 req/s: once the window holds only the low rates, the fleet goes straight
+    to what they need (as the HPA's stabilisation window does), not one removal and a fresh window at a time."""
     window = max(S.min_down_s, S.payback_startups * 180.0)
     down, t = siz.DownState(), 0.0
     targets = []
-    for planned in [45.0] * 3 + [12.0] * 12:
-        p = siz.size([cap("a", 10.0, 5)], planned, down, t, S)
+    for measured in [45.0] * 3 + [12.0] * 12:
+        p = siz.size([cap("a", 10.0, 5)], min(measured, 12.0), down, t, S, measured)
         down, t = p.down, t + 30.0
         targets.append(p.targets["a"])
     first_low = 3 * 30.0
@@ -128,3 +129,90 @@ def test_the_window_uses_the_expected_start_up_not_the_planning_quantile() -> No
     p = siz.size(vs, 12.0, siz.DownState(), 0.0, S)
     assert siz.size(vs, 12.0, p.down, 199.0, S).targets["a"] == 5
     assert siz.size(vs, 12.0, p.down, 200.0, S).targets["a"] == 2
+
+
+@pytest.mark.parametrize(
+    ("planned", "measured_peak", "expected"),
+    [
+        pytest.param(12.0, 12.0, 2, id="both low: down to 1.1 x 12"),
+        pytest.param(25.0, 12.0, 3, id="the plan now is higher: it sets the fleet"),
+        pytest.param(12.0, 25.0, 3, id="a measured peak in the window is higher: it sets the fleet"),
+        pytest.param(12.0, None, 2, id="no measurement yet: the plan alone"),
+    ],
+)
+def test_removal_keeps_the_plan_and_the_measured_peak(
+    planned: float, measured_peak: float | None, expected: int
+) -> None:
+    """The decision after one window (180 s): the peak was measured at 30 s, still inside it."""
+    p = siz.size([cap("a", 10.0, 5)], planned, siz.DownState(), 0.0, S)
+    for k in range(1, 7):
+        p = siz.size([cap("a", 10.0, 5)], planned, p.down, 30.0 * k, S, measured_peak if k == 1 else None)
+    assert p.targets["a"] == expected
+
+
+def test_the_window_restarts_when_another_analyzer_grows_the_fleet() -> None:
+    """V2 (through the combination) adds replicas this analyzer did not ask for: the payback window starts afresh,
+    so the combined fleet is not taken back down within one window of growing."""
+    p = siz.size([cap("a", 10.0, 3)], 12.0, siz.DownState(), 0.0, S, 12.0)
+    for k in range(1, 5):
+        p = siz.size([cap("a", 10.0, 3)], 12.0, p.down, 30.0 * k, S, 12.0)
+    p = siz.size([cap("a", 10.0, 5)], 12.0, p.down, 150.0, S, 12.0)  # grew from 3 to 5
+    assert p.down.since_s == 150.0
+    for k in range(1, 6):
+        p = siz.size([cap("a", 10.0, 5)], 12.0, p.down, 150.0 + 30.0 * k, S, 12.0)
+        assert p.targets["a"] == 5
+    assert siz.size([cap("a", 10.0, 5)], 12.0, p.down, 330.0, S, 12.0).targets["a"] == 2
+
+
+def test_replicas_not_ready_hold_the_removal_and_restart_the_window() -> None:
+    """A replica must be ready and then unneeded for a whole window before it is given back."""
+    p = siz.size([cap("a", 10.0, 5)], 12.0, siz.DownState(), 0.0, S, 12.0)
+    p = siz.size([cap("a", 10.0, 5, pending=2)], 12.0, p.down, 120.0, S, 12.0)
+    assert p.targets["a"] == 5 and p.down.since_s is None
+    p = siz.size([cap("a", 10.0, 5)], 12.0, p.down, 150.0, S, 12.0)
+    assert siz.size([cap("a", 10.0, 5)], 12.0, p.down, 300.0, S, 12.0).targets["a"] == 5
+    assert siz.size([cap("a", 10.0, 5)], 12.0, p.down, 330.0, S, 12.0).targets["a"] == 2
+
+
+def test_a_scale_up_stands_until_carried_out() -> None:
+    """The scaler acts a few cycles after the decision: a plan that dips back under the supply meanwhile does not
+    take the raise back (the gauge had read 3, 2, 3); once carried out, or after one start-up, it is not held."""
+    p = siz.size([cap("a", 10.0, 2)], 21.0, siz.DownState(), 0.0, S)
+    assert p.targets["a"] == 3
+    p = siz.size([cap("a", 10.0, 2)], 19.0, p.down, 2.0, S)  # not carried out yet, plan dipped
+    assert p.targets["a"] == 3
+    p = siz.size([cap("a", 10.0, 2)], 40.0, p.down, 4.0, S)  # more is needed: it adds on top of the raise
+    assert p.targets["a"] == 4
+    assert siz.size([cap("a", 10.0, 2)], 19.0, p.down, 4.0 + 180.0, S).targets["a"] == 2  # one start-up later
+    q = siz.size([cap("a", 10.0, 4)], 19.0, p.down, 6.0, S)  # carried out
+    assert q.down.raised == () and q.targets["a"] == 4
+
+
+@given(
+    st.lists(st.tuples(st.floats(0, 80), st.floats(0, 80) | st.none()), min_size=2, max_size=40),
+    st.integers(1, 8),
+)
+def test_a_removal_keeps_the_plan_and_the_window_peak_covered(
+    series: list[tuple[float, float | None]], start: int
+) -> None:
+    """Whenever replicas are given back: a whole window has passed since the fleet last grew, and the fleet kept
+    covers 1.1 x the plan now and 1.1 x every rate measured in the window (so the next cycle's scale-up rule, on
+    the same plan, does not take the removal back)."""
+    current, down, grew_at = start, siz.DownState(), 0.0
+    window = max(S.min_down_s, S.payback_startups * 180.0)
+    seen: list[tuple[float, float]] = []
+    for i, (planned, measured) in enumerate(series):
+        t = 30.0 * i
+        if measured is not None:
+            seen.append((t, measured))
+        p = siz.size([cap("a", 10.0, current)], planned, down, t, S, measured)
+        down = p.down
+        n = p.targets["a"]
+        if n > current:
+            grew_at = t
+        elif n < current:
+            assert t - grew_at >= window
+            recent = [r for tm, r in seen if tm > t - window and tm >= (down.since_s or 0.0)]
+            assert n * 10.0 >= 1.1 * max([planned, *recent]) - 1e-6
+        current = n
+    assert siz.DownState.from_dict(down.to_dict()) == down

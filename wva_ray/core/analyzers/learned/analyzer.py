@@ -238,7 +238,8 @@ def analyze(
             )
         )
     backlog = math.fsum(v.waiting for v in vs) + group.gateway_queue
-    demand_state, est = dem.observe(state.demand, math.fsum(rates), in_flight, now_s, s.demand, backlog)
+    window = siz.down_window_s(caps, s.sizing)  # burst headroom is kept as long as the capacity it bought
+    demand_state, est = dem.observe(state.demand, math.fsum(rates), in_flight, now_s, s.demand, backlog, window)
     usable = sorted((c for c in caps if c.rate_per_replica > siz.MIN_RATE_PER_S), key=lambda c: c.cost_per_capacity)
     horizon = (usable[0].startup_s if usable else 0.0) + s.sizing.interval_s
     ahead = dem.forecast(demand_state, est, now_s, horizon)
@@ -249,7 +250,7 @@ def analyze(
         f"forecast {ahead:.2f} over {horizon:.0f} s{' (daily profile)' if est.seasonal else ''}, backlog "
         f"{backlog:.0f} -> planned {planned:.2f} req/s"
     )
-    plan = siz.size(caps, planned, state.down, now_s, s.sizing)
+    plan = siz.size(caps, planned, state.down, now_s, s.sizing, est.span_rate_per_s)
     steps.extend(plan.steps)
     reasons = {
         v.key: (

@@ -5,21 +5,31 @@ gateway's flow-control queue when present): completions alone saturate at the fl
 overload, exactly when the arrival rate matters most. A shrinking backlog counts negatively (the fleet is
 draining a past burst, not serving new arrivals); the estimate is floored at 0.
 
-Forecast: Holt's linear trend with time constants (irregular cycle lengths are fine), the trend's contribution over
-the horizon bounded to [-50 %, +100 %] of the level, and none before `trend_tau_s` of history. Daily seasonality
-once a full day of history exists: 24 hourly bins of the smoothed rate; the forecast is then also the level scaled
-by the ratio of the bin at `now + horizon` to the bin at `now`, and the larger of the two forecasts is used.
+Level and trend, with time constants (irregular cycle lengths are fine): the level is the arrivals exponentially
+smoothed (`level_tau_s`), the trend the level's slope smoothed (`trend_tau_s`). Unlike Holt's method the trend is
+not added to the level's own prediction: there a trend that outlived a rise and fall (its time constant is five
+minutes) held the level above the fallen arrivals by up to trend x level_tau_s for minutes, and the fleet with it.
+A trend the level contradicts over a whole span (a positive trend while the level fell, or the reverse) is dropped.
+Forecast over a horizon H: level + trend x (level_tau_s + H) (the first term is the smoothing's own lag in a
+steady trend), the trend's part bounded to [-50 %, +100 %] of the level, and none before `trend_tau_s` of
+history. Daily seasonality once a full day of history exists: 24 hourly bins of the smoothed rate; the forecast
+is then also the level scaled by the ratio of the bin at `now + horizon` to the bin at `now`, and the larger of
+the two forecasts is used.
 
 Spread: a robust scale of the changes between consecutive span rates, a span being at least `spread_span_s` long
 (one cycle when the controller's interval is that long or longer; several cycles aggregated when it is shorter):
-the upper quartile of the last `spread_window` absolute changes / (1.15 x sqrt 2) (the sd of the rate for normal
-noise, more for the heavy tails of bursty arrivals). It holds Poisson noise (rate / span) and the workload's
-burstiness; sizing adds `z` of it on top of the forecast, so a smooth workload gets little headroom and a bursty one
-more. A change of level (a step, a drained backlog) is ONE large change, which a quartile ignores, and a ramp is a
-run of equal small ones: neither reads as burstiness. (Residuals against the smoothed level did: after a step the
-level takes several spans to catch up, and those residuals held the headroom - and the fleet - up for the whole
-spread window.) While a backlog of more than `backlog_cycles` cycles of arrivals waits (an overload: completions
-saturate, clients give up) no change is recorded at all.
+the upper quartile of the recent absolute changes / (1.15 x sqrt 2) (the sd of the rate for normal noise, more
+for the heavy tails of bursty arrivals), never under the Poisson sd of a span's count (the 1-m rate windows smooth
+the span rates, and their changes alone read a steady 1.5 req/s stream as 0.04 req/s of spread instead of 0.22).
+It holds Poisson noise and the workload's burstiness; sizing adds `z` of it on top of the forecast, so a smooth
+workload gets little headroom and a bursty one more. A ramp is a run of equal small changes and does not read as
+burstiness; a step seen through a 1-m rate window is two or three large changes, and a short peak (a step up and
+down) four or five: they do raise the headroom, for as long as they are among the recent changes. "Recent" is the
+last `spread_window` changes, or with `spread_memory_s` (the analyzer passes its scale-down window) the changes of
+about that long: a burst's headroom is kept as long as the capacity it bought, then both go together. (Over 12
+changes, 6 minutes at 30-s spans, a 30-s peak held the headroom, and a fleet of twice the need, for 6 minutes.)
+While a backlog of more than `backlog_cycles` cycles of arrivals waits (an overload: completions saturate,
+clients give up) no change is recorded at all.
 Why a minimum span: the in-flight growth of one short cycle is mostly the noise of the in-flight count itself
 (its sd over a cycle of dt seconds scales as 1/dt), and Poisson counting noise scales as 1/sqrt(dt); measured
 per 2-s cycle they made a steady Poisson stream look bursty and bought a replica the SLO did not need. Over a span
@@ -66,6 +76,7 @@ class DemandState:
     span_arrivals: float = 0.0  # arrivals counted in it (observed x dt),
     span_overload: bool = False  # and whether an overload cycle fell in it (the span is then dropped)
     last_span_rate: float | None = None  # the previous span's rate (None after a dropped span)
+    span_level: float | None = None  # the level when the previous span closed (a trend's check)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,12 +92,14 @@ class DemandState:
             "spanArrivals": self.span_arrivals,
             "spanOverload": self.span_overload,
             "lastSpanRate": self.last_span_rate,
+            "spanLevel": self.span_level,
         }
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> DemandState:
         try:
             last, first, span_rate = data.get("lastS"), data.get("firstS"), data.get("lastSpanRate")
+            span_level = data.get("spanLevel")
             daily = tuple(float(v) for v in data.get("daily", ()))
             out = DemandState(
                 float(data.get("levelPerS", 0.0)),
@@ -101,6 +114,7 @@ class DemandState:
                 float(data.get("spanArrivals", 0.0)),
                 bool(data.get("spanOverload", False)),
                 None if span_rate is None else float(span_rate),
+                None if span_level is None else float(span_level),
             )
         except (TypeError, ValueError) as err:
             raise ValueError(f"demand state: invalid value ({err})") from err
@@ -117,6 +131,8 @@ class DemandEstimate:
     spread_per_s: float  # sd of the arrival rate over spans of at least spread_span_s
     in_flight: float
     seasonal: bool
+    span_rate_per_s: float | None = None  # the arrival rate of the span that closed this cycle, if one did
+    lag_s: float = 0.0  # how far the level lags a steady trend (level_tau_s)
 
 
 def _hour(t_s: float) -> int:
@@ -130,8 +146,12 @@ def observe(
     now_s: float,
     s: DemandSettings = DemandSettings(),
     backlog: float = 0.0,
+    spread_memory_s: float | None = None,
 ) -> tuple[DemandState, DemandEstimate]:
-    """One cycle: arrivals = completions + d(in flight)/dt, then one Holt step and the residual spread."""
+    """One cycle: arrivals = completions + d(in flight)/dt, then one Holt step and the residual spread.
+
+    `spread_memory_s`: the spread is taken over the changes of about that many seconds of spans (at least
+    MIN_RESIDUALS, at most `spread_window`); None = the last `spread_window` changes."""
     if not (math.isfinite(completions_per_s) and completions_per_s >= 0):
         raise ValueError(f"completions_per_s must be finite and >= 0, got {completions_per_s!r}")
     if not (math.isfinite(in_flight) and in_flight >= 0):
@@ -152,20 +172,31 @@ def observe(
         return new, DemandEstimate(completions_per_s, completions_per_s, 0.0, spread, in_flight, False)
     dt = now_s - state.last_s
     observed = max(0.0, completions_per_s + (in_flight - state.last_in_flight) / dt)
-    predicted = max(0.0, state.level_per_s + state.trend_per_s2 * dt)
     a = 1.0 - math.exp(-dt / s.level_tau_s)
     b = 1.0 - math.exp(-dt / s.trend_tau_s)
-    level = max(0.0, predicted + a * (observed - predicted))
+    # the level follows the arrivals alone (the trend is not added to its prediction, as Holt's method does): a
+    # trend that outlived a rise then held the level above the fallen arrivals (and below after a fall), by up to
+    # trend x level_tau_s, for minutes; the forecast adds the level's lag back (trend x level_tau_s) instead
+    level = max(0.0, state.level_per_s + a * (observed - state.level_per_s))
     trend = state.trend_per_s2 + b * ((level - state.level_per_s) / dt - state.trend_per_s2)
     residuals = state.residuals  # changes between consecutive span rates
     span_s = state.span_s + dt
     span_arrivals = state.span_arrivals + observed * dt
     last_rate = state.last_span_rate
+    span_level = state.span_level
+    closed: float | None = None
     overload = state.span_overload or (
         backlog > s.backlog_cycles * level * max(dt, s.spread_span_s) and state.samples > 1
     )
     if span_s >= s.spread_span_s - 1e-9:
         rate = span_arrivals / span_s
+        closed = rate
+        # a trend the smoothed level contradicts over a whole span is dropped: after a rise and a fall the Holt
+        # trend (time constant trend_tau_s) stays positive for minutes, and in Holt's prediction it held the level
+        # (and with it the fleet) up long after the arrivals had fallen
+        if span_level is not None and ((trend > 0 and level < span_level) or (trend < 0 and level > span_level)):
+            trend = 0.0
+        span_level = level
         if overload:
             last_rate = None
         else:
@@ -190,15 +221,26 @@ def observe(
         span_arrivals,
         overload,
         last_rate,
+        span_level,
     )
     seasonal = now_s - first >= DAY_S
-    spread = spread_of(residuals)
-    if len(residuals) < MIN_RESIDUALS:  # too few to tell burstiness from noise: twice the Poisson sd
-        spread = 2.0 * math.sqrt(level / max(dt, s.spread_span_s))
+    recent = residuals
+    if spread_memory_s is not None:
+        keep = max(MIN_RESIDUALS, math.ceil(spread_memory_s / max(s.spread_span_s, dt) - 1e-9))
+        recent = residuals[-keep:]
+    spread = spread_of(recent)
+    poisson = math.sqrt(level / max(dt, s.spread_span_s))  # the sd of a span's count, as a rate
+    if len(recent) < MIN_RESIDUALS:  # too few to tell burstiness from noise: twice the Poisson sd
+        spread = 2.0 * poisson
+    # never under the Poisson sd: the rate windows (1 m) smooth the span rates, and their changes alone read a
+    # steady stream as smoother than its own counting noise (0.04 req/s at 1.5 req/s in 30-s spans, vs 0.22)
+    spread = max(spread, poisson)
     # no trend before one trend time constant of history: the first levels climb from a partly filled rate window,
     # and that warm-up read as growth (x a start-up horizon of minutes) had doubled the forecast of a steady stream
     trend_known = now_s - first >= s.trend_tau_s
-    return new, DemandEstimate(observed, level, trend if trend_known else 0.0, spread, in_flight, seasonal)
+    return new, DemandEstimate(
+        observed, level, trend if trend_known else 0.0, spread, in_flight, seasonal, closed, s.level_tau_s
+    )
 
 
 def spread_of(residuals: tuple[float, ...]) -> float:
@@ -216,9 +258,10 @@ def spread_of(residuals: tuple[float, ...]) -> float:
 
 
 def forecast(state: DemandState, est: DemandEstimate, now_s: float, horizon_s: float) -> float:
-    """The rate expected `horizon_s` ahead: Holt (bounded trend), and the daily profile once it is known."""
+    """The rate expected `horizon_s` ahead: level + trend x (the level's lag + horizon), the trend's part bounded,
+    and the daily profile once it is known."""
     base = max(est.level_per_s, 1e-9)
-    delta = min(max(est.trend_per_s2 * horizon_s, TREND_MIN_RATIO * base), TREND_MAX_RATIO * base)
+    delta = min(max(est.trend_per_s2 * (est.lag_s + horizon_s), TREND_MIN_RATIO * base), TREND_MAX_RATIO * base)
     holt = max(0.0, est.level_per_s + delta)
     if not est.seasonal or len(state.daily) != HOURS:
         return holt

@@ -9,21 +9,30 @@ Up: when the planned rate exceeds the supply of ready + starting replicas, repli
 SLO capacity is lowest (then the next variant), up to each variant's max. While a variant's model is still unsure
 (`max_add`), one cycle adds at most that many there (the fleet doubles per cycle at most): the next cycle, with
 the new windows, decides the rest - a model fitted to one overloaded operating point must not buy a fleet.
-Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the
-highest planned rate of the last window `max(min_down_s, payback_startups x expected start-up delay)` (a sliding
-maximum, as the HPA's scale-down stabilisation takes one), once the controller has watched for a whole window with
-nothing starting - a replica given back is a replica that, if needed again, costs a start-up delay of GPU time and
-SLO risk - and never while replicas are still starting. The fleet comes down to what the last window's peak needs
-in one decision, and the same window repeats the decision until the scaler has carried it out. The window
-uses the expected delay (`payback_s`, the break-even of a restart), not the planning quantile the horizon uses: the
-quantile is about when capacity can be counted on, the window about what a restart costs on average.
+Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the larger
+of two rates: the plan now (so the next cycle's scale-up rule does not take the removal back) and the highest
+arrival rate MEASURED over the last window `max(min_down_s, payback_startups x expected start-up delay)` (one
+value per span of measurements, a sliding maximum as the HPA's scale-down stabilisation takes one), and only once
+the fleet has not grown for a whole window - a replica given back is a replica that, if needed again, costs a
+start-up delay of GPU time and SLO risk - and never while replicas are not ready. The window restarts whenever the
+fleet grows, whoever added the replicas (this analyzer, another one through the combination, a person), and while
+any replica is not ready (current - ready > 0).
+The window holds measurements, not plans: a plan is smoothed and carries a forecast and a burst headroom, and a
+sliding maximum of plans after a fall in demand kept the fleet up for the smoothing's lag PLUS a whole window after
+it (the simulator's replay of the closed loop's ramp: 298-422 s for a 180-s window; 214-244 s with measurements).
+With measurements, the time from a step down to the decision is the window plus the signal's own lag (the rate
+window, about one minute, and one span), as long as the plan has come down by then (the demand module keeps its
+burst headroom for one window: `demand.observe`'s `spread_memory_s`). The fleet comes down to what the window's
+peak needs in one decision, and the same window repeats the decision until the scaler has carried it out. The
+window uses the expected delay (`payback_s`, the break-even of a restart), not the planning quantile the horizon
+uses: the quantile is about when capacity can be counted on, the window about what a restart costs on average.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 MIN_RATE_PER_S = 1e-6
@@ -41,23 +50,34 @@ class SizingSettings:
 
 @dataclass(frozen=True, slots=True)
 class DownState:
-    """The scale-down window: since when nothing has been starting or added (`since_s`), and the planned rates of
-    that time that can still be the window's maximum (a monotone queue: times ascending, rates descending)."""
+    """The scale-down window: since when nothing has been starting or added (`since_s`), and the arrival rates
+    measured in that time (one per closed span) that can still be the window's maximum (a monotone queue: times
+    ascending, rates descending)."""
 
     since_s: float | None = None
-    peaks: tuple[tuple[float, float], ...] = ()  # (time s, planned req/s)
+    peaks: tuple[tuple[float, float], ...] = ()  # (time s, measured arrivals req/s)
+    fleet: int | None = None  # replicas (current, all variants) last cycle: more now = added, the window restarts
+    raised: tuple[tuple[str, int, float], ...] = ()  # (variant key, replicas asked for, since s): a scale-up that
+    # stands until carried out (or one expected start-up delay has passed)
 
-    def observe(self, now_s: float, planned_per_s: float, window_s: float) -> DownState:
-        """The window after this cycle's planned rate; its maximum is `peaks[0][1]`."""
-        kept = [(t, r) for t, r in self.peaks if t > now_s - window_s and r > planned_per_s]
-        return DownState(now_s if self.since_s is None else self.since_s, (*kept, (now_s, planned_per_s)))
+    def observe(self, now_s: float, rate_per_s: float | None, window_s: float) -> DownState:
+        """The window after this cycle (`rate_per_s`: a span's measured rate, None when no span closed); its
+        maximum is `peaks[0][1]`."""
+        kept = [(t, r) for t, r in self.peaks if t > now_s - window_s and (rate_per_s is None or r > rate_per_s)]
+        new = () if rate_per_s is None else ((now_s, rate_per_s),)
+        return DownState(now_s if self.since_s is None else self.since_s, (*kept, *new), self.fleet, self.raised)
 
     @property
     def peak_per_s(self) -> float:
         return self.peaks[0][1] if self.peaks else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sinceS": self.since_s, "peaks": [[t, r] for t, r in self.peaks]}
+        return {
+            "sinceS": self.since_s,
+            "peaks": [[t, r] for t, r in self.peaks],
+            "fleet": self.fleet,
+            "raised": [[k, n, t] for k, n, t in self.raised],
+        }
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> DownState:
@@ -67,7 +87,9 @@ class DownState:
             peaks = tuple((float(t), float(r)) for t, r in data.get("peaks", ()))
             if not peaks and since_s is not None and "peakPerS" in data:  # written before the queue existed
                 peaks = ((since_s, float(data["peakPerS"])),)
-            return DownState(since_s, peaks)
+            fleet = data.get("fleet")
+            raised = tuple((str(k), int(n), float(t)) for k, n, t in data.get("raised", ()))
+            return DownState(since_s, peaks, None if fleet is None else int(fleet), raised)
         except (TypeError, ValueError) as err:
             raise ValueError(f"scale-down state: invalid value ({err})") from err
 
@@ -115,18 +137,42 @@ def _room(v: Capacity, target: int) -> int:
     return (v.max_replicas if v.max_replicas is not None else 1_000_000) - target
 
 
-def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, now_s: float, s: SizingSettings) -> Plan:
-    """Targets per variant key (see the module docstring). `planned_per_s` is for the cheapest variant's horizon."""
+def down_window_s(variants: Sequence[Capacity], s: SizingSettings) -> float:
+    """The scale-down (payback) window: `max(min_down_s, payback_startups x the longest expected start-up)`."""
+    return max(s.min_down_s, s.payback_startups * max((v.restart_s for v in variants), default=0.0))
+
+
+def size(
+    variants: Sequence[Capacity],
+    planned_per_s: float,
+    down: DownState,
+    now_s: float,
+    s: SizingSettings,
+    measured_per_s: float | None = None,
+) -> Plan:
+    """Targets per variant key (see the module docstring). `planned_per_s` is for the cheapest variant's horizon;
+    `measured_per_s` is the arrival rate of the span of measurements that closed this cycle (None if none did)."""
     usable = sorted(
         (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S), key=lambda v: (v.cost_per_capacity, v.key)
     )
-    targets = {v.key: v.current for v in variants}
+    # a scale-up asked for and not carried out yet stands (the scaler acts a few cycles later): its replicas count
+    # as coming, and the target is not taken back meanwhile (a one-cycle dip of the plan had flipped 3, 2, 3)
+    by_key = {v.key: v for v in variants}
+    raised = {
+        k: (n, t0)
+        for k, n, t0 in down.raised
+        if k in by_key and by_key[k].current < n and now_s - t0 < by_key[k].restart_s
+    }
+    targets = {v.key: max(v.current, raised[v.key][0] if v.key in raised else 0) for v in variants}
     horizon = (usable[0].startup_s if usable else 0.0) + s.interval_s
-    supply = sum((v.ready + v.pending) * v.rate_per_replica for v in variants)
+    supply = sum(max(v.ready + v.pending, targets[v.key]) * v.rate_per_replica for v in variants)
     steps = [f"sizing: planned {planned_per_s:.2f} req/s over {horizon:.0f} s; supply {supply:.2f} req/s at SLO"]
+    for k, (n, t0) in sorted(raised.items()):
+        steps.append(f"sizing: {k}: {n} replicas asked for {now_s - t0:.0f} s ago, not carried out yet; it stands")
+    standing = tuple((k, n, t0) for k, (n, t0) in sorted(raised.items()))
     if not usable:
         steps.append("sizing: no variant can meet the class's targets; holding")
-        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(raised=standing))
     if planned_per_s > supply + 1e-9:
         remaining = planned_per_s - supply
         for v in usable:
@@ -143,14 +189,29 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
                 break
         if remaining > 1e-9:
             steps.append(f"sizing: short {remaining:.2f} req/s with every variant at its max")
-        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
-    window = max(s.min_down_s, s.payback_startups * max(v.restart_s for v in variants))
+        asked = tuple(
+            (
+                v.key,
+                targets[v.key],
+                raised[v.key][1] if v.key in raised and targets[v.key] == raised[v.key][0] else now_s,
+            )
+            for v in sorted(variants, key=lambda v: v.key)
+            if targets[v.key] > v.current
+        )
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(raised=asked))
+    window = down_window_s(variants, s)
     starting = sum(v.pending for v in variants)
-    if starting:
-        steps.append(f"sizing: {starting} replica(s) still starting; no scale-down meanwhile")
-        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState())
-    down = down.observe(now_s, planned_per_s, window)
-    peak = down.peak_per_s
+    fleet = sum(v.current for v in variants)
+    if down.fleet is not None and fleet > down.fleet:  # added since the last cycle (by any analyzer or by hand)
+        steps.append(f"sizing: the fleet grew from {down.fleet} to {fleet}; the scale-down window starts afresh")
+        down = DownState()
+    down = replace(down.observe(now_s, measured_per_s, window), fleet=fleet, raised=standing)
+    if standing:
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
+    if starting:  # a replica must be ready, then unneeded for a whole window (without it: S3-replay 0.81 -> 0.65)
+        steps.append(f"sizing: {starting} replica(s) not ready; no scale-down meanwhile, the window starts afresh")
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(fleet=fleet, raised=standing))
+    peak = max(down.peak_per_s, planned_per_s)
     keep = peak * (1.0 + s.hysteresis)
     removable = _removals(variants, targets, supply, keep)
     if not any(removable.values()):
@@ -165,9 +226,12 @@ def size(variants: Sequence[Capacity], planned_per_s: float, down: DownState, no
     for key, n in removable.items():
         if n:
             targets[key] -= n
-            steps.append(f"sizing: -{n} on {key} (spare above the last {window:.0f} s's peak {peak:.2f} req/s)")
+            steps.append(
+                f"sizing: -{n} on {key} (spare above {keep:.2f} req/s: 1+{s.hysteresis:g} x the larger of the plan "
+                f"{planned_per_s:.2f} and the last {window:.0f} s's measured peak {down.peak_per_s:.2f} req/s)"
+            )
     # the same window gives the same removal next cycle: until the scaler has carried it out (`current` still counts
-    # the replicas given back) the decision stands, and it is withdrawn only if demand rises above the window's peak
+    # the replicas given back) the decision stands, and it is withdrawn only if demand or the plan rises above it
     return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
 
 
