@@ -131,8 +131,10 @@ def test_fault_bad_input_vas_and_configmaps(loop: tuple[LoopRig, Sampler]) -> No
     unconditioned = _wait_empty(all_conditioned, 240)
     conditions_s = time.monotonic() - t_wait
     unevented = _wait_empty(events_named, 120)
+    # a generous bound (the time is measured and reported in bad_input.json): at load average ~19 on 2 cores the
+    # neighbour's scale-up once took over 180 s while the controller worked through the 1000 VAs
     wait_for(
-        lambda: (sampler.rows[-1].ready_replicas or 0) > ready_before, 180, poll_s=1, what="the neighbour scaled up"
+        lambda: (sampler.rows[-1].ready_replicas or 0) > ready_before, 300, poll_s=1, what="the neighbour scaled up"
     )
     t1 = sampler.mark("neighbour scaled")
     rig.load.set_rate(FAULT_RPS)
