@@ -1,6 +1,6 @@
 """Pod-template facts for annotation discovery (adapters/kube/templates.py): a LeaderWorkerSet's leader template
-gives the role and accelerator (upstream v0.9 reads the leader's), and a pod is attributed to the workload that
-owns it (Pod -> ReplicaSet -> Deployment, Pod -> StatefulSet, Pod -> LeaderWorkerSet)."""
+gives the role, accelerator, GPU count and vLLM args (upstream v0.9 reads the leader's), and a pod is attributed
+to the workload that owns it (Pod -> ReplicaSet -> Deployment, Pod -> StatefulSet, Pod -> LeaderWorkerSet)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from wva_ray.adapters.kube.inventory import gpus_per_replica, vllm_args
 from wva_ray.adapters.kube.templates import node_affinity_terms, owner_workload, template_labels, template_node_selector
 
 H100 = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
@@ -75,3 +76,27 @@ def pod(labels: dict[str, str], *refs: tuple[str, str]) -> dict[str, Any]:
 )
 def test_pod_owner(p: dict[str, Any], owner: tuple[str, str] | None) -> None:
     assert owner_workload(p) == owner
+
+
+def serving(gpus: int, *args: str) -> dict[str, Any]:
+    container = {"name": "vllm", "args": list(args), "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}
+    return {"spec": {"containers": [container]}}
+
+
+@pytest.mark.parametrize(
+    ("workload", "gpus", "args"),
+    [
+        pytest.param({"spec": {"template": serving(4, "--tp", "4")}}, 4, ["--tp", "4"], id="deployment"),
+        pytest.param(
+            lws(leaderTemplate=serving(2, "--leader"), workerTemplate=serving(8, "--worker")),
+            2,
+            ["--leader"],
+            id="lws-leader-over-worker",
+        ),
+        pytest.param(lws(workerTemplate=serving(8, "--worker")), 8, ["--worker"], id="lws-worker-without-leader"),
+        pytest.param(lws(), 1, None, id="lws-without-templates"),
+    ],
+)
+def test_gpus_and_vllm_args_of_a_workload(workload: dict[str, Any], gpus: int, args: list[str] | None) -> None:
+    # the GPU count and vLLM args come from the same template as the role and accelerator
+    assert (gpus_per_replica(workload), vllm_args(workload)) == (gpus, args)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from wva_ray.adapters.kube.templates import pod_template
 from wva_ray.core.accelerator import normalize_accelerator
 
 GPU_VENDORS = ("nvidia.com", "amd.com", "intel.com")
@@ -68,10 +69,10 @@ def pod_spec_gpus(pod_spec: Mapping[str, Any]) -> float:
 
 
 def pod_template_spec(workload: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``spec.template.spec`` of a workload (Deployment, StatefulSet, ReplicaSet, ...); ``{}`` if absent."""
-    spec = workload.get("spec") or {}
-    template = spec.get("template") or {}
-    return template.get("spec") or {}
+    """``spec.template.spec`` of a workload (Deployment, StatefulSet, ReplicaSet, ...; a LeaderWorkerSet's leader
+    template, else its worker template, as ``templates.pod_template``); ``{}`` if absent."""
+    spec = pod_template(workload).get("spec") or {}
+    return spec if isinstance(spec, Mapping) else {}
 
 
 def gpus_per_replica(workload: Mapping[str, Any]) -> int:
