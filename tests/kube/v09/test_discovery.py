@@ -315,7 +315,8 @@ def test_roles_from_the_pod_template_are_sized_apart(reader: KubeReader, admin_a
         if len(pods_of(state, ns, "m1-p")) != 1 or len(pods_of(state, ns, "m1-d")) != 2:
             return None
         roles = {t.name: t.pod_labels.get("llm-d.ai/role") for t in state.snapshot(datetime.now(UTC)).scale_targets}
-        assert roles.get("m1-p") == "prefill" and roles.get("m1-d") == "decode", roles
+        if roles.get("m1-p") != "prefill" or roles.get("m1-d") != "decode":
+            return None  # the targets' templates can trail their pods in the reader's watches; a wrong role times out
         rows = [
             PodMetrics(namespace=ns, model_name="m1", pod=p, kv_cache_usage=kv, queue_length=q, num_gpu_blocks=1000,
                        block_size=16, avg_input_tokens=500, avg_output_tokens=200)
@@ -325,6 +326,10 @@ def test_roles_from_the_pod_template_are_sized_apart(reader: KubeReader, admin_a
         now = datetime.now(UTC)
         plan = decide(state.snapshot(now, metrics=rows), now)
         got = {d.name: d.desired_replicas for d in plan.decisions if d.namespace == ns}
-        return got if len(got) == 2 else None
+        seen.append(got)
+        # the reader's ConfigMap, scaler and template watches can trail the pods: until the stock ConfigMap is read
+        # the analyzer is another one; a sizing that never becomes per-role times out (the last one is shown)
+        return got if got == {"m1-p": 2, "m1-d": 1} else None
 
-    assert wait_for(sized, 60, what="both role pools discovered with their pods") == {"m1-p": 2, "m1-d": 1}
+    seen: list[dict[str, int]] = []
+    assert wait_for(sized, 60, what="both role pools sized apart (prefill 2, decode 1)"), seen[-3:]
