@@ -42,12 +42,11 @@ class V09Metrics:
         def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
             return Counter(name, doc, [*labels, *ci], registry=reg)
 
-        self.duration = Histogram(
-            "wva_optimization_duration_seconds",
-            "Duration of one optimization cycle",
-            ["status", *ci],
-            buckets=DURATION_BUCKETS_S,
-            registry=reg,
+        def histogram(name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+            return Histogram(name, doc, [*labels, *ci], buckets=buckets, registry=reg)
+
+        self.duration = histogram(
+            "wva_optimization_duration_seconds", "Duration of one optimization cycle", ["status"], DURATION_BUCKETS_S
         )
         self.models = gauge("wva_models_processed", "Model groups decided in the last cycle")
         self.errors = counter("wva_errors", "Controller errors", ["component", "error_type"])
@@ -70,12 +69,11 @@ class V09Metrics:
         self.gpus = gauge(
             "wva_available_gpus", "Free GPUs per type", ["accelerator_vendor", "accelerator_model", "accelerator_type"]
         )
-        self.collection_duration = Histogram(
+        self.collection_duration = histogram(
             "wva_metrics_collection_duration_seconds",
             "Duration of metrics collection operations",
-            ["query_type", *ci],
-            buckets=COLLECTION_BUCKETS_S,
-            registry=reg,
+            ["query_type"],
+            COLLECTION_BUCKETS_S,
         )
         self.collection_errors = counter(
             "wva_metrics_collection_errors", "Failed metrics collection operations", ["query_type", "reason"]
