@@ -15,8 +15,8 @@ import pytest
 
 from tests.kube.cluster import ClusterInfo, ControlPlaneError, LocalControlPlane
 from tests.kube.fake_kubelet import FakeKubelet, FakeNode
-from tests.kube.manifests import apply, apply_files, load_yaml, wait_for
-from wva_ray.adapters.kube.client import KubeApi, KubeNotFound, token_configuration
+from tests.kube.manifests import apply, apply_files, delete, load_yaml, wait_for
+from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeNotFound, token_configuration
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = Path(os.environ.get("WVA_TEST_CRD", str(REPO / "crds" / "llmd.ai_variantautoscalings.yaml")))
@@ -108,3 +108,13 @@ def namespace(admin_api: KubeApi) -> Iterator[str]:
     yield name
     with contextlib.suppress(KubeNotFound):
         admin_api.delete(f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def system_objects(admin_api: KubeApi) -> Iterator[list[JsonObj]]:
+    """Objects a test applies in the controller's namespace (global ConfigMaps): deleted after the test, because the
+    namespace outlives it and a global entry left behind is merged into every later test's configuration."""
+    created: list[JsonObj] = []
+    yield created
+    for doc in reversed(created):
+        delete(admin_api, doc)

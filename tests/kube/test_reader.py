@@ -13,7 +13,7 @@ import pytest
 from tests.kube.conftest import SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet, FakeNode
 from tests.kube.manifests import apply, deployment, variant_autoscaling, wait_for
-from wva_ray.adapters.kube.client import KubeApi
+from wva_ray.adapters.kube.client import JsonObj, KubeApi
 from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.live_snapshot import snapshot_from_cluster
 from wva_ray.adapters.kube.reader import KubeReader
@@ -40,20 +40,14 @@ def _ready(reader: KubeReader, ns: str, name: str, replicas: int) -> ClusterStat
 
 
 def test_snapshot_matches_cluster(
-    reader: KubeReader, admin_api: KubeApi, fake_kubelet: FakeKubelet, namespace: str
+    reader: KubeReader, admin_api: KubeApi, fake_kubelet: FakeKubelet, namespace: str, system_objects: list[JsonObj]
 ) -> None:
     fake_kubelet.register(FakeNode("gpu-l40s-0", "NVIDIA-L40S-48GB", 4))
     apply(admin_api, deployment(namespace, "m1-l40s", replicas=2, gpus=1, product="NVIDIA-L40S-48GB"))
     apply(admin_api, variant_autoscaling(namespace, "m1-l40s", "m1-l40s", accelerator="L40S", variantCost="5.5"))
     sat = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "wva-saturation-scaling-config"}}
-    apply(
-        admin_api,
-        {
-            **sat,
-            "metadata": {**sat["metadata"], "namespace": SYSTEM_NS},
-            "data": {"default": "kvCacheThreshold: 0.7\n"},
-        },
-    )
+    global_sat = {**sat, "metadata": {**sat["metadata"], "namespace": SYSTEM_NS}}
+    system_objects.append(apply(admin_api, {**global_sat, "data": {"default": "kvCacheThreshold: 0.7\n"}}))
     apply(
         admin_api,
         {
@@ -201,17 +195,15 @@ def test_snapshot_from_cluster_one_shot(
 
 
 def test_service_classes_and_slo_profiles_are_read_from_the_system_namespace(
-    reader: KubeReader, admin_api: KubeApi, namespace: str
+    reader: KubeReader, admin_api: KubeApi, namespace: str, system_objects: list[JsonObj]
 ) -> None:
     gold = "name: gold\npriority: 1\ndata:\n- model: m1\n  slo-tpot: 30\n  slo-ttft: 500\n"
     profile = (
         "modelID: m1\naccelerator: L40S\nalphaMs: 20\nbetaMs: 0.04\ngammaMsPer1kKv: 0.1\nprefillTokensPerS: 9000\n"
     )
     for name, data in (("service-classes-config", {"gold": gold}), ("wva-slo-profiles", {"m1-l40s": profile})):
-        apply(
-            admin_api,
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": SYSTEM_NS}, "data": data},
-        )
+        doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": SYSTEM_NS}}
+        system_objects.append(apply(admin_api, {**doc, "data": data}))
 
     def seen() -> Snapshot | None:
         snap = reader.read().snapshot(datetime.now(UTC))

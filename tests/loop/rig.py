@@ -288,6 +288,18 @@ class LoopRig:
         out.append(f"--- prometheus\n{self.prometheus.log_tail()}")
         return "\n".join(out)
 
+    def log_lines(self, *needles: str, limit: int = 40) -> str:
+        """The last ``limit`` lines of each controller's log that contain any of ``needles`` (for a failure message)."""
+        out = []
+        for c in self.controllers:
+            try:
+                lines = c.log.read_text(errors="replace").splitlines()
+            except OSError:
+                lines = []
+            hits = [line for line in lines if any(n in line for n in needles)]
+            out.append(f"--- {c.identity}: {len(hits)} lines with {needles}\n" + "\n".join(hits[-limit:]))
+        return "\n".join(out)
+
     # -- tear-down ------------------------------------------------------------------------------------------
     def stop(self) -> None:
         self._stopping.set()

@@ -66,6 +66,24 @@ def pods_of(state: ClusterState, ns: str, target: str) -> list[str]:
     return [p.name for p in state.pods if p.namespace == ns and p.target == target and p.ready]
 
 
+def pod_report(api: KubeApi, ns: str) -> str:
+    """Each pod of the namespace with its node, phase and scheduling message; then the GPUs each node has bound."""
+    lines = []
+    for pod in api.get(f"/api/v1/namespaces/{ns}/pods")["items"]:
+        status = pod.get("status") or {}
+        scheduled = [c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"]
+        why = scheduled[0].get("message", "") if scheduled else ""
+        lines.append(f"{pod['metadata']['name']}: node={pod['spec'].get('nodeName')} {status.get('phase')} {why}")
+    bound: dict[str, int] = {}
+    for pod in api.get("/api/v1/pods")["items"]:
+        node = pod["spec"].get("nodeName")
+        for c in pod["spec"].get("containers", []):
+            gpus = int(((c.get("resources") or {}).get("requests") or {}).get("nvidia.com/gpu", 0))
+            if node and gpus:
+                bound[node] = bound.get(node, 0) + gpus
+    return "\n".join([*lines, f"GPUs bound per node (all namespaces): {bound}"])
+
+
 def events(api: KubeApi, ns: str, name: str) -> list[JsonObj]:
     items = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
     return [e for e in items if e["involvedObject"]["name"] == name and e.get("reportingComponent") == "wva-ray"]
@@ -310,13 +328,22 @@ def test_roles_from_the_pod_template_are_sized_apart(reader: KubeReader, admin_a
     post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "m1-p", "m1-p", managed()))
     post(admin_api, HPA_BASE, "horizontalpodautoscalers", hpa(ns, "m1-d", "m1-d", managed()))
 
+    def pods_up() -> ClusterState | None:
+        state = reader.read()
+        roles = {t.name: t.pod_labels.get("llm-d.ai/role") for t in state.snapshot(datetime.now(UTC)).scale_targets}
+        # the targets' templates can trail their pods in the reader's watches; a wrong role times out
+        up = len(pods_of(state, ns, "m1-p")) == 1 and len(pods_of(state, ns, "m1-d")) == 2
+        return state if up and roles.get("m1-p") == "prefill" and roles.get("m1-d") == "decode" else None
+
+    # the H100 node is shared with earlier tests, whose namespaces may still be terminating: allow for the pods to be
+    # scheduled, and say why they were not (phase and scheduling message of each) if they never are
+    try:
+        wait_for(pods_up, 180, poll_s=0.5, what="1 prefill and 2 decode pods Ready, with their roles")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{pod_report(admin_api, ns)}") from exc
+
     def sized() -> dict[str, int] | None:
         state = reader.read()
-        if len(pods_of(state, ns, "m1-p")) != 1 or len(pods_of(state, ns, "m1-d")) != 2:
-            return None
-        roles = {t.name: t.pod_labels.get("llm-d.ai/role") for t in state.snapshot(datetime.now(UTC)).scale_targets}
-        if roles.get("m1-p") != "prefill" or roles.get("m1-d") != "decode":
-            return None  # the targets' templates can trail their pods in the reader's watches; a wrong role times out
         rows = [
             PodMetrics(namespace=ns, model_name="m1", pod=p, kv_cache_usage=kv, queue_length=q, num_gpu_blocks=1000,
                        block_size=16, avg_input_tokens=500, avg_output_tokens=200)
@@ -326,10 +353,13 @@ def test_roles_from_the_pod_template_are_sized_apart(reader: KubeReader, admin_a
         now = datetime.now(UTC)
         plan = decide(state.snapshot(now, metrics=rows), now)
         got = {d.name: d.desired_replicas for d in plan.decisions if d.namespace == ns}
-        seen.append(got)
-        # the reader's ConfigMap, scaler and template watches can trail the pods: until the stock ConfigMap is read
-        # the analyzer is another one; a sizing that never becomes per-role times out (the last one is shown)
+        seen.append(f"{got}: " + "; ".join(f"{d.name}: {d.reason}" for d in plan.decisions if d.namespace == ns))
+        # the reader's ConfigMap and scaler watches can trail the pods: until the stock ConfigMap is read the analyzer
+        # is another one; a sizing that never becomes per-role times out, showing the last sizings
         return got if got == {"m1-p": 2, "m1-d": 1} else None
 
-    seen: list[dict[str, int]] = []
-    assert wait_for(sized, 60, what="both role pools sized apart (prefill 2, decode 1)"), seen[-3:]
+    seen: list[str] = []
+    try:
+        wait_for(sized, 60, what="both role pools sized apart (prefill 2, decode 1)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nlast sizings:\n" + "\n".join(seen[-3:])) from exc
