@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from wva_ray.adapters.kube.client import KubeConflict, KubeNotFound
+from wva_ray.adapters.kube.client import KubeConflict, KubeNotFound, KubeUnavailable
 from wva_ray.adapters.kube.discovery import RestMapper, UnknownKind
 from wva_ray.adapters.kube.inventory import gpu_available, gpus_per_replica, parse_quantity, vllm_args
 from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
+from wva_ray.adapters.kube.publish import KubePublisher
 from wva_ray.adapters.kube.selectors import parse_selector, selector_from_object
 from wva_ray.adapters.kube.status import heartbeat_for, plan_status
 from wva_ray.api.plan import Action, Decision, PlanCondition
@@ -325,3 +326,45 @@ def test_a_message_that_changes_alone_waits_for_the_heartbeat() -> None:
     beat = plan_status(va, ready("planned 2.40 req/s"), T0 + timedelta(seconds=300), applied=True, heartbeat_s=300)
     assert beat is not None and not beat.semantic
     assert beat.status["conditions"][0]["message"] == "planned 2.40 req/s"  # the heartbeat carries the latest
+
+
+class _LossyApi:
+    """A VA store whose next status PATCH is applied but answered with no response (a timeout after the write)."""
+
+    def __init__(self, va: dict[str, Any]) -> None:
+        self.va = {**va, "metadata": {**va["metadata"], "resourceVersion": "1"}}
+        self.lose_next_answer = False
+        self.events: list[str] = []
+
+    def get(self, path: str) -> dict[str, Any]:
+        return copy.deepcopy(self.va)
+
+    def patch(self, path: str, body: dict[str, Any], content_type: str = "") -> dict[str, Any]:
+        if body["metadata"]["resourceVersion"] != self.va["metadata"]["resourceVersion"]:
+            raise KubeConflict(409, "PATCH", path, "stale")
+        rv = str(int(self.va["metadata"]["resourceVersion"]) + 1)
+        self.va = {**self.va, "status": body["status"], "metadata": {**self.va["metadata"], "resourceVersion": rv}}
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise KubeUnavailable(503, "PATCH", path, "API server unreachable: read timed out")
+        return self.va
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.events.append(body["reason"])
+        return body
+
+
+@pytest.mark.parametrize("lost", [pytest.param(False, id="answered"), pytest.param(True, id="applied-but-no-answer")])
+def test_the_events_of_a_status_write_that_landed_unanswered_are_sent_with_the_next_write(lost: bool) -> None:
+    api = _LossyApi(_after(_va(), _metrics("MetricsFound"), T0))
+    publisher = KubePublisher(api, heartbeat_s=300)  # type: ignore[arg-type]
+    api.lose_next_answer = lost
+    partial = _metrics("MetricsPartial")
+    if lost:
+        with pytest.raises(KubeUnavailable):
+            publisher.publish([partial], T0 + timedelta(seconds=30))
+        assert api.va["status"]["conditions"][0]["reason"] == "MetricsPartial" and api.events == []  # landed, unsaid
+    report = publisher.publish([partial], T0 + timedelta(seconds=60))
+    assert api.events == ["MetricsPartial"], report  # said once, whether the first answer came back or not
+    publisher.publish([partial], T0 + timedelta(seconds=90))
+    assert api.events == ["MetricsPartial"]  # and not again

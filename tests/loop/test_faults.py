@@ -91,7 +91,8 @@ def test_fault_prometheus_partial_results(loop: Loop) -> None:
     # decided on the pods that report, and said so: condition and Event name the silent pod
     assert "MetricsAvailable=True:MetricsPartial" in o.conditions_seen, o.conditions_seen
     partial_events = [e for e in o.events if e["reason"] == "MetricsPartial"]
-    logged = "" if partial_events else rig.log_lines("MetricsPartial", "event", "status updated", "conflict")
+    needles = ("MetricsPartial", "event", "status", "conflict", "unreachable", "publish")
+    logged = "" if partial_events else rig.log_lines(*needles)
     assert partial_events and victim[0] in (partial_events[0]["message"] or ""), f"{o.events}\n{logged}"
     assert any(e["reason"] == "MetricsFound" for e in o.events), o.events  # and back when it reports again
 

@@ -4,7 +4,9 @@
   ``/status`` carrying the object's ``resourceVersion``, so a stale view fails with 409, which is answered
   by re-reading the VA and re-planning (up to ``max_attempts``), never dropped. The status subresource
   ignores ``spec`` by construction.
-- Events: one per transition (condition flip, desired replicas moving), never per cycle.
+- Events: one per transition (condition flip, desired replicas moving), never per cycle. A status write that got
+  no answer (timeout, connection reset) may still have been applied; the status it replaced is remembered, and the
+  next write for that VA takes its transitions from there, so the Events of a write that landed unseen are not lost.
 - Actuation (``direct`` mode): merge patch of the target's scale subresource when its spec differs;
   scale-from-zero patches a target at 0 to 1.
 Every call blocks; ``publish_async`` runs a whole publish on a worker thread via ``asyncio.to_thread``.
@@ -14,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeConflict, KubeNotFound
+from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeApiError, KubeConflict, KubeNotFound, KubeUnavailable
 from wva_ray.adapters.kube.cluster_state import ScaleTargetObject
 from wva_ray.adapters.kube.events import COMPONENT, event_body, post_event
 from wva_ray.adapters.kube.status import Transition, heartbeat_for, plan_status
@@ -86,12 +89,17 @@ class KubePublisher:
         self.max_attempts = max_attempts
         self.workers = workers
         self.is_leader = is_leader  # e.g. LeaderElector.is_leader: only the Lease holder writes
+        # VA key -> the object as it was before a status write that got no answer (applied or not: unknown)
+        self._unconfirmed: dict[str, JsonObj] = {}
+        self._unconfirmed_lock = threading.Lock()
 
     # -- status -----------------------------------------------------------------------------------------
     def write_status(self, decision: Decision, now: datetime, *, applied: bool = True) -> WriteResult:
         """Patch the VA's status if due; on 409 re-read and retry. Raises ``ConflictError`` after max_attempts."""
         path = va_path(decision.namespace, decision.name)
         obj = self.lookup(decision.namespace, decision.name) if self.lookup else None
+        with self._unconfirmed_lock:
+            before_lost = self._unconfirmed.pop(decision.key, None)
         for attempt in range(1, self.max_attempts + 1):
             if obj is None:
                 try:
@@ -100,8 +108,15 @@ class KubePublisher:
                     return WriteResult(decision.key, False, attempt, error="VA not found")
             heartbeat_s = heartbeat_for(decision.key, self.heartbeat_s)
             change = plan_status(obj, decision, now, applied=applied, heartbeat_s=heartbeat_s)
+            # after a write that got no answer, the transitions run from the status it replaced: if it landed, the
+            # object already shows the new state and its Events were never sent
+            if before_lost is not None:
+                since = plan_status(before_lost, decision, now, applied=applied, heartbeat_s=heartbeat_s)
+                transitions = since.transitions if since is not None else ()
+            else:
+                transitions = change.transitions if change is not None else ()
             if change is None:
-                return WriteResult(decision.key, False, attempt)
+                return WriteResult(decision.key, False, attempt, transitions)
             body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "status": change.status}
             try:
                 self.api.patch(f"{path}/status", body)
@@ -111,9 +126,13 @@ class KubePublisher:
                 continue
             except KubeNotFound:
                 return WriteResult(decision.key, False, attempt, error="VA not found")
+            except KubeUnavailable:
+                with self._unconfirmed_lock:
+                    self._unconfirmed[decision.key] = before_lost or obj
+                raise
             if change.semantic:
                 log.info("va=%s status updated: desired=%d", decision.key, decision.desired_replicas)
-            return WriteResult(decision.key, True, attempt, change.transitions)
+            return WriteResult(decision.key, True, attempt, transitions)
         raise ConflictError(f"va={decision.key}: status write lost {self.max_attempts} resourceVersion races")
 
     # -- events -----------------------------------------------------------------------------------------
