@@ -31,6 +31,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "ReplicaSet": ("/apis/apps/v1", "replicasets", True),
     "VariantAutoscaling": ("/apis/llmd.ai/v1alpha1", "variantautoscalings", True),
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2beta2", "horizontalpodautoscalers", True),
+    "LeaderWorkerSet": ("/apis/leaderworkerset.x-k8s.io/v1", "leaderworkersets", True),
 }
 
 

@@ -14,7 +14,7 @@ from tests.kube.cluster import ClusterInfo
 from tests.kube.conftest import RBAC_DIR, SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet
 from tests.kube.manifests import apply, deployment, load_yaml, variant_autoscaling, wait_for
-from tests.kube.v09.conftest import install_keda_crd
+from tests.kube.v09.conftest import install_keda_crd, install_lws_crd
 from wva_ray.adapters.kube.client import KubeApi, KubeForbidden, token_configuration
 from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.lease import LeaderElector, LeaseConfig
@@ -68,6 +68,9 @@ def permission(method: str, path: str) -> Permission | None:
     return (group, f"{resource}/{sub}" if sub else resource, verb)
 
 
+LWS_API = "leaderworkerset.x-k8s.io/v1"
+
+
 def _decision(ns: str, name: str, desired: int = 1) -> Decision:
     return Decision(
         namespace=ns,
@@ -99,6 +102,14 @@ def test_role_is_exactly_what_the_adapter_uses(
     apply(admin_api, {**deployment(namespace, "r", replicas=0), "kind": "ReplicaSet"})
     for name, kind in (("d", "Deployment"), ("s", "StatefulSet"), ("r", "ReplicaSet")):
         apply(admin_api, variant_autoscaling(namespace, name, name, kind=kind))
+    install_lws_crd(admin_api)  # LeaderWorkerSet targets are granted by default (WVA v0.9 supports them)
+    leader = {"spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:fake"}]}}
+    lws_spec = {"replicas": 0, "leaderWorkerTemplate": {"size": 1, "leaderTemplate": leader, "workerTemplate": leader}}
+    meta = {"name": "l", "namespace": namespace}
+    apply(admin_api, {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "metadata": meta, "spec": lws_spec})
+    va = variant_autoscaling(namespace, "l", "l", kind="LeaderWorkerSet")
+    va["spec"]["scaleTargetRef"]["apiVersion"] = LWS_API
+    apply(admin_api, va)
 
     install_keda_crd(admin_api)  # annotation discovery watches HPAs and, with KEDA installed, ScaledObjects
     reader = KubeReader(api, KubeSettings(pod_namespace=SYSTEM_NS)).start()
@@ -106,14 +117,14 @@ def test_role_is_exactly_what_the_adapter_uses(
 
         def all_resolved() -> ClusterState | None:
             s = reader.read()
-            return s if sum(1 for k in s.targets if k.startswith(f"{namespace}/")) == 3 else None
+            return s if sum(1 for k in s.targets if k.startswith(f"{namespace}/")) == 4 else None
 
-        state = wait_for(all_resolved, 30, what="three targets resolved")
+        state = wait_for(all_resolved, 30, what="four targets resolved")
         publisher = KubePublisher(
             api, lookup=lambda ns, n: {"metadata": {"name": n, "namespace": ns, "resourceVersion": "1"}}
         )
         now = datetime.now(UTC)
-        for name in ("d", "s", "r"):
+        for name in ("d", "s", "r", "l"):
             publisher.write_status(_decision(namespace, name), now)  # stale lookup: 409, GET, PATCH
             assert publisher.scale_from_zero(state.targets[f"{namespace}/{name}"])
         publisher.publish([_decision(namespace, "d")], now)

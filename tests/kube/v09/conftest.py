@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube.conftest import CONTROLLER_SA, SYSTEM_NS
+from tests.kube.conftest import SYSTEM_NS
 from tests.kube.fake_kubelet import FakeKubelet
 from tests.kube.manifests import apply, load_yaml, wait_for
 from wva_ray.adapters.kube.client import JsonObj, KubeApi, KubeNotFound
@@ -24,7 +24,6 @@ SO_CRD = Path(__file__).parent / "manifests" / "keda.sh_scaledobjects.yaml"
 SO_CRD_NAME = "scaledobjects.keda.sh"
 LWS_CRD = Path(__file__).parent / "manifests" / "leaderworkerset.x-k8s.io_leaderworkersets.yaml"
 LWS_BASE = "/apis/leaderworkerset.x-k8s.io/v1"
-LWS_RBAC_NAME = "wva-ray-test-leaderworkersets"
 HPA_BASE = "/apis/autoscaling/v2beta2"
 SO_BASE = "/apis/keda.sh/v1alpha1"
 
@@ -53,26 +52,17 @@ def _lws_served(api: KubeApi) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def lws_crd(admin_api: KubeApi, controller_token: str) -> None:
-    """The LWS CRD, and the rules a user adds for LWS targets (the chart's extra rules; not in operator/rbac/)."""
+def install_lws_crd(api: KubeApi) -> None:
+    """The LWS CRD (structural, with a scale subresource; no LWS controller). The controller's role grants LWS
+    access by default (operator/rbac/), so no extra rule is added here."""
     for doc in load_yaml(LWS_CRD):
-        apply(admin_api, doc)
-    rules = [
-        {"apiGroups": ["leaderworkerset.x-k8s.io"], "resources": ["leaderworkersets"], "verbs": ["list", "watch"]},
-        {"apiGroups": ["leaderworkerset.x-k8s.io"], "resources": ["leaderworkersets/scale"], "verbs": ["get", "patch"]},
-    ]
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": LWS_RBAC_NAME}}
-    apply(admin_api, {**role, "rules": rules})
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": LWS_RBAC_NAME},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": LWS_RBAC_NAME},
-        "subjects": [{"kind": "ServiceAccount", "name": CONTROLLER_SA, "namespace": SYSTEM_NS}],
-    }
-    apply(admin_api, binding)
-    wait_for(lambda: _lws_served(admin_api), 30, what="leaderworkerset.x-k8s.io/v1 leaderworkersets/scale served")
+        apply(api, doc)
+    wait_for(lambda: _lws_served(api), 30, what="leaderworkerset.x-k8s.io/v1 leaderworkersets/scale served")
+
+
+@pytest.fixture(scope="session")
+def lws_crd(admin_api: KubeApi) -> None:
+    install_lws_crd(admin_api)
 
 
 def managed(model: str = "m1", cost: str | None = None, **extra: str) -> dict[str, str]:
