@@ -75,14 +75,23 @@ class RuntimeSettings(BaseModel):
     lease_duration_s: float = Field(15.0, gt=0)
     status_heartbeat_s: float = Field(300.0, gt=0)
     # /healthz: a leader is alive while a cycle finished within this many intervals (+ the grace for its first
-    # cycle, after ray.init and the actors' start); see wva_ray.runtime.health
+    # cycle, counted once ray.init and the actors' start are done; that start is bounded by
+    # liveness_runtime_start_s); see wva_ray.runtime.health
     liveness_intervals: float = Field(3.0, ge=1)
     liveness_startup_grace_s: float = Field(60.0, ge=0)
+    liveness_runtime_start_s: float = Field(300.0, gt=0)
     # custom Ray resource only the head advertises (KubeRay RayService mode): the coordinator requests a
     # fraction of it, which pins it to the head pod (its ServiceAccount writes to the Kubernetes API)
     head_resource: str | None = Field(None, min_length=1)
 
-    @field_validator("interval_s", "lease_duration_s", "status_heartbeat_s", "liveness_startup_grace_s", mode="before")
+    @field_validator(
+        "interval_s",
+        "lease_duration_s",
+        "status_heartbeat_s",
+        "liveness_startup_grace_s",
+        "liveness_runtime_start_s",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return _duration_s(value)

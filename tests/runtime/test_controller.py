@@ -41,7 +41,7 @@ LIVE = LivenessPolicy(intervals=3.0, startup_grace_s=60.0)
         pytest.param(False, None, None, True, True, "standby", id="standby-alive-without-cycles"),
         pytest.param(True, 10.0, None, True, True, "first cycle pending", id="new-leader-in-grace"),
         pytest.param(True, 90.0, None, True, True, "first cycle pending", id="new-leader-at-grace-end"),
-        pytest.param(True, 91.0, None, True, False, "since becoming leader", id="new-leader-never-cycled"),
+        pytest.param(True, 91.0, None, True, False, "since leading with the runtime up", id="new-leader-never-cycled"),
         pytest.param(True, 500.0, 29.0, True, True, "last cycle finished", id="cycling"),
         pytest.param(True, 500.0, 30.0, True, True, "last cycle finished", id="at-the-limit"),
         pytest.param(True, 500.0, 31.0, True, False, "no cycle finished for 31 s", id="stalled"),
@@ -72,6 +72,29 @@ def test_a_failed_cycle_keeps_liveness_but_not_readiness() -> None:
     assert h.liveness(65.0)[0] and not h.ready(65.0)
     h.became_leader(100.0)  # a new term starts from scratch: nothing of the old one counts
     assert h.last_cycle_s is None and h.liveness(150.0)[0] and not h.liveness(200.0)[0]
+
+
+@pytest.mark.parametrize(
+    ("starting_for_s", "started_ago_s", "alive", "says"),
+    [
+        pytest.param(10.0, None, True, "starting the runtime (10 s of 300 s", id="ray-starting"),
+        pytest.param(250.0, None, True, "starting the runtime", id="slow-ray-start-beyond-the-first-cycle-grace"),
+        pytest.param(301.0, None, False, "the runtime did not start in 301 s", id="ray-start-stuck"),
+        pytest.param(250.0, 80.0, True, "first cycle pending (80 s of 90 s", id="grace-counts-from-the-start"),
+        pytest.param(250.0, 91.0, False, "no cycle finished in the 91 s", id="started-never-cycled"),
+    ],
+)
+def test_the_runtime_start_has_its_own_bound_and_the_first_cycle_grace_follows_it(
+    starting_for_s: float, started_ago_s: float | None, alive: bool, says: str
+) -> None:
+    now = 1000.0
+    h = Health(interval_s=10.0, leader_election=True, policy=LivenessPolicy(3.0, 60.0, runtime_start_s=300.0))
+    h.became_leader(now - starting_for_s - 1.0)
+    h.runtime_starting(now - starting_for_s)
+    if started_ago_s is not None:
+        h.runtime_started(now - started_ago_s)
+    ok, reason = h.liveness(now)
+    assert (ok, says in reason) == (alive, True), reason
 
 
 class _Elector:

@@ -99,7 +99,7 @@ class Controller:
         self.wiring: Wiring = wiring if wiring is not None else self.kube
         self.gauges = GaugeExporter(settings.kube.controller_instance, interval_s=settings.runtime.interval_s)
         s = settings.runtime
-        policy = LivenessPolicy(s.liveness_intervals, s.liveness_startup_grace_s)
+        policy = LivenessPolicy(s.liveness_intervals, s.liveness_startup_grace_s, s.liveness_runtime_start_s)
         self.health = Health(s.interval_s, s.leader_election, policy=policy)
         self.elector: LeaderElector | None = None
         self._elector_stop = threading.Event()
@@ -218,8 +218,12 @@ class Controller:
         from wva_ray.runtime.ray_driver import RayDriver
 
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        self.health.runtime_starting(time.monotonic())  # ends in RayDriver.run once the actors are created
         if not ray.is_initialized():
-            ray.init(address=os.environ.get("RAY_ADDRESS") or None, namespace="wva", log_to_driver=False)
+            # off the event loop: /healthz and /readyz keep answering while a local Ray starts (tens of seconds on
+            # a loaded node; a blocked probe counts as a failed one)
+            address = os.environ.get("RAY_ADDRESS") or None
+            await asyncio.to_thread(ray.init, address=address, namespace="wva", log_to_driver=False)
         s = self.settings.runtime
         options = CoordinatorOptions(
             shards=s.shards,

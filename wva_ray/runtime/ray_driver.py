@@ -102,7 +102,8 @@ class RayDriver:
 
     async def run(self, term: asyncio.Event) -> None:
         self.health.last_error = "starting the Ray actors: no answer from the coordinator yet"
-        self.rt = start_ray_runtime(self.wiring, self.options)
+        self.rt = await asyncio.to_thread(start_ray_runtime, self.wiring, self.options)  # named actors: GCS calls
+        self.health.runtime_started(self.monotonic())
         try:
             while not term.is_set():
                 await self.poll_once()
