@@ -145,8 +145,9 @@ def keep_last_valid(config: SnapshotConfig, memory: LastValid, now: datetime, na
     notes: list[str] = []
     for ref in sorted(current):
         value = current[ref]
-        problem = entry_problem(ref.kind, ref.key, value)
         last = memory.entries.get(ref)
+        unchanged = last is not None and value == last.value  # a remembered value is valid: not parsed again
+        problem = None if unchanged else entry_problem(ref.kind, ref.key, value)
         if problem is None:
             effective[ref], remembered[ref] = value, Remembered(value)
         elif last is None:
