@@ -18,7 +18,7 @@ from wva_ray.adapters.kube.cluster_state import ClusterState
 from wva_ray.adapters.kube.live_snapshot import snapshot_from_cluster
 from wva_ray.adapters.kube.reader import KubeReader
 from wva_ray.adapters.kube.settings import KubeSettings
-from wva_ray.api.snapshot import Snapshot
+from wva_ray.api.snapshot import Snapshot, SnapshotConfig
 
 pytestmark = [pytest.mark.integration]
 
@@ -212,3 +212,43 @@ def test_service_classes_and_slo_profiles_are_read_from_the_system_namespace(
     snap = wait_for(seen, 30, what="service classes and profiles in the snapshot")
     assert snap.config.service_classes == {"gold": gold}
     assert snap.config.slo_profiles == {"m1-l40s": profile}
+
+
+def test_an_entry_edited_invalid_is_kept_at_its_last_valid_version(
+    reader: KubeReader, controller_api: KubeApi, admin_api: KubeApi, namespace: str
+) -> None:
+    """The reader remembers each entry's last valid version across reads: while the ConfigMap holds an invalid one
+    the snapshot carries the last valid one and a note (ConfigMap, key, since when, field and value); the fix
+    applies on the next read; a reader that never saw it valid (a restarted controller) passes it on as read."""
+    name = "wva-saturation-scaling-config"
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}}
+    good, bad, fixed = "kvCacheThreshold: 0.7\n", "kvCacheThreshold: 7.5\n", "kvCacheThreshold: 0.9\n"
+
+    def read_when(value: str, kept: bool) -> SnapshotConfig | None:
+        """The config once the reader's cache holds `value` (kept or not) for the entry."""
+        state = reader.read()
+        local = state.config.namespaces.get(namespace)
+        shown = local.saturation.get("default") if local else None
+        noted = any(f".{namespace}." in n for n in state.config.kept_entries)
+        return state.config if (shown, noted) == (good if kept else value, kept) else None
+
+    apply(admin_api, {**cm, "data": {"default": good}})
+    wait_for(lambda: read_when(good, kept=False), 30, what="the valid entry read")
+    apply(admin_api, {**cm, "data": {"default": bad}})
+    config = wait_for(lambda: read_when(bad, kept=True), 30, what="the last valid entry kept")
+    (note,) = config.kept_entries
+    assert note.startswith(
+        f"config.namespaces.{namespace}.saturation.default: kept the last valid entry of {namespace}/{name}.default"
+        " since "
+    ) and note.endswith(": kvCacheThreshold must be in [0,1], got 7.5"), note
+    assert wait_for(lambda: read_when(bad, kept=True), 5).kept_entries == [note]  # the same note while it lasts
+
+    fresh = KubeReader(controller_api, KubeSettings(pod_namespace=SYSTEM_NS)).start()
+    try:  # nothing remembered: as read (core.config ignores it and the built-in defaults apply, as before)
+        assert fresh.read().config.namespaces[namespace].saturation["default"] == bad
+        assert not fresh.read().config.kept_entries
+    finally:
+        fresh.stop()
+
+    apply(admin_api, {**cm, "data": {"default": fixed}})
+    wait_for(lambda: read_when(fixed, kept=False), 30, what="the fixed entry read, nothing kept")

@@ -212,6 +212,12 @@ def test_fault_configmap_invalid_and_back(loop: Loop) -> None:
     record(o, sampler)
     check(o)
     assert _said(o, "kvCacheThreshold", "InvalidConfiguration"), o
+    # the controller goes on deciding with the entry's last valid version (core.last_valid), and says so
+    t_fault, t_restore = o.extra["t_fault"], o.extra["t_restore"]
+    before = [int(r.desired) for r in sampler.rows if r.t_s < t_fault and r.desired is not None][-1]
+    during = [int(r.desired) for r in sampler.since(t_fault) if r.t_s <= t_restore and r.desired is not None]
+    assert during and set(during) == {before}, f"desired {before} before the fault, {during} during it"
+    assert _said(o, "kept the last valid entry of"), o.events
 
 
 def test_fault_shard_and_coordinator_killed(loop: Loop) -> None:

@@ -141,7 +141,9 @@ def load_entry_value(value: Any) -> dict[str, Any]:
 
 
 def describe_validation_error(err: ValidationError, prefix: str) -> str:
-    """One line naming the key path, the expectation and the value, for the first error of `err`."""
+    """One line naming the key path (`prefix` and the error's location; an empty prefix names only the location),
+    the expectation and the value, for the first error of `err`."""
     first = err.errors()[0]
-    path = ".".join([prefix, *(str(p) for p in first["loc"])]) if first["loc"] else prefix
-    return f"{path}: {first['msg']} (got {first.get('input')!r})"
+    detail = f"{first['msg']} (got {first.get('input')!r})"
+    path = ".".join(p for p in [prefix, *(str(p) for p in first["loc"])] if p)
+    return f"{path}: {detail}" if path else detail

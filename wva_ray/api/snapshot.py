@@ -35,14 +35,19 @@ class SnapshotConfig(WireModel):
     slo_profiles: dict[str, Any] = Field(default_factory=dict)  # ConfigMap wva-slo-profiles (analyzer slo)
     # WVA v0.9 ConfigMap wva-queueing-model-config (mapped onto analyzer slo: core.v09_queueing)
     queueing_model: dict[str, Any] = Field(default_factory=dict)
+    # ours: entries of `saturation`/`scaleToZero` (and the namespaces') that the controller replaced by their last
+    # valid version because the ConfigMap now holds an invalid one; one line each, reported as a plan warning
+    kept_entries: list[str] = Field(default_factory=list)
 
     @model_serializer(mode="wrap")
-    def _omit_empty_queueing_model(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A snapshot without the v0.9 queueing-model ConfigMap serialises exactly as before the key existed."""
+    def _omit_empty_optional(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A snapshot without the v0.9 queueing-model ConfigMap or kept entries serialises exactly as before the
+        keys existed."""
         data: dict[str, Any] = handler(self)
-        if not self.queueing_model:
-            data.pop("queueingModel", None)
-            data.pop("queueing_model", None)
+        for name, alias in (("queueing_model", "queueingModel"), ("kept_entries", "keptEntries")):
+            if not getattr(self, name):
+                data.pop(alias, None)
+                data.pop(name, None)
         return data
 
     @field_validator("saturation", "scale_to_zero")

@@ -2,12 +2,14 @@
 
 Merge order, field by field (wva-behaviour.md 3.1): built-in < global `default` < namespace-local `default` <
 global model override < namespace-local model override. An entry that fails validation, alone or merged onto the
-entries before it, is skipped whole and reported; the rest still applies.
+entries before it, is skipped whole and reported; the rest still applies. (Before that, the controller replaces an
+entry edited from valid to invalid alone by its last valid version: `core.last_valid`, which reuses `read_entry`,
+`entry_fields` and `SETTINGS_RULES` from here.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -55,36 +57,50 @@ class ParsedConfig:
     warnings: tuple[str, ...] = field(default=())
 
 
+def _at(path: str, detail: str) -> str:
+    return f"{path}: {detail}" if path else detail
+
+
+def read_entry(cls: type[E], key: str, value: Any, path: str = "") -> E | str:
+    """One ConfigMap entry as typed, or why it is ignored whole (naming `path`'s key and the value).
+
+    Unknown keys and v0.9 notes do not make an entry ignored (`_parse_map` reports them)."""
+    try:
+        entry = cls.model_validate(load_entry_value(value))
+    except ValidationError as err:
+        return describe_validation_error(err, path)
+    except ValueError as err:
+        return _at(path, str(err))
+    scoped = override_key(key)
+    if key != DEFAULT_KEY and not entry.model_id and scoped is not None:  # v0.9: `{modelID}#{namespace}`
+        entry = entry.model_copy(update={"model_id": scoped[0], "namespace": entry.namespace or scoped[1]})
+    if key != DEFAULT_KEY and not entry.model_id:
+        return _at(path, "override entry has no model_id")
+    return entry
+
+
 def _parse_map(data: Mapping[str, Any], cls: type[E], where: str, warnings: list[str]) -> ParsedConfigMap[E]:
     default: E | None = None
     overrides: list[ParsedEntry[E]] = []
     for key in sorted(data):
         path = f"{where}.{key}"
-        try:
-            entry = cls.model_validate(load_entry_value(data[key]))
-        except ValidationError as err:
-            warnings.append(f"{describe_validation_error(err, path)}; entry ignored")
-            continue
-        except ValueError as err:
-            warnings.append(f"{path}: {err}; entry ignored")
+        entry = read_entry(cls, key, data[key], path)
+        if isinstance(entry, str):
+            warnings.append(f"{entry}; entry ignored")
             continue
         for unknown in entry.unknown_keys():
             warnings.append(f"{path}.{unknown}: unknown key ignored")
         if isinstance(entry, SaturationEntry):
             warnings.extend(entry_notes(entry, path))
-        scoped = override_key(key)
-        if key != DEFAULT_KEY and not entry.model_id and scoped is not None:  # v0.9: `{modelID}#{namespace}`
-            entry = entry.model_copy(update={"model_id": scoped[0], "namespace": entry.namespace or scoped[1]})
         if key == DEFAULT_KEY:
             default = entry
-        elif entry.model_id:
-            overrides.append(ParsedEntry(key, entry))
         else:
-            warnings.append(f"{path}: override entry has no model_id; entry ignored")
+            overrides.append(ParsedEntry(key, entry))
     return ParsedConfigMap(default, tuple(overrides))
 
 
 def parse_config(cfg: SnapshotConfig) -> ParsedConfig:
+    """Every entry typed; the warnings start with the entries the controller kept (`core.last_valid`)."""
     warnings: list[str] = []
     sat = _parse_map(cfg.saturation, SaturationEntry, "config.saturation", warnings)
     stz = _parse_map(cfg.scale_to_zero, ScaleToZeroEntry, "config.scaleToZero", warnings)
@@ -96,43 +112,122 @@ def parse_config(cfg: SnapshotConfig) -> ParsedConfig:
         ns: _parse_map(c.scale_to_zero, ScaleToZeroEntry, f"config.namespaces.{ns}.scaleToZero", warnings)
         for ns, c in sorted(cfg.namespaces.items())
     }
-    return ParsedConfig(sat, stz, ns_sat, ns_stz, cfg.scale_to_zero_fallback, tuple(warnings))
+    return ParsedConfig(sat, stz, ns_sat, ns_stz, cfg.scale_to_zero_fallback, (*cfg.kept_entries, *warnings))
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsRule:
+    """One validation rule of merged settings and the fields it reads (an entry that sets every one of them breaks
+    the rule in whatever merge it takes part: `entry_problem`)."""
+
+    fields: frozenset[str]
+    problem: Callable[[SaturationSettings], str | None]
+
+
+def _rule(*names: str) -> Callable[[Callable[[SaturationSettings], str | None]], SettingsRule]:
+    return lambda check: SettingsRule(frozenset(names), check)
+
+
+@_rule("kv_cache_threshold")
+def _kv_threshold(s: SaturationSettings) -> str | None:
+    ok = 0.0 <= s.kv_cache_threshold <= 1.0
+    return None if ok else f"kvCacheThreshold must be in [0,1], got {s.kv_cache_threshold}"
+
+
+@_rule("kv_spare_trigger")
+def _kv_trigger(s: SaturationSettings) -> str | None:
+    return None if 0.0 <= s.kv_spare_trigger <= 1.0 else f"kvSpareTrigger must be in [0,1], got {s.kv_spare_trigger}"
+
+
+@_rule("queue_length_threshold")
+def _queue_threshold(s: SaturationSettings) -> str | None:
+    ok = s.queue_length_threshold >= 0
+    return None if ok else f"queueLengthThreshold must be >= 0, got {s.queue_length_threshold}"
+
+
+@_rule("queue_spare_trigger")
+def _queue_trigger(s: SaturationSettings) -> str | None:
+    return None if s.queue_spare_trigger >= 0 else f"queueSpareTrigger must be >= 0, got {s.queue_spare_trigger}"
+
+
+@_rule("kv_cache_threshold", "kv_spare_trigger")
+def _kv_order(s: SaturationSettings) -> str | None:
+    if s.kv_cache_threshold >= s.kv_spare_trigger:
+        return None
+    return f"kvCacheThreshold ({s.kv_cache_threshold}) must be >= kvSpareTrigger ({s.kv_spare_trigger})"
+
+
+@_rule("analyzer_name", "scale_up_threshold")
+def _v2_up(s: SaturationSettings) -> str | None:
+    if s.analyzer_name != "saturation" or 0.0 < s.scale_up_threshold <= 1.0:
+        return None
+    return f"scaleUpThreshold must be in (0,1], got {s.scale_up_threshold}"
+
+
+@_rule("analyzer_name", "scale_down_boundary")
+def _v2_down(s: SaturationSettings) -> str | None:
+    if s.analyzer_name != "saturation" or 0.0 < s.scale_down_boundary <= 1.0:
+        return None
+    return f"scaleDownBoundary must be in (0,1], got {s.scale_down_boundary}"
+
+
+@_rule("analyzer_name", "scale_up_threshold", "scale_down_boundary")
+def _v2_order(s: SaturationSettings) -> str | None:
+    if s.analyzer_name != "saturation" or s.scale_up_threshold > s.scale_down_boundary:
+        return None
+    return f"scaleUpThreshold ({s.scale_up_threshold}) must be > scaleDownBoundary ({s.scale_down_boundary})"
+
+
+@_rule("transition_timeout_seconds")
+def _timeout(s: SaturationSettings) -> str | None:
+    t = s.transition_timeout_seconds
+    return None if t > 0 else f"transitionTimeoutSeconds must be > 0, got {t}"
+
+
+@_rule("gpu_budget")
+def _gpu_budget(s: SaturationSettings) -> str | None:
+    return None if all(v >= 0 for v in s.gpu_budget.values()) else f"gpuBudget values must be >= 0, got {s.gpu_budget}"
+
+
+@_rule("power_budget_watts")
+def _power_budget(s: SaturationSettings) -> str | None:
+    w = s.power_budget_watts
+    return None if w is None or w >= 0 else f"powerBudgetWatts must be >= 0, got {w}"
+
+
+SETTINGS_RULES: tuple[SettingsRule, ...] = (
+    _kv_threshold,
+    _kv_trigger,
+    _queue_threshold,
+    _queue_trigger,
+    _kv_order,
+    _v2_up,
+    _v2_down,
+    _v2_order,
+    _timeout,
+    _gpu_budget,
+    _power_budget,
+)
 
 
 def validate_settings(s: SaturationSettings) -> str | None:
     """The first rule a merged configuration breaks, naming both values; None when valid."""
-    if not 0.0 <= s.kv_cache_threshold <= 1.0:
-        return f"kvCacheThreshold must be in [0,1], got {s.kv_cache_threshold}"
-    if not 0.0 <= s.kv_spare_trigger <= 1.0:
-        return f"kvSpareTrigger must be in [0,1], got {s.kv_spare_trigger}"
-    if s.queue_length_threshold < 0:
-        return f"queueLengthThreshold must be >= 0, got {s.queue_length_threshold}"
-    if s.queue_spare_trigger < 0:
-        return f"queueSpareTrigger must be >= 0, got {s.queue_spare_trigger}"
-    if s.kv_cache_threshold < s.kv_spare_trigger:
-        return f"kvCacheThreshold ({s.kv_cache_threshold}) must be >= kvSpareTrigger ({s.kv_spare_trigger})"
-    if s.analyzer_name == "saturation":
-        if not 0.0 < s.scale_up_threshold <= 1.0:
-            return f"scaleUpThreshold must be in (0,1], got {s.scale_up_threshold}"
-        if not 0.0 < s.scale_down_boundary <= 1.0:
-            return f"scaleDownBoundary must be in (0,1], got {s.scale_down_boundary}"
-        if s.scale_up_threshold <= s.scale_down_boundary:
-            return f"scaleUpThreshold ({s.scale_up_threshold}) must be > scaleDownBoundary ({s.scale_down_boundary})"
-    if s.transition_timeout_seconds <= 0:
-        return f"transitionTimeoutSeconds must be > 0, got {s.transition_timeout_seconds}"
-    if any(v < 0 for v in s.gpu_budget.values()):
-        return f"gpuBudget values must be >= 0, got {s.gpu_budget}"
-    if s.power_budget_watts is not None and s.power_budget_watts < 0:
-        return f"powerBudgetWatts must be >= 0, got {s.power_budget_watts}"
-    return None
+    return next((p for rule in SETTINGS_RULES if (p := rule.problem(s)) is not None), None)
 
 
-def _apply(base: SaturationSettings, entry: SaturationEntry) -> SaturationSettings:
+def entry_fields(entry: SaturationEntry) -> dict[str, Any]:
+    """The settings fields an entry sets, with those its v0.9 `analyzers:` list implies (analyzerName, folded
+    parameters), as `SaturationSettings` values."""
     updates = {name: getattr(entry, name) for name in SATURATION_FIELDS if getattr(entry, name) is not None}
-    updates.update(entry_updates(entry))  # v0.9 `analyzers:` -> analyzerName and folded parameters
+    updates.update(entry_updates(entry))
     for name in ("analyzers", "limiters"):
         if name in updates:
             updates[name] = tuple(updates[name])
+    return updates
+
+
+def _apply(base: SaturationSettings, entry: SaturationEntry) -> SaturationSettings:
+    updates = entry_fields(entry)
     return base.model_copy(update=updates) if updates else base
 
 
@@ -197,20 +292,25 @@ def resolve_scale_to_zero(cfg: ParsedConfig, namespace: str, model_id: str) -> S
     problems: list[str] = []
     retention_s = DEFAULT_RETENTION_S
     for entry in chain:
-        if entry is None or entry.retention_period is None:
-            continue
-        try:
-            value = parse_duration_s(entry.retention_period)
-        except ValueError as err:
-            problems.append(f"retention_period: {err}")
-            continue
-        if value <= 0:
-            problems.append(f"retention_period must be > 0, got {entry.retention_period!r}")
-            continue
-        retention_s = value
-        break
+        value = retention_of(entry) if entry is not None else None
+        if isinstance(value, str):
+            problems.append(value)
+        elif value is not None:
+            retention_s = value
+            break
     return ScaleToZeroSettings(
         enabled=cfg.scale_to_zero_fallback if enabled is None else enabled,
         retention_s=retention_s,
         problems=tuple(problems),
     )
+
+
+def retention_of(entry: ScaleToZeroEntry) -> float | str | None:
+    """An entry's `retention_period` in seconds, why it is invalid (naming the value), or None when unset."""
+    if entry.retention_period is None:
+        return None
+    try:
+        value = parse_duration_s(entry.retention_period)
+    except ValueError as err:
+        return f"retention_period: {err}"
+    return value if value > 0 else f"retention_period must be > 0, got {entry.retention_period!r}"

@@ -59,7 +59,7 @@ class KubeCluster:
         self._last: ClusterState | None = None
 
     async def observe(self, now: datetime) -> Snapshot:
-        state = await self.reader.read_async()
+        state = await self.reader.read_async(now)
         self._last = state
         return state.snapshot(now)
 

@@ -6,9 +6,11 @@ VariantAutoscalings (controller-instance label, ``WATCH_NAMESPACE``), pods, node
 ``POD_NAMESPACE`` and namespace-local) and every workload kind a VA targets. ``read()`` assembles a
 ``ClusterState`` from the caches; the only requests it makes are a ``/scale`` GET for a target whose
 object changed since its scale was last read, and discovery for a kind seen for the first time, so a
-steady-state cycle costs no API requests beyond the watch streams. The values it returns are in
-``cluster_state``, the raw-object helpers in ``objects``, the one-shot read of ``plan --from-cluster`` in
-``live_snapshot``.
+steady-state cycle costs no API requests beyond the watch streams. The reader also remembers the last
+valid version of each saturation and scale-to-zero ConfigMap entry and puts it in the snapshot while the
+ConfigMap holds an invalid one (``core.last_valid``; the memory lives as long as the reader, i.e. the
+coordinator). The values it returns are in ``cluster_state``, the raw-object helpers in ``objects``, the
+one-shot read of ``plan --from-cluster`` in ``live_snapshot``.
 
 Blocking and the event loop: every HTTP call here is blocking (the official ``kubernetes`` client is
 synchronous). Watches run on their own daemon threads; ``KubeReader.read`` must be called off the event
@@ -22,6 +24,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -54,6 +57,7 @@ from wva_ray.api.va import (
     VariantAutoscaling,
 )
 from wva_ray.core.accelerator import accelerator_from_node_selector
+from wva_ray.core.last_valid import ConfigMapNames, LastValid, keep_last_valid
 from wva_ray.core.ports import TransientApiError
 
 log = logging.getLogger(__name__)
@@ -120,6 +124,10 @@ class KubeReader:
         self._workloads: dict[str, WatchCache] = {}
         self.scalers = ScalerWatches(api, watch_namespace=ns, controller_instance=settings.controller_instance)
         self._scales: dict[str, tuple[str, JsonObj]] = {}  # scale path -> (workload rv, scale)
+        self._names = ConfigMapNames(
+            settings.saturation_config_map, settings.scale_to_zero_config_map, settings.pod_namespace
+        )
+        self._last_valid = LastValid()  # the last valid version of each ConfigMap entry (core.last_valid)
         self._lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -150,9 +158,9 @@ class KubeReader:
             cache.stop()
         self.scalers.stop()
 
-    async def read_async(self) -> ClusterState:
+    async def read_async(self, now: datetime | None = None) -> ClusterState:
         """``read()`` on a worker thread (keeps the event loop free)."""
-        return await asyncio.to_thread(self.read)
+        return await asyncio.to_thread(self.read, now)
 
     # -- targets ----------------------------------------------------------------------------------------
     def _workload_cache(self, resource: ResourceType) -> WatchCache:
@@ -300,8 +308,18 @@ class KubeReader:
                 result[accelerator] = max(0.0, result[accelerator] - gpus)
         return dict(sorted(result.items())), None
 
-    def read(self) -> ClusterState:
-        """One consistent-enough view of the cluster from the caches (blocking: call off the event loop)."""
+    def _effective_config(self, now: datetime) -> SnapshotConfig:
+        """The ConfigMaps as read, with each entry that turned invalid replaced by its last valid version (and a
+        note saying so); the memory of last valid versions is this reader's, kept from one read to the next."""
+        with self._lock:
+            kept = keep_last_valid(self._config(), self._last_valid, now, self._names)
+            self._last_valid = kept.memory
+        return kept.config  # the notes reach the log and an Event as plan warnings
+
+    def read(self, now: datetime | None = None) -> ClusterState:
+        """One consistent-enough view of the cluster from the caches (blocking: call off the event loop).
+
+        ``now`` (default: the clock) dates an entry first seen invalid in the notes on kept entries."""
         owned, invalid = self._owned_vas()
         all_pods = self._pods.items()
         index = PodIndex(all_pods)
@@ -368,7 +386,7 @@ class KubeReader:
             invalid_variant_autoscalings=invalid,
             scale_targets=tuple(scale_targets[k] for k in sorted(scale_targets)),
             pods=tuple(pods[k] for k in sorted(pods)),
-            config=self._config(),
+            config=self._effective_config(now or datetime.now(UTC)),
             gpu_available=gpu_free,
             gpu_inventory_error=gpu_error,
             target_pods=target_pods,
