@@ -85,3 +85,20 @@ def test_the_variant_that_meets_the_targets_gets_the_load(
     assert targets["llm/m-h100"] > 1 or l40s_gets_load
     assert ("m-l40s passed over" in steps) is passed_over, steps
     assert ("cannot meet the class's targets here" in reason) is passed_over, reason
+
+
+def test_an_unsure_capable_variant_fills_to_its_per_cycle_limit_before_the_incapable_one() -> None:
+    """Llama-3.1-70B TP4 rows, strict ITL 25 ms: A100x4's decode step alone (30 ms) misses it, its best effort
+    (70 % of the hard limit) is far cheaper per req/s than H100x4's SLO rate with a fresh model's uncertainty; H100x4
+    still gets its per-cycle limit (an unsure model: +4) first, and only the rest goes to A100x4."""
+    h70 = PerfParams(19.4, 0.035, 0.022, 12000, 1024, 410_000, 8192)
+    a70 = PerfParams(30.0, 0.084, 0.036, 5000, 256, 410_000, 2048)
+    vs = (_learned("m-h100", h70, 4.0, 1, 3.0), _learned("m-a100", a70, 1.0, 0, 0.0))
+    strict = ResolvedTarget("Strict", 50, 25.0, 500.0, "test")
+    res = analyze(GroupInput("llm", "llama", strict, vs), EngineState(), EngineSettings(), 0.0)
+    assert res.cost_per_capacity["llm/m-a100"] < res.cost_per_capacity["llm/m-h100"], res.cost_per_capacity
+    ups = [line for line in res.steps if line.startswith("sizing: +")]
+    assert [line.split(" (")[0] for line in ups] == ["sizing: +4 on llm/m-h100", "sizing: +2 on llm/m-a100"], ups
+    assert "the variants that can are full" in ups[1]
+    assert "cannot meet the class's targets here" in res.reasons["llm/m-a100"]
+    assert "best effort" not in res.reasons["llm/m-h100"]

@@ -236,7 +236,7 @@ def analyze(
                 v.max_replicas,
                 max_add,
                 payback_s=lv.startup.mean_s,
-                meets_slo=lim.meets_targets,
+                meets_slo=lim0.meets_targets,  # at the mean: an unsure model alone does not push a variant back
             )
         )
     backlog = math.fsum(v.waiting for v in vs) + group.gateway_queue
