@@ -216,3 +216,143 @@ def test_a_removal_keeps_the_plan_and_the_window_peak_covered(
             assert n * 10.0 >= 1.1 * max([planned, *recent]) - 1e-6
         current = n
     assert siz.DownState.from_dict(down.to_dict()) == down
+
+
+def _slo_cap(key: str, cost: float, current: int, meets: bool, **kw: object) -> siz.Capacity:
+    return cap(key, 10.0, current, cost=cost, meets_slo=meets, **kw)
+
+
+@pytest.mark.parametrize(
+    ("variants", "planned", "expected", "passed_over"),
+    [
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, True), _slo_cap("l40s", 5.0, 1, False)],
+            50.0,
+            {"h100": 4, "l40s": 1},
+            ["l40s"],
+            id="capable wins over an incapable variant cheaper per capacity",
+        ),
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, True, max_replicas=2), _slo_cap("l40s", 5.0, 1, False)],
+            50.0,
+            {"h100": 2, "l40s": 3},
+            [],
+            id="capable at its max: the overflow goes to the incapable one",
+        ),
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, True, max_add=1), _slo_cap("l40s", 5.0, 1, False)],
+            50.0,
+            {"h100": 2, "l40s": 3},
+            [],
+            id="capable at its per-cycle limit: the rest goes to the incapable one",
+        ),
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, False), _slo_cap("l40s", 5.0, 1, False)],
+            50.0,
+            {"h100": 1, "l40s": 4},
+            [],
+            id="none capable: cheapest per capacity as before",
+        ),
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, True), _slo_cap("l40s", 20.0, 1, False)],
+            50.0,
+            {"h100": 4, "l40s": 1},
+            [],
+            id="incapable and dearer: not named as passed over",
+        ),
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, True), _slo_cap("l40s", 5.0, 1, False, max_replicas=1)],
+            50.0,
+            {"h100": 4, "l40s": 1},
+            [],
+            id="incapable at its max: not named as passed over",
+        ),
+    ],
+)
+def test_up_prefers_variants_that_meet_the_targets(
+    variants: list[siz.Capacity], planned: float, expected: dict[str, int], passed_over: list[str]
+) -> None:
+    p = siz.size(variants, planned, siz.DownState(), 0.0, S)
+    assert p.targets == expected
+    named = [v.key for v in variants if any(line.startswith(f"sizing: {v.key} passed over") for line in p.steps)]
+    assert named == passed_over, p.steps
+    for v in variants:
+        if not v.meets_slo and p.targets[v.key] > v.current and any(c.meets_slo for c in variants):
+            assert any(f"on {v.key} " in line and "cannot meet the targets" in line for line in p.steps), p.steps
+
+
+def test_the_horizon_is_the_first_capable_variants_start_up() -> None:
+    fast_incapable = siz.Capacity("l40s", 5.0, 10.0, 1, 1, 0, 60.0, meets_slo=False)
+    slow_capable = siz.Capacity("h100", 10.0, 10.0, 1, 1, 0, 300.0)
+    assert siz.ranked([fast_incapable, slow_capable]) == [slow_capable, fast_incapable]
+    assert siz.size([fast_incapable, slow_capable], 5.0, siz.DownState(), 0.0, S).horizon_s == 300.0 + S.interval_s
+
+
+@pytest.mark.parametrize(
+    ("h100_meets", "l40s_meets", "expected"),
+    [
+        pytest.param(True, False, {"h100": 2, "l40s": 0}, id="incapable goes first though cheaper per capacity"),
+        pytest.param(True, True, {"h100": 0, "l40s": 2}, id="both capable: dearest per capacity first"),
+        pytest.param(False, False, {"h100": 0, "l40s": 2}, id="none capable: dearest per capacity first as before"),
+        pytest.param(False, True, {"h100": 0, "l40s": 2}, id="the dear one incapable: it goes first"),
+    ],
+)
+def test_down_gives_back_the_incapable_variant_first(
+    h100_meets: bool, l40s_meets: bool, expected: dict[str, int]
+) -> None:
+    vs = [_slo_cap("h100", 10.0, 3, h100_meets), _slo_cap("l40s", 5.0, 2, l40s_meets)]  # 1.0 vs 0.5 per req/s
+    p = siz.size(vs, 12.0, siz.DownState(), 0.0, S)
+    p = siz.size(vs, 12.0, p.down, max(S.min_down_s, S.payback_startups * 180.0), S)
+    assert p.targets == expected  # keeps 12 x 1.1 req/s: 2 replicas of 10
+    incapable_first = h100_meets and not l40s_meets
+    assert any("l40s" in line and "goes first" in line for line in p.steps) == incapable_first, p.steps
+
+
+_variant = st.tuples(
+    st.floats(0.5, 30),  # rate per replica
+    st.floats(0.1, 50),  # cost per replica
+    st.integers(0, 6),  # current
+    st.booleans(),  # meets the targets
+    st.integers(0, 8) | st.none(),  # room above current (None: no max)
+)
+
+
+def _variants(
+    specs: list[tuple[float, float, int, bool, int | None]], all_meet: bool | None = None
+) -> list[siz.Capacity]:
+    return [
+        siz.Capacity(
+            f"v{i}",
+            cost,
+            rate,
+            n,
+            n,
+            0,
+            180.0,
+            max_replicas=None if room is None else n + room,
+            meets_slo=meets if all_meet is None else all_meet,
+        )
+        for i, (rate, cost, n, meets, room) in enumerate(specs)
+    ]
+
+
+@given(st.lists(_variant, min_size=1, max_size=4), st.floats(0, 400))
+def test_an_incapable_variant_grows_only_once_every_capable_one_is_full(
+    specs: list[tuple[float, float, int, bool, int | None]], planned: float
+) -> None:
+    vs = _variants(specs)
+    p = siz.size(vs, planned, siz.DownState(), 0.0, S)
+    if any(not v.meets_slo and p.targets[v.key] > v.current for v in vs):
+        assert all(p.targets[v.key] == v.max_replicas for v in vs if v.meets_slo), (p.targets, p.steps)
+
+
+@given(st.lists(_variant, min_size=1, max_size=4), st.floats(0, 400), st.floats(0, 200))
+def test_a_group_where_none_meets_the_targets_is_sized_by_cost_alone(
+    specs: list[tuple[float, float, int, bool, int | None]], planned: float, later: float
+) -> None:
+    """All incapable ranks exactly as all capable (today's rule), scaling up and, a window later, down."""
+    window = max(S.min_down_s, S.payback_startups * 180.0)
+    none, every = _variants(specs, all_meet=False), _variants(specs, all_meet=True)
+    p, q = siz.size(none, planned, siz.DownState(), 0.0, S), siz.size(every, planned, siz.DownState(), 0.0, S)
+    assert p.targets == q.targets
+    assert siz.size(none, later, p.down, window, S).targets == siz.size(every, later, q.down, window, S).targets

@@ -62,9 +62,25 @@ def test_mean_capacity_matches_profile_table(
 def test_strict_class_is_infeasible_on_l40s(params: PerfParams, mix: TokenMix) -> None:
     # alpha 28.8 ms > ITL target 25 ms: no rate meets it (the table's "-").
     lim = max_rate(ReplicaPerfModel(params, mix), _mean_targets(STRICT))
-    assert lim.rate_per_s == 0 and lim.binding == "infeasible"
+    assert lim.rate_per_s == 0 and lim.binding == "infeasible" and not lim.meets_targets
     fallback, note = max_rate_or_fallback(ReplicaPerfModel(params, mix), _mean_targets(STRICT))
-    assert fallback.rate_per_s > 0 and "unreachable" in note
+    assert fallback.rate_per_s > 0 and "unreachable" in note and not fallback.meets_targets
+
+
+@pytest.mark.parametrize(
+    ("params", "mix", "slo", "note_part", "meets"),
+    [
+        pytest.param(H100_8B, CONV, STANDARD, "", True, id="met at the class quantiles"),
+        pytest.param(L40S_8B, CONV, (50.0, 250.0), "median", False, id="median fallback: does not meet"),
+        pytest.param(L40S_8B, CONV, STRICT, "hard limit", False, id="hard-limit fallback: does not meet"),
+    ],
+)
+def test_the_fallback_says_the_targets_are_not_met(
+    params: PerfParams, mix: TokenMix, slo: tuple[float, float], note_part: str, meets: bool
+) -> None:
+    lim, note = max_rate_or_fallback(ReplicaPerfModel(params, mix), LatencyTargets(*slo))
+    assert lim.rate_per_s > 0 and lim.meets_targets is meets
+    assert note_part in note and (note == "") is meets
 
 
 def test_itl_at_low_load_is_one_decode_step() -> None:

@@ -70,7 +70,7 @@ def test_bad_signals_are_named() -> None:
         update_rate(RateState(), 1.0, -1.0, 0.0, S)
 
 
-def _v(key: str, cost: float, rate: float, current: int, **kw: int | float | None) -> VariantCapacity:
+def _v(key: str, cost: float, rate: float, current: int, **kw: int | float | bool | None) -> VariantCapacity:
     return VariantCapacity(key, cost, rate, ready=current, pending=0, current=current, **kw)  # type: ignore[arg-type]
 
 
@@ -171,3 +171,65 @@ def test_scale_down_keeps_the_windows_peak_and_waits_two_startups() -> None:
     res = size_variants(variants, res.state, _est(5.0), 840.0, S)
     # the window's peak (60 req/s x 1.1 = 66) still needs 4 replicas of 18 req/s
     assert res.targets == {"h100": 4}
+
+
+@pytest.mark.parametrize(
+    ("variants", "rate", "expected"),
+    [
+        pytest.param(
+            [_v("h100", 1.0, 18.0, 1), _v("l40s", 0.3, 9.0, 0, meets_slo=False)],
+            60.0,
+            {"h100": 4, "l40s": 0},
+            id="capable wins over an incapable variant cheaper per capacity",
+        ),
+        pytest.param(
+            [_v("h100", 1.0, 18.0, 1, max_replicas=2), _v("l40s", 0.3, 9.0, 0, meets_slo=False)],
+            60.0,
+            {"h100": 2, "l40s": 3},
+            id="capable at its max: the overflow goes to the incapable one",
+        ),
+        pytest.param(
+            [_v("h100", 1.0, 18.0, 1, meets_slo=False), _v("l40s", 0.3, 9.0, 0, meets_slo=False)],
+            60.0,
+            {"h100": 1, "l40s": 5},
+            id="none capable: cheapest per capacity as before",
+        ),
+    ],
+)
+def test_scale_up_prefers_variants_that_meet_the_targets(
+    variants: list[VariantCapacity], rate: float, expected: dict[str, int]
+) -> None:
+    res = size_variants(variants, RateState(last_s=0.0), _est(rate), 0.0, S)
+    assert res.targets == expected
+    capable = any(v.meets_slo for v in variants)
+    passed = any("l40s passed over" in line for line in res.steps)
+    assert passed == (capable and expected["l40s"] == 0), res.steps
+
+
+def test_scale_down_gives_back_the_incapable_variant_first() -> None:
+    variants = [_v("h100", 1.0, 18.0, 3, meets_slo=False), _v("a100", 0.55, 7.0, 2)]
+    res = size_variants(variants, RateState(last_s=0.0), _est(20.0), 0.0, S)
+    res = size_variants(variants, res.state, _est(20.0), S.down_delay_s, S)
+    # 22 req/s must stay of 68: h100 (cheaper per capacity, but best effort) goes first (-2: 32 left), then one
+    # a100 (25 left); by cost alone a100 had gone first (both: 54 left), then one h100 ({"h100": 2, "a100": 0})
+    assert res.targets == {"h100": 1, "a100": 1}
+    assert any("-2 on h100" in line and "goes first" in line for line in res.steps), res.steps
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rate=st.floats(0.0, 300.0),
+    caps=st.lists(
+        st.tuples(st.floats(0.1, 5.0), st.floats(0.5, 30.0), st.integers(0, 5), st.booleans()), min_size=1, max_size=4
+    ),
+    max_r=st.integers(1, 12),
+)
+def test_an_incapable_variant_grows_only_once_every_capable_one_is_full(
+    rate: float, caps: list[tuple[float, float, int, bool]], max_r: int
+) -> None:
+    variants = [
+        _v(f"v{i}", c, r, min(n, max_r), max_replicas=max_r, meets_slo=m) for i, (c, r, n, m) in enumerate(caps)
+    ]
+    res = size_variants(variants, RateState(last_s=0.0), _est(rate), 0.0, S)
+    if any(not v.meets_slo and res.targets[v.key] > v.current for v in variants):
+        assert all(res.targets[v.key] == max_r for v in variants if v.meets_slo)

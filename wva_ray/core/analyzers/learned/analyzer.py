@@ -11,7 +11,8 @@
 4. demand (`demand`): arrivals = completions + growth of running + waiting (+ gateway queue), Holt forecast over
    the planning start-up delay, spread at the sampling interval;
 5. sizing (`sizing`): planned rate = forecast + `z_demand` x spread + backlog drain; up to the cheapest SLO
-   capacity, down only after the spare capacity has paid back a restart.
+   capacity, down only after the spare capacity has paid back a restart. A variant whose capacity is a best-effort
+   fallback (it cannot meet the class's targets at any rate) is used only after those that can, and goes first.
 
 Without any arrival signal the group holds: it votes to hold during a warm-up (`warmup_s` from the first cycle)
 and stops voting after it (upstream's "live" rule). With requests in flight but none completed yet it holds and
@@ -235,12 +236,13 @@ def analyze(
                 v.max_replicas,
                 max_add,
                 payback_s=lv.startup.mean_s,
+                meets_slo=lim0.meets_targets,  # at the mean: an unsure model alone does not push a variant back
             )
         )
     backlog = math.fsum(v.waiting for v in vs) + group.gateway_queue
     window = siz.down_window_s(caps, s.sizing)  # burst headroom is kept as long as the capacity it bought
     demand_state, est = dem.observe(state.demand, math.fsum(rates), in_flight, now_s, s.demand, backlog, window)
-    usable = sorted((c for c in caps if c.rate_per_replica > siz.MIN_RATE_PER_S), key=lambda c: c.cost_per_capacity)
+    usable = siz.ranked(caps)
     horizon = (usable[0].startup_s if usable else 0.0) + s.sizing.interval_s
     ahead = dem.forecast(demand_state, est, now_s, horizon)
     planned = siz.planned_rate(est.level_per_s, ahead, est.spread_per_s, backlog, horizon, s.sizing)
@@ -252,10 +254,18 @@ def analyze(
     )
     plan = siz.size(caps, planned, state.down, now_s, s.sizing, est.span_rate_per_s)
     steps.extend(plan.steps)
+    capable = any(c.meets_slo for c in caps if c.rate_per_replica >= siz.MIN_RATE_PER_S)
+    best_effort = {
+        c.key: "; cannot meet the class's targets here (best effort)"
+        + (": used only after the variants that can" if capable else "")
+        for c in caps
+        if not c.meets_slo
+    }
     reasons = {
         v.key: (
             f"learned: {budget}; planned {planned:.2f} req/s over {plan.horizon_s:.0f} s (supply "
             f"{plan.supply_per_s:.2f}); {per_replica[v.key]:.2f} req/s per replica here -> {plan.targets[v.key]}"
+            + best_effort.get(v.key, "")
         )
         for v in vs
     }

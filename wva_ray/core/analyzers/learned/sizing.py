@@ -9,6 +9,10 @@ Up: when the planned rate exceeds the supply of ready + starting replicas, repli
 SLO capacity is lowest (then the next variant), up to each variant's max. While a variant's model is still unsure
 (`max_add`), one cycle adds at most that many there (the fleet doubles per cycle at most): the next cycle, with
 the new windows, decides the rest - a model fitted to one overloaded operating point must not buy a fleet.
+A variant that cannot meet the class's targets at any rate (`meets_slo` False: its capacity is a best-effort
+fallback) comes after every variant that can, however cheap its capacity looks: it gets replicas only once those
+are at their max (or their per-cycle limit), and it gives replicas back first. A group where no variant can meet
+the targets is ranked by cost per capacity alone, as if all could.
 Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the larger
 of two rates: the plan now (so the next cycle's scale-up rule does not take the removal back) and the highest
 arrival rate MEASURED over the last window `max(min_down_s, payback_startups x expected start-up delay)` (one
@@ -107,6 +111,7 @@ class Capacity:
     max_replicas: int | None = None
     max_add: int | None = None  # per cycle, while the model is unsure (None = no limit)
     payback_s: float | None = None  # expected start-up delay (the cost of a restart); None = startup_s
+    meets_slo: bool = True  # False: rate_per_replica is a best effort; the class's targets are not met here
 
     @property
     def restart_s(self) -> float:
@@ -125,6 +130,13 @@ class Plan:
     horizon_s: float
     steps: tuple[str, ...]
     down: DownState
+
+
+def ranked(variants: Sequence[Capacity]) -> list[Capacity]:
+    """The variants with capacity, in scale-up order: those that meet the class's targets first, each part cheapest
+    per capacity first (the first one's start-up delay is the planning horizon)."""
+    usable = (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S)
+    return sorted(usable, key=lambda v: (not v.meets_slo, v.cost_per_capacity, v.key))
 
 
 def planned_rate(
@@ -150,11 +162,10 @@ def size(
     s: SizingSettings,
     measured_per_s: float | None = None,
 ) -> Plan:
-    """Targets per variant key (see the module docstring). `planned_per_s` is for the cheapest variant's horizon;
+    """Targets per variant key (see the module docstring). `planned_per_s` is for the horizon of `ranked`'s first;
     `measured_per_s` is the arrival rate of the span of measurements that closed this cycle (None if none did)."""
-    usable = sorted(
-        (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S), key=lambda v: (v.cost_per_capacity, v.key)
-    )
+    usable = ranked(variants)
+    capable = any(v.meets_slo for v in usable)
     # a scale-up asked for and not carried out yet stands (the scaler acts a few cycles later): its replicas count
     # as coming, and the target is not taken back meanwhile (a one-cycle dip of the plan had flipped 3, 2, 3)
     by_key = {v.key: v for v in variants}
@@ -175,6 +186,9 @@ def size(
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(raised=standing))
     if planned_per_s > supply + 1e-9:
         remaining = planned_per_s - supply
+        if not capable:
+            steps.append("sizing: no variant meets the class's targets at any rate; best effort, cheapest first")
+        added: list[Capacity] = []
         for v in usable:
             room = _room(v, targets[v.key])
             if v.max_add is not None:
@@ -184,9 +198,12 @@ def size(
             add = min(room, math.ceil(remaining / v.rate_per_replica - 1e-9))
             targets[v.key] += add
             remaining -= add * v.rate_per_replica
-            steps.append(f"sizing: +{add} on {v.key} ({v.rate_per_replica:.2f} req/s per replica)")
+            added.append(v)
+            why = "" if v.meets_slo or not capable else "; it cannot meet the targets, the variants that can are full"
+            steps.append(f"sizing: +{add} on {v.key} ({v.rate_per_replica:.2f} req/s per replica{why})")
             if remaining <= 1e-9:
                 break
+        steps.extend(_passed_over(usable, added, targets) if capable else ())
         if remaining > 1e-9:
             steps.append(f"sizing: short {remaining:.2f} req/s with every variant at its max")
         asked = tuple(
@@ -226,20 +243,35 @@ def size(
     for key, n in removable.items():
         if n:
             targets[key] -= n
+            first = "; it cannot meet the targets, so it goes first" if capable and not by_key[key].meets_slo else ""
             steps.append(
                 f"sizing: -{n} on {key} (spare above {keep:.2f} req/s: 1+{s.hysteresis:g} x the larger of the plan "
-                f"{planned_per_s:.2f} and the last {window:.0f} s's measured peak {down.peak_per_s:.2f} req/s)"
+                f"{planned_per_s:.2f} and the last {window:.0f} s's measured peak {down.peak_per_s:.2f} req/s{first})"
             )
     # the same window gives the same removal next cycle: until the scaler has carried it out (`current` still counts
     # the replicas given back) the decision stands, and it is withdrawn only if demand or the plan rises above it
     return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
 
 
+def _passed_over(usable: Sequence[Capacity], added: Sequence[Capacity], targets: Mapping[str, int]) -> list[str]:
+    """Steps naming each variant that cannot meet the targets and got nothing although it had room and its capacity
+    is cheaper than that of a variant that got replicas (ranked by cost alone, it would have had them)."""
+    dearest = max((v.cost_per_capacity for v in added if v.meets_slo), default=-math.inf)
+    return [
+        f"sizing: {v.key} passed over although cheaper per capacity ({v.cost_per_capacity:.3g} vs {dearest:.3g}): "
+        "it cannot meet the class's targets at any rate; the variants that can are used first"
+        for v in usable
+        if not v.meets_slo and v not in added and v.cost_per_capacity < dearest and _room(v, targets[v.key]) > 0
+    ]
+
+
 def _removals(variants: Sequence[Capacity], targets: dict[str, int], supply: float, keep: float) -> dict[str, int]:
+    """Replicas each variant can give back while `keep` req/s stays covered: those that cannot meet the class's
+    targets first, then the most expensive per capacity."""
     out = {v.key: 0 for v in variants}
     total = sum(targets.values())
     left = supply
-    for v in sorted(variants, key=lambda v: (-v.cost_per_capacity, v.key)):
+    for v in sorted(variants, key=lambda v: (v.meets_slo, -v.cost_per_capacity, v.key)):
         while targets[v.key] - out[v.key] > max(v.min_replicas, 0) and total > 1:
             if left - v.rate_per_replica < keep:
                 break

@@ -8,7 +8,8 @@
 3. per variant, rate* = the largest arrival rate per replica meeting the class's TTFT and ITL quantiles
    (`capacity.max_rate`);
 4. sizing (`sizing`): measured + forecast arrival rate over the start-up delay, replicas added where the cost per
-   unit of SLO capacity is lowest, removed with hysteresis where it is highest;
+   unit of SLO capacity is lowest, removed with hysteresis where it is highest; a variant that cannot meet the
+   class's targets at any rate (its rate is `max_rate_or_fallback`'s best effort) comes after every one that can;
 5. desired = max(SLO target, saturation safety net), where the safety net (the V1/V2 target the caller computed)
    counts only when it asks for more than the current count and no replica of the model is still starting:
    saturation may add replicas the model did not foresee, but it never blocks an SLO scale-down by merely holding,
@@ -30,7 +31,14 @@ from wva_ray.api.service_class import ResolvedTarget
 from wva_ray.core.analyzers.slo import estimator as est
 from wva_ray.core.analyzers.slo.capacity import RateLimit, max_rate_or_fallback
 from wva_ray.core.analyzers.slo.perf_model import LatencyTargets, PerfParams, ReplicaPerfModel, TokenMix
-from wva_ray.core.analyzers.slo.sizing import RateState, SizingSettings, VariantCapacity, size_variants, update_rate
+from wva_ray.core.analyzers.slo.sizing import (
+    MIN_RATE_PER_S,
+    RateState,
+    SizingSettings,
+    VariantCapacity,
+    size_variants,
+    update_rate,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +237,7 @@ def analyze_slo(model: SloModelInput, state: SloModelState, settings: SloSetting
                 min_replicas=v.min_replicas or 0,
                 max_replicas=v.max_replicas,
                 startup_s=v.startup_s,
+                meets_slo=lim.meets_targets,
             )
         )
     waiting = sum(v.waiting for v in model.variants)
@@ -237,13 +246,21 @@ def analyze_slo(model: SloModelInput, state: SloModelState, settings: SloSetting
     steps.extend(sized.steps)
     out_targets: dict[str, int] = {}
     reasons: dict[str, str] = {}
+    capable = any(lim.meets_targets and lim.rate_per_s >= MIN_RATE_PER_S for lim in limits.values())
     for v in model.variants:
         lim = limits[v.key]
         final, note = _with_safety_net(v, sized.targets[v.key], sum(x.pending for x in model.variants))
         out_targets[v.key] = final
+        best_effort = (
+            "; cannot meet the class's targets here (best effort)"
+            + (": used only after the variants that can" if capable else "")
+            if not lim.meets_targets and lim.rate_per_s >= MIN_RATE_PER_S
+            else ""
+        )
         reasons[v.key] = (
             f"slo: {budget}; expected {sized.planned_rate_per_s:.2f} req/s over {sized.horizon_s:.0f} s "
             f"(supply {sized.supply_per_s:.2f}); {lim.rate_per_s:.2f} req/s per replica here -> {final}"
+            + best_effort
             + (f"; {note}" if note else "")
         )
     new_state = replace(

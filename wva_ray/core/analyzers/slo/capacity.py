@@ -9,7 +9,7 @@ precision of `rel_tol`; the returned rate is always one that was evaluated as fe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from wva_ray.core.analyzers.slo.perf_model import Latency, LatencyTargets, ReplicaPerfModel
@@ -21,11 +21,16 @@ UNSTABLE = 5.0
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """rate* (req/s per replica), which target binds there, and the predicted latencies at rate*."""
+    """rate* (req/s per replica), which target binds there, and the predicted latencies at rate*.
+
+    `meets_targets` is False for a best-effort rate (`max_rate_or_fallback`'s median or hard-limit fallback, or
+    `max_rate`'s 0): a replica there does not meet the class's targets at its quantiles at any rate.
+    """
 
     rate_per_s: float
     binding: Binding
     at: Latency
+    meets_targets: bool = True
 
 
 def _meets(lat: Latency, targets: LatencyTargets) -> bool:
@@ -58,7 +63,7 @@ def max_rate(model: ReplicaPerfModel, targets: LatencyTargets, rel_tol: float = 
     lo = hard * 1e-4
     lo_lat = model.latency(lo, targets)
     if not _meets(lo_lat, targets):
-        return RateLimit(rate_per_s=0.0, binding="infeasible", at=lo_lat)
+        return RateLimit(rate_per_s=0.0, binding="infeasible", at=lo_lat, meets_targets=False)
     hi, hi_lat = hard, top
     guess = 0.9 * model.fluid_rate_for_itl(targets.itl_ms)
     if lo < guess < hi:
@@ -107,7 +112,8 @@ FALLBACK_UTILIZATION = 0.7
 def max_rate_or_fallback(model: ReplicaPerfModel, targets: LatencyTargets) -> tuple[RateLimit, str]:
     """rate* at the class's quantiles; when even a trickle misses them there (a long-prompt mix whose own prefill
     exceeds the TTFT target at the 95th percentile, say), the best effort instead, with a note saying so:
-    first the same targets at the median, then `FALLBACK_UTILIZATION` of the replica's hard limit.
+    first the same targets at the median, then `FALLBACK_UTILIZATION` of the replica's hard limit. Both fallbacks
+    come back with `meets_targets` False, so sizing can use such a variant only after the ones that meet them.
     """
     lim = max_rate(model, targets)
     if lim.rate_per_s > 0:
@@ -115,8 +121,9 @@ def max_rate_or_fallback(model: ReplicaPerfModel, targets: LatencyTargets) -> tu
     median = LatencyTargets(targets.itl_ms, targets.ttft_ms, 0.5, 0.5)
     lim = max_rate(model, median)
     if lim.rate_per_s > 0:
-        return lim, "targets unreachable at the class quantiles here; sized for the median instead"
+        note = "targets unreachable at the class quantiles here; sized for the median instead"
+        return replace(lim, meets_targets=False), note
     hard = FALLBACK_UTILIZATION * min(model.prefill_capacity_per_s(), model.decode_capacity_per_s())
     at = model.latency(hard, targets)
     note = f"targets unreachable here even at the median; sized at {FALLBACK_UTILIZATION:.0%} of the hard limit"
-    return RateLimit(rate_per_s=hard, binding="capacity", at=at), note
+    return RateLimit(rate_per_s=hard, binding="capacity", at=at, meets_targets=False), note

@@ -24,6 +24,9 @@ the highest cost-per-capacity variant while the rest still covers `(1 + down_hys
 requirement seen in the scale-down window, and only once spare capacity has lasted the whole window:
 `max(down_delay_s, down_window_startups x start-up delay)` (a replica given back must not be needed again before
 a new one could start), and never while replicas are still starting (their capacity is not proven yet).
+A variant that cannot meet the class's targets at any rate (`meets_slo` False: its rate is a best-effort fallback)
+comes after every variant that can, however cheap its capacity: it is added to only once those are at their max and
+removed from first. When no variant can meet the targets, cost per capacity alone orders them.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class VariantCapacity:
     min_replicas: int = 0
     max_replicas: int | None = None
     startup_s: float = 0.0
+    meets_slo: bool = True  # False: rate_per_replica is a best effort; the class's targets are not met here
 
     @property
     def cost_per_capacity(self) -> float:
@@ -143,8 +147,10 @@ def size_variants(
 ) -> SizingResult:
     """Targets per variant key for the planned rate (see the module docstring)."""
     usable = sorted(
-        (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S), key=lambda v: (v.cost_per_capacity, v.key)
+        (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S),
+        key=lambda v: (not v.meets_slo, v.cost_per_capacity, v.key),
     )
+    capable = any(v.meets_slo for v in usable)
     targets = {v.key: v.current for v in variants}
     steps: list[str] = []
     horizon = (usable[0].startup_s if usable else 0.0) + s.interval_s
@@ -166,6 +172,9 @@ def size_variants(
     new_state = state
     if required_up > supply + 1e-9:
         remaining = required_up - supply
+        if not capable:
+            steps.append("slo sizing: no variant meets the class's targets at any rate; best effort, cheapest first")
+        added: list[VariantCapacity] = []
         for v in usable:
             room = _cap(v) - targets[v.key]
             if room <= 0:
@@ -174,9 +183,19 @@ def size_variants(
             add = room if need >= room else min(room, math.ceil(need - 1e-9))
             targets[v.key] += add
             remaining -= add * v.rate_per_replica
-            steps.append(f"slo sizing: +{add} on {v.key} (cost per req/s {v.cost_per_capacity:.3g})")
+            added.append(v)
+            why = "" if v.meets_slo or not capable else "; it cannot meet the targets, the variants that can are full"
+            steps.append(f"slo sizing: +{add} on {v.key} (cost per req/s {v.cost_per_capacity:.3g}{why})")
             if remaining <= 1e-9:
                 break
+        if capable:
+            dearest = max((v.cost_per_capacity for v in added if v.meets_slo), default=-math.inf)
+            steps.extend(
+                f"slo sizing: {v.key} passed over although cheaper per capacity ({v.cost_per_capacity:.3g} vs "
+                f"{dearest:.3g}): it cannot meet the class's targets at any rate; the variants that can come first"
+                for v in usable
+                if not v.meets_slo and v not in added and v.cost_per_capacity < dearest and _cap(v) > targets[v.key]
+            )
         if remaining > 1e-9:
             steps.append(f"slo sizing: short {remaining:.2f} req/s at every variant's max")
         new_state = replace(state, down_since_s=None)
@@ -198,12 +217,18 @@ def size_variants(
                 f"window); waiting {window - (now_s - since):.0f} s more before scaling down"
             )
         else:
+            by_key = {v.key: v for v in variants}
             for key, n in removable.items():
                 if n:
                     targets[key] -= n
+                    first = (
+                        "; it cannot meet the targets, so it goes first"
+                        if capable and not by_key[key].meets_slo
+                        else ""
+                    )
                     steps.append(
                         f"slo sizing: -{n} on {key} (spare above the window's peak {peak:.2f} req/s "
-                        f"for {now_s - state.down_since_s:.0f} s)"
+                        f"for {now_s - state.down_since_s:.0f} s{first})"
                     )
             new_state = replace(state, down_since_s=None, down_peak_per_s=0.0)
     return SizingResult(targets, up_rate, required_up, supply, horizon, tuple(steps), new_state)
@@ -215,10 +240,11 @@ def _removals(
     supply: float,
     keep: float,
 ) -> dict[str, int]:
-    """How many replicas each variant can lose, most expensive per capacity first, keeping `keep` req/s."""
+    """How many replicas each variant can lose, keeping `keep` req/s: those that cannot meet the class's targets
+    first, then the most expensive per capacity."""
     out = {v.key: 0 for v in variants}
     total_replicas = sum(targets.values())
-    order = sorted(variants, key=lambda v: (-v.cost_per_capacity, v.key))
+    order = sorted(variants, key=lambda v: (v.meets_slo, -v.cost_per_capacity, v.key))
     left = supply
     for v in order:
         floor_v = max(v.min_replicas, 0)
