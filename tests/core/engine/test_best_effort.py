@@ -4,6 +4,8 @@ meets them, yet the load goes to the one that meets them, and the decision names
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from wva_ray.api.service_class import ResolvedTarget
@@ -102,3 +104,18 @@ def test_an_unsure_capable_variant_fills_to_its_per_cycle_limit_before_the_incap
     assert "the variants that can are full" in ups[1]
     assert "cannot meet the class's targets here" in res.reasons["llm/m-a100"]
     assert "best effort" not in res.reasons["llm/m-h100"]
+
+
+@pytest.mark.parametrize("itl_ms", [pytest.param(21.0, id="itl-21ms"), pytest.param(22.0, id="itl-22ms")])
+def test_uncertainty_never_adds_capacity(itl_ms: float) -> None:
+    """Llama-3.1-70B TP4 on H100x4 at ITL 21-22 ms: the mean model just meets it at a low rate while a fresh model's
+    pessimistic bound misses it even at the median, and that bound's fallback (70 % of the hard limit, 5.8 req/s)
+    was sized as if it were capacity: one replica for 3 req/s. The mean's rate caps it, so the H100x4 pool grows."""
+    h70 = PerfParams(19.4, 0.035, 0.022, 12000, 1024, 410_000, 8192)
+    vs = (_learned("m-h100", h70, 4.0, 1, 3.0),)
+    tight = ResolvedTarget("Strict", 50, itl_ms, 500.0, "test")
+    res = analyze(GroupInput("llm", "llama", tight, vs), EngineState(), EngineSettings(), 0.0)
+    (line,) = [s for s in res.steps if "req/s per replica at SLO" in s]
+    at_slo, at_mean = (float(x) for x in re.findall(r"[0-9]+\.[0-9]+", line)[:2])  # "<x> req/s ... (<y> at the mean"
+    assert at_slo <= at_mean < 1.0 and "capped at the mean model's" in line, line
+    assert res.targets["llm/m-h100"] >= 5, (res.targets, res.steps)  # +4 (an unsure model's per-cycle limit)
