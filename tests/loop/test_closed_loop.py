@@ -65,13 +65,6 @@ def _steady_base(rig: LoopRig, sampler: Sampler, timeout_s: float = 300.0, hold_
     raise AssertionError(f"no steady fleet of <= 2 replicas at {BASE_RPS} req/s within {timeout_s} s (last {last})")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured 2026-12-07 (branch loop-scaledown): on 5500bdc 5 of 5 runs passed, back to <= 2 replicas "
-    "213.7, 217.6, 215.3, 218.7 and 362.3 s after the ramp down (load 3-12); on f04bd9c (final learned code) 2 runs "
-    "failed BEFORE the ramp, at load 14-20: no first decision published within 180 s (the controller was restarted by "
-    "its liveness probe); not yet run on a quiet machine. Remove the mark when it passes 5 in a row on the final code.",
-)
 def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     rig, sampler = loop
     assert rig.load is not None and rig.api is not None
