@@ -212,7 +212,7 @@ def analyze(
         capped = lim.rate_per_s > lim0.rate_per_s
         if capped:
             # the pessimistic model missed the targets and fell back to a share of its hard limit, which can be far
-            # above the mean's SLO rate (70B H100x4 at ITL 25 ms: 5.8 against 0.25 req/s): uncertainty never adds
+            # above the mean's SLO rate (70B H100x4 at ITL 22 ms: 5.8 against 0.25 req/s): uncertainty never adds
             # capacity, so the mean's rate bounds it
             note = (note + "; " if note else "") + f"capped at the mean model's {lim0.rate_per_s:.2f} req/s"
             lim = dataclasses.replace(lim, rate_per_s=lim0.rate_per_s)
