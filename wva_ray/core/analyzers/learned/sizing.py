@@ -39,7 +39,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-MIN_RATE_PER_S = 1e-6
+from wva_ray.core.analyzers.slo import ranking
+
+MIN_RATE_PER_S = ranking.MIN_RATE_PER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +135,9 @@ class Plan:
 
 
 def ranked(variants: Sequence[Capacity]) -> list[Capacity]:
-    """The variants with capacity, in scale-up order: those that meet the class's targets first, each part cheapest
-    per capacity first (the first one's start-up delay is the planning horizon)."""
-    usable = (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S)
-    return sorted(usable, key=lambda v: (not v.meets_slo, v.cost_per_capacity, v.key))
+    """The variants with capacity, in scale-up order (`slo.ranking`; the first one's start-up delay is the planning
+    horizon)."""
+    return ranking.scale_up_order(variants)
 
 
 def planned_rate(
@@ -203,7 +204,7 @@ def size(
             steps.append(f"sizing: +{add} on {v.key} ({v.rate_per_replica:.2f} req/s per replica{why})")
             if remaining <= 1e-9:
                 break
-        steps.extend(_passed_over(usable, added, targets) if capable else ())
+        steps.extend(_passed_over(usable, added, targets))
         if remaining > 1e-9:
             steps.append(f"sizing: short {remaining:.2f} req/s with every variant at its max")
         asked = tuple(
@@ -230,7 +231,7 @@ def size(
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(fleet=fleet, raised=standing))
     peak = max(down.peak_per_s, planned_per_s)
     keep = peak * (1.0 + s.hysteresis)
-    removable = _removals(variants, targets, supply, keep)
+    removable = ranking.removals(variants, targets, supply, keep)
     if not any(removable.values()):
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
     since = down.since_s if down.since_s is not None else now_s
@@ -254,28 +255,9 @@ def size(
 
 
 def _passed_over(usable: Sequence[Capacity], added: Sequence[Capacity], targets: Mapping[str, int]) -> list[str]:
-    """Steps naming each variant that cannot meet the targets and got nothing although it had room and its capacity
-    is cheaper than that of a variant that got replicas (ranked by cost alone, it would have had them)."""
-    dearest = max((v.cost_per_capacity for v in added if v.meets_slo), default=-math.inf)
+    """Steps naming each variant that cannot meet the targets and was passed over (`ranking.passed_over`)."""
     return [
         f"sizing: {v.key} passed over although cheaper per capacity ({v.cost_per_capacity:.3g} vs {dearest:.3g}): "
         "it cannot meet the class's targets at any rate; the variants that can are used first"
-        for v in usable
-        if not v.meets_slo and v not in added and v.cost_per_capacity < dearest and _room(v, targets[v.key]) > 0
+        for v, dearest in ranking.passed_over(usable, added, lambda v: _room(v, targets[v.key]))
     ]
-
-
-def _removals(variants: Sequence[Capacity], targets: dict[str, int], supply: float, keep: float) -> dict[str, int]:
-    """Replicas each variant can give back while `keep` req/s stays covered: those that cannot meet the class's
-    targets first, then the most expensive per capacity."""
-    out = {v.key: 0 for v in variants}
-    total = sum(targets.values())
-    left = supply
-    for v in sorted(variants, key=lambda v: (v.meets_slo, -v.cost_per_capacity, v.key)):
-        while targets[v.key] - out[v.key] > max(v.min_replicas, 0) and total > 1:
-            if left - v.rate_per_replica < keep:
-                break
-            out[v.key] += 1
-            left -= v.rate_per_replica
-            total -= 1
-    return out

@@ -35,8 +35,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from wva_ray.core.analyzers.slo import ranking
+
 TREND_MIN_RATIO = -0.5
-MIN_RATE_PER_S = 1e-6  # below this a variant cannot meet the class (rate* 0)
+MIN_RATE_PER_S = ranking.MIN_RATE_PER_S  # below this a variant cannot meet the class (rate* 0)
 TREND_MAX_RATIO = 0.5
 
 
@@ -146,10 +148,7 @@ def size_variants(
     s: SizingSettings,
 ) -> SizingResult:
     """Targets per variant key for the planned rate (see the module docstring)."""
-    usable = sorted(
-        (v for v in variants if v.rate_per_replica >= MIN_RATE_PER_S),
-        key=lambda v: (not v.meets_slo, v.cost_per_capacity, v.key),
-    )
+    usable = ranking.scale_up_order(variants)
     capable = any(v.meets_slo for v in usable)
     targets = {v.key: v.current for v in variants}
     steps: list[str] = []
@@ -188,14 +187,11 @@ def size_variants(
             steps.append(f"slo sizing: +{add} on {v.key} (cost per req/s {v.cost_per_capacity:.3g}{why})")
             if remaining <= 1e-9:
                 break
-        if capable:
-            dearest = max((v.cost_per_capacity for v in added if v.meets_slo), default=-math.inf)
-            steps.extend(
-                f"slo sizing: {v.key} passed over although cheaper per capacity ({v.cost_per_capacity:.3g} vs "
-                f"{dearest:.3g}): it cannot meet the class's targets at any rate; the variants that can come first"
-                for v in usable
-                if not v.meets_slo and v not in added and v.cost_per_capacity < dearest and _cap(v) > targets[v.key]
-            )
+        steps.extend(
+            f"slo sizing: {v.key} passed over although cheaper per capacity ({v.cost_per_capacity:.3g} vs "
+            f"{dearest:.3g}): it cannot meet the class's targets at any rate; the variants that can come first"
+            for v, dearest in ranking.passed_over(usable, added, lambda v: _cap(v) - targets[v.key])
+        )
         if remaining > 1e-9:
             steps.append(f"slo sizing: short {remaining:.2f} req/s at every variant's max")
         new_state = replace(state, down_since_s=None)
@@ -203,7 +199,7 @@ def size_variants(
         window = max(s.down_delay_s, s.down_window_startups * max(v.startup_s for v in variants))
         peak = max(required_down, state.down_peak_per_s if state.down_since_s is not None else 0.0)
         keep = peak * (1.0 + s.down_hysteresis)
-        removable = _removals(variants, targets, supply, keep)
+        removable = ranking.removals(variants, targets, supply, keep)
         starting = sum(v.pending for v in variants)
         if starting or not any(removable.values()):
             new_state = replace(state, down_since_s=None, down_peak_per_s=0.0)
@@ -232,26 +228,3 @@ def size_variants(
                     )
             new_state = replace(state, down_since_s=None, down_peak_per_s=0.0)
     return SizingResult(targets, up_rate, required_up, supply, horizon, tuple(steps), new_state)
-
-
-def _removals(
-    variants: Sequence[VariantCapacity],
-    targets: dict[str, int],
-    supply: float,
-    keep: float,
-) -> dict[str, int]:
-    """How many replicas each variant can lose, keeping `keep` req/s: those that cannot meet the class's targets
-    first, then the most expensive per capacity."""
-    out = {v.key: 0 for v in variants}
-    total_replicas = sum(targets.values())
-    order = sorted(variants, key=lambda v: (v.meets_slo, -v.cost_per_capacity, v.key))
-    left = supply
-    for v in order:
-        floor_v = max(v.min_replicas, 0)
-        while targets[v.key] - out[v.key] > floor_v and total_replicas > 1:
-            if left - v.rate_per_replica < keep:
-                break
-            out[v.key] += 1
-            left -= v.rate_per_replica
-            total_replicas -= 1
-    return out
