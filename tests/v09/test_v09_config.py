@@ -109,3 +109,30 @@ def test_v09_keys_that_are_ignored_say_so_with_the_key(entries: dict[str, str], 
     warnings = parse_config(SnapshotConfig(saturation=entries)).warnings
     assert any(message in w for w in warnings), warnings
     assert not any("needs enableLimiter" in w for w in warnings), warnings  # not the misleading note
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        pytest.param(
+            "analyzers: [{name: saturation, parameters: {kvCacheThreshold: 7.5}}]\n",
+            "kvCacheThreshold must be in [0,1], got 7.5 (set by analyzers[0].parameters.kvCacheThreshold)",
+            id="range-in-parameters",
+        ),
+        pytest.param(
+            "analyzers: [{name: throughput}, {name: saturation, parameters: {scaleUpThreshold: 0.2}}]\n"
+            "scaleDownBoundary: 0.5\n",
+            "must be > scaleDownBoundary (0.5) (set by analyzers[1].parameters.scaleUpThreshold)",
+            id="order-with-one-side-in-parameters",
+        ),
+        pytest.param("kvCacheThreshold: 7.5\n", "kvCacheThreshold must be in [0,1], got 7.5", id="top-level-field"),
+    ],
+)
+def test_an_out_of_range_parameter_is_named_by_its_path_in_the_analyzers_list(entry: str, message: str) -> None:
+    cfg = parse_config(_cfg("kvCacheThreshold: 0.8\n", **{"m1#team-a": entry}))
+    resolved = resolve_saturation(cfg, "team-a", "m1")
+    assert resolved.settings.kv_cache_threshold == 0.8  # the bad override is ignored, the default stands
+    (problem,) = resolved.problems
+    assert message in problem, problem
+    if "analyzers" not in entry:
+        assert "set by" not in problem

@@ -9,7 +9,7 @@ entry edited from valid to invalid alone by its last valid version: `core.last_v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -27,7 +27,13 @@ from wva_ray.api.config import (
     parse_duration_s,
 )
 from wva_ray.api.snapshot import SnapshotConfig
-from wva_ray.core.v09_config import entry_notes, entry_updates, inline_scale_to_zero, override_key
+from wva_ray.core.v09_config import (
+    entry_notes,
+    entry_updates,
+    folded_parameters,
+    inline_scale_to_zero,
+    override_key,
+)
 
 DEFAULT_KEY = "default"
 E = TypeVar("E", SaturationEntry, ScaleToZeroEntry)
@@ -215,6 +221,20 @@ def validate_settings(s: SaturationSettings) -> str | None:
     return next((p for rule in SETTINGS_RULES if (p := rule.problem(s)) is not None), None)
 
 
+def entry_rule_problem(
+    s: SaturationSettings, entry: SaturationEntry, rules: Iterable[SettingsRule] = SETTINGS_RULES
+) -> str | None:
+    """The first of ``rules`` that ``s`` (settings ``entry`` took part in) breaks; a value the entry set through
+    its v0.9 `analyzers[i].parameters` is named by that path, since the rule names only the field."""
+    folded = folded_parameters(entry)
+    for rule in rules:
+        problem = rule.problem(s)
+        if problem is not None:
+            paths = sorted(path for name, (_, path) in folded.items() if name in rule.fields)
+            return f"{problem} (set by {', '.join(paths)})" if paths else problem
+    return None
+
+
 def entry_fields(entry: SaturationEntry) -> dict[str, Any]:
     """The settings fields an entry sets, with those its v0.9 `analyzers:` list implies (analyzerName, folded
     parameters), as `SaturationSettings` values."""
@@ -262,7 +282,7 @@ def resolve_saturation(cfg: ParsedConfig, namespace: str, model_id: str) -> Reso
         if entry is None:
             continue
         candidate = _apply(settings, entry)
-        problem = validate_settings(candidate)
+        problem = entry_rule_problem(candidate, entry)
         if problem is None:
             settings = candidate
         else:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from wva_ray.api.config import BUILTIN_SATURATION, SaturationEntry, ScaleToZeroEntry
 from wva_ray.api.snapshot import NamespaceConfig, SnapshotConfig
-from wva_ray.core.config import SETTINGS_RULES, entry_fields, read_entry, retention_of
+from wva_ray.core.config import SETTINGS_RULES, entry_fields, entry_rule_problem, read_entry, retention_of
 
 ConfigKind = Literal["saturation", "scaleToZero"]
 KINDS: tuple[ConfigKind, ...] = ("saturation", "scaleToZero")
@@ -101,8 +101,7 @@ def entry_problem(kind: ConfigKind, key: str, value: Any) -> str | None:
         return entry
     fields = entry_fields(entry)
     alone = BUILTIN_SATURATION.model_copy(update=fields)
-    own = (rule.problem(alone) for rule in SETTINGS_RULES if rule.fields <= fields.keys())
-    return next((p for p in own if p is not None), None)
+    return entry_rule_problem(alone, entry, (rule for rule in SETTINGS_RULES if rule.fields <= fields.keys()))
 
 
 def _utc(t: datetime) -> str:

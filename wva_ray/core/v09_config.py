@@ -38,6 +38,20 @@ def override_key(key: str) -> tuple[str, str] | None:
     return (model_id, namespace) if sep and model_id and namespace else None
 
 
+def folded_parameters(entry: SaturationEntry) -> dict[str, tuple[float, str]]:
+    """The typed fields the entry's live saturation `parameters` set (fields the entry sets itself win), each with
+    its value and where in the entry it was written (`analyzers[i].parameters.<key>`, for error messages)."""
+    out: dict[str, tuple[float, str]] = {}
+    for i, spec in enumerate(entry.analyzers or []):
+        if spec.kind != "saturation" or not spec.live:
+            continue
+        for key, value in spec.parameters.items():
+            name = PARAMETER_FIELDS.get(key)
+            if name is not None and getattr(entry, name) is None and isinstance(value, int | float):
+                out[name] = (float(value), f"analyzers[{i}].parameters.{key}")
+    return out
+
+
 def entry_updates(entry: SaturationEntry) -> dict[str, Any]:
     """The typed fields an entry's `analyzers:` list implies (fields the entry sets itself win)."""
     if entry.analyzers is None:
@@ -45,13 +59,7 @@ def entry_updates(entry: SaturationEntry) -> dict[str, Any]:
     updates: dict[str, Any] = {}
     if entry.analyzer_name is None:
         updates["analyzer_name"] = "saturation"  # upstream: an analyzers list runs V2 (saturation always runs)
-    for spec in entry.analyzers:
-        if spec.kind != "saturation" or not spec.live:
-            continue
-        for key, value in spec.parameters.items():
-            name = PARAMETER_FIELDS.get(key)
-            if name is not None and getattr(entry, name) is None and isinstance(value, int | float):
-                updates[name] = float(value)
+    updates.update({name: value for name, (value, _) in folded_parameters(entry).items()})
     return updates
 
 
