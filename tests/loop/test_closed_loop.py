@@ -148,3 +148,6 @@ def test_closed_loop_ramp_up_and_down(loop: tuple[LoopRig, Sampler]) -> None:
     # no write storm: at most one status write per cycle (plus a little slack for the HPA-driven changes)
     assert status_writes is not None and status_writes <= cycles + 5, summary
     assert final.failed <= 0.1 * final.sent, summary
+    # the coordinator's and the shards' own lines are in the controller's log (actor_logging + log_to_driver)
+    actors = rig.log_lines("[wva-coordinator]", "[wva-shard-")
+    assert "[wva-coordinator]" in actors and "[wva-shard-0]" in actors, actors

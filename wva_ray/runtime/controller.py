@@ -221,9 +221,10 @@ class Controller:
         self.health.runtime_starting(time.monotonic())  # ends in RayDriver.run once the actors are created
         if not ray.is_initialized():
             # off the event loop: /healthz and /readyz keep answering while a local Ray starts (tens of seconds on
-            # a loaded node; a blocked probe counts as a failed one)
+            # a loaded node; a blocked probe counts as a failed one). log_to_driver: the actors' lines
+            # (`actor_logging`) appear in this process's output, so one log tells what the controller did
             address = os.environ.get("RAY_ADDRESS") or None
-            await asyncio.to_thread(ray.init, address=address, namespace="wva", log_to_driver=False)
+            await asyncio.to_thread(ray.init, address=address, namespace="wva", log_to_driver=True)
         s = self.settings.runtime
         options = CoordinatorOptions(
             shards=s.shards,
@@ -233,6 +234,7 @@ class Controller:
             controller_instance=self.settings.kube.controller_instance,
             scrape=s.direct_scrape,
             head_resource=s.head_resource,
+            log_level=logging.getLevelName(logging.getLogger("wva_ray").getEffectiveLevel()),
         )
         self.driver = RayDriver(self.wiring, options, self.gauges, self.health, self._runtime_event)
         await self.driver.run(term)

@@ -24,6 +24,7 @@ from ray.util import metrics as ray_metrics
 
 from wva_ray.adapters.gauges import GaugeExporter
 from wva_ray.api.plan import Plan
+from wva_ray.runtime.actor_logging import configure_actor_logging
 from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
 from wva_ray.runtime.loop import cycle_loop
@@ -46,6 +47,7 @@ class CoordinatorOptions:
     controller_instance: str | None = None
     scrape: bool = False  # direct-scrape mode: hand the shards their pods' endpoints
     head_resource: str | None = None  # custom Ray resource the coordinator requests a fraction of (pinning)
+    log_level: str | None = None  # the actors log at this level (`actor_logging`); None: as Ray left it
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class _RayHealth:
 class CoordinatorActor:
     def __init__(self, wiring: Wiring, options: CoordinatorOptions) -> None:
         self.opts = options
+        configure_actor_logging(options.log_level, COORDINATOR_NAME)
         self.gauges = GaugeExporter(options.controller_instance, interval_s=options.interval_s)
         self.metrics_port: int | None = None
         if options.metrics_port is not None:
@@ -130,6 +133,12 @@ class CoordinatorActor:
         self._attempts = 0
         self._last_error: str | None = None
         self._task = asyncio.get_event_loop().create_task(self._run())
+        log.info(
+            "started: %d shards, interval %.1f s, proposal deadline %.1f s",
+            options.shards,
+            options.interval_s,
+            options.deadline_s,
+        )
 
     async def _run(self) -> None:
         await cycle_loop(self._run_once, self.opts.interval_s, self._stop, on_result=self._done, on_error=self._error)

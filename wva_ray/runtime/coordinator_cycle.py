@@ -171,7 +171,7 @@ class CycleCore:
             for s in o.works:
                 self.gauges.set_shard_lag(s, 0.0 if s in valid else duration)
         if late:
-            log.warning("shards late; their groups hold", extra={"cycle": o.cycle, "shards": late})
+            log.warning("cycle %d: shards %s late; their groups hold", o.cycle, sorted(late))
         await self._report_warnings(plan, o.now)
         self.last_report = report
         self._open = None

@@ -72,7 +72,9 @@ def _create_shard(rt: RayRuntime, shard: int) -> Any:
     if rt.placement.resource:
         shard_options["resources"] = {rt.placement.resource: rt.placement.resource_share}
     name = shard_actor_name(shard, rt.options.shards, rt.name_prefix)
-    return shard_cls.options(name=name, **shard_options).remote(shard, rt.wiring, rt.coordinator_name)
+    return shard_cls.options(name=name, **shard_options).remote(
+        shard, rt.wiring, rt.coordinator_name, rt.options.log_level
+    )
 
 
 def start_ray_runtime(

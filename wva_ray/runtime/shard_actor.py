@@ -18,6 +18,7 @@ from typing import Any
 import ray
 
 from wva_ray.api.snapshot import DecisionState
+from wva_ray.runtime.actor_logging import configure_actor_logging
 from wva_ray.runtime.coordinator_actor import COORDINATOR_NAME, NAMESPACE
 from wva_ray.runtime.cycle import carry_state
 from wva_ray.runtime.loop import Backoff
@@ -36,7 +37,10 @@ def shard_name(shard: int) -> str:
 
 @ray.remote(num_cpus=0, max_restarts=-1)
 class ShardActor:
-    def __init__(self, shard: int, wiring: Wiring, coordinator: str = COORDINATOR_NAME) -> None:
+    def __init__(
+        self, shard: int, wiring: Wiring, coordinator: str = COORDINATOR_NAME, log_level: str | None = None
+    ) -> None:
+        configure_actor_logging(log_level, shard_name(shard))
         self.shard = shard
         self.source = wiring.metrics_source()
         self.coordinator_name = coordinator
@@ -49,6 +53,7 @@ class ShardActor:
         self.state = DecisionState()  # this shard's models' decision state, kept across coordinator restarts
         self._stop = asyncio.Event()
         self._task = asyncio.get_event_loop().create_task(self._loop())
+        log.info("started: shard %d, polling %s", shard, coordinator)
 
     async def _loop(self) -> None:
         backoff = Backoff()
