@@ -228,9 +228,23 @@ def _slo_cap(key: str, cost: float, current: int, meets: bool, **kw: object) -> 
         pytest.param(
             [_slo_cap("h100", 10.0, 1, True), _slo_cap("l40s", 5.0, 1, False)],
             50.0,
-            {"h100": 4, "l40s": 1},
+            {"h100": 5, "l40s": 1},
             ["l40s"],
             id="capable wins over an incapable variant cheaper per capacity",
+        ),
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, True), _slo_cap("l40s", 5.0, 1, False)],
+            15.0,
+            {"h100": 2, "l40s": 1},
+            ["l40s"],
+            id="the incapable replica's capacity does not count while a capable variant can grow",
+        ),
+        pytest.param(
+            [_slo_cap("h100", 10.0, 1, True, max_replicas=2), _slo_cap("l40s", 5.0, 1, False)],
+            25.0,
+            {"h100": 2, "l40s": 1},
+            ["l40s"],
+            id="capable full: the incapable replica's capacity counts again",
         ),
         pytest.param(
             [_slo_cap("h100", 10.0, 1, True, max_replicas=2), _slo_cap("l40s", 5.0, 1, False)],
@@ -256,14 +270,14 @@ def _slo_cap(key: str, cost: float, current: int, meets: bool, **kw: object) -> 
         pytest.param(
             [_slo_cap("h100", 10.0, 1, True), _slo_cap("l40s", 20.0, 1, False)],
             50.0,
-            {"h100": 4, "l40s": 1},
+            {"h100": 5, "l40s": 1},
             [],
             id="incapable and dearer: not named as passed over",
         ),
         pytest.param(
             [_slo_cap("h100", 10.0, 1, True), _slo_cap("l40s", 5.0, 1, False, max_replicas=1)],
             50.0,
-            {"h100": 4, "l40s": 1},
+            {"h100": 5, "l40s": 1},
             [],
             id="incapable at its max: not named as passed over",
         ),
@@ -291,7 +305,7 @@ def test_the_horizon_is_the_first_capable_variants_start_up() -> None:
 @pytest.mark.parametrize(
     ("h100_meets", "l40s_meets", "expected"),
     [
-        pytest.param(True, False, {"h100": 2, "l40s": 0}, id="incapable goes first though cheaper per capacity"),
+        pytest.param(True, False, {"h100": 3, "l40s": 0}, id="incapable goes at once though cheaper per capacity"),
         pytest.param(True, True, {"h100": 0, "l40s": 2}, id="both capable: dearest per capacity first"),
         pytest.param(False, False, {"h100": 0, "l40s": 2}, id="none capable: dearest per capacity first as before"),
         pytest.param(False, True, {"h100": 0, "l40s": 2}, id="the dear one incapable: it goes first"),
@@ -305,7 +319,10 @@ def test_down_gives_back_the_incapable_variant_first(
     p = siz.size(vs, 12.0, p.down, max(S.min_down_s, S.payback_startups * 180.0), S)
     assert p.targets == expected  # keeps 12 x 1.1 req/s: 2 replicas of 10
     incapable_first = h100_meets and not l40s_meets
-    assert any("l40s" in line and "goes first" in line for line in p.steps) == incapable_first, p.steps
+    # the incapable replicas go in the first cycle (the h100s cover the plan alone), before any window
+    first = siz.size(vs, 12.0, siz.DownState(), 0.0, S)
+    assert (first.targets == {"h100": 3, "l40s": 0}) == incapable_first, first.steps
+    assert any("-2 on l40s" in line and "no payback window" in line for line in first.steps) == incapable_first
 
 
 _variant = st.tuples(

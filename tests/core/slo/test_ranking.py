@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -81,3 +82,19 @@ def test_removals_keep_the_floor_and_the_capacity(vs: list[V], data: st.DataObje
         for v in vs:
             if not v.meets_slo and targets[v.key] - out[v.key] > v.min_replicas:
                 assert left - v.rate_per_replica < keep or remaining <= 1
+
+
+@pytest.mark.parametrize(
+    ("targets", "keep", "expected"),
+    [
+        pytest.param({"h100": 3, "l40s": 2}, 25.0, {"h100": 0, "l40s": 2}, id="capable cover keep: best effort all go"),
+        pytest.param({"h100": 2, "l40s": 2}, 25.0, {"h100": 0, "l40s": 1}, id="capable short: best effort counts"),
+        pytest.param({"h100": 3, "l40s": 2}, 5.0, {"h100": 2, "l40s": 2}, id="then the capable give back too"),
+    ],
+)
+def test_best_effort_replicas_are_spare_once_the_capable_ones_cover_keep(
+    targets: dict[str, int], keep: float, expected: dict[str, int]
+) -> None:
+    vs = [V("h100", 10.0, 1.0, True), V("l40s", 40.0, 0.3, False)]
+    supply = sum(targets[v.key] * v.rate_per_replica for v in vs)
+    assert ranking.removals(vs, targets, supply, keep) == expected

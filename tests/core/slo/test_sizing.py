@@ -189,6 +189,12 @@ def test_scale_down_keeps_the_windows_peak_and_waits_two_startups() -> None:
             id="capable at its max: the overflow goes to the incapable one",
         ),
         pytest.param(
+            [_v("h100", 1.0, 18.0, 1), _v("l40s", 0.3, 9.0, 2, meets_slo=False, max_replicas=2)],
+            20.0,
+            {"h100": 2, "l40s": 2},
+            id="the incapable replicas' capacity does not count while a capable variant can grow",
+        ),
+        pytest.param(
             [_v("h100", 1.0, 18.0, 1, meets_slo=False), _v("l40s", 0.3, 9.0, 0, meets_slo=False)],
             60.0,
             {"h100": 1, "l40s": 5},
@@ -207,13 +213,18 @@ def test_scale_up_prefers_variants_that_meet_the_targets(
 
 
 def test_scale_down_gives_back_the_incapable_variant_first() -> None:
-    variants = [_v("h100", 1.0, 18.0, 3, meets_slo=False), _v("a100", 0.55, 7.0, 2)]
+    variants = [_v("h100", 1.0, 18.0, 3, meets_slo=False), _v("a100", 0.55, 7.0, 4)]
     res = size_variants(variants, RateState(last_s=0.0), _est(20.0), 0.0, S)
-    res = size_variants(variants, res.state, _est(20.0), S.down_delay_s, S)
-    # 22 req/s must stay of 68: h100 (cheaper per capacity, but best effort) goes first (-2: 32 left), then one
-    # a100 (25 left); by cost alone a100 had gone first (both: 54 left), then one h100 ({"h100": 2, "a100": 0})
-    assert res.targets == {"h100": 1, "a100": 1}
-    assert any("-2 on h100" in line and "goes first" in line for line in res.steps), res.steps
+    # the a100s (28 req/s at SLO) cover the plan alone, so every best-effort h100 goes at once, with no window
+    # (cheaper per capacity though it is); by cost alone the a100s had gone first, after the window
+    assert res.targets == {"h100": 0, "a100": 4}
+    assert any("-3 on h100" in line and "cannot meet the class's targets" in line for line in res.steps), res.steps
+    starting = [
+        _v("h100", 1.0, 18.0, 3, meets_slo=False),
+        VariantCapacity("a100", 0.55, 7.0, ready=3, pending=1, current=4),
+    ]
+    res = size_variants(starting, RateState(last_s=0.0), _est(20.0), 0.0, S)
+    assert res.targets == {"h100": 3, "a100": 4}, res.steps  # not while an a100 is still starting
 
 
 @settings(max_examples=80, deadline=None)

@@ -11,8 +11,10 @@ SLO capacity is lowest (then the next variant), up to each variant's max. While 
 the new windows, decides the rest - a model fitted to one overloaded operating point must not buy a fleet.
 A variant that cannot meet the class's targets at any rate (`meets_slo` False: its capacity is a best-effort
 fallback) comes after every variant that can, however cheap its capacity looks: it gets replicas only once those
-are at their max (or their per-cycle limit), and it gives replicas back first. A group where no variant can meet
-the targets is ranked by cost per capacity alone, as if all could.
+are at their max (or their per-cycle limit), and it gives replicas back first. Its replicas' capacity does not
+count toward the plan while a capable variant can still grow (the requests they serve miss the targets), so the
+capable ones are sized for all of it and the best-effort replicas become spare, given back once the window allows.
+A group where no variant can meet the targets is ranked by cost per capacity alone, as if all could.
 Down: replicas come off the highest cost per capacity first while the rest covers `(1 + hysteresis) x` the larger
 of two rates: the plan now (so the next cycle's scale-up rule does not take the removal back) and the highest
 arrival rate MEASURED over the last window `max(min_down_s, payback_startups x expected start-up delay)` (one
@@ -140,6 +142,11 @@ def ranked(variants: Sequence[Capacity]) -> list[Capacity]:
     return ranking.scale_up_order(variants)
 
 
+def _can_grow(usable: Sequence[Capacity], targets: Mapping[str, int]) -> bool:
+    """Whether a variant that meets the class's targets can take one more replica this cycle."""
+    return any(v.meets_slo and _room(v, targets[v.key]) > 0 and (v.max_add is None or v.max_add > 0) for v in usable)
+
+
 def planned_rate(
     level: float, ahead: float, spread: float, backlog: float, horizon_s: float, s: SizingSettings
 ) -> float:
@@ -185,12 +192,27 @@ def size(
     if not usable:
         steps.append("sizing: no variant can meet the class's targets; holding")
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(raised=standing))
-    if planned_per_s > supply + 1e-9:
-        remaining = planned_per_s - supply
+    # while a capable variant can still grow, a best-effort replica's capacity does not count toward the plan: its
+    # requests miss the targets, so the capable ones are sized for all of it (the best-effort replicas are spare
+    # then, and given back first); once the capable ones are full, it counts (they are the best effort left)
+    best_effort = ranking.best_effort_supply(usable, lambda v: max(v.ready + v.pending, targets[v.key]))
+    counted = supply - best_effort if best_effort and _can_grow(usable, targets) else supply
+    if planned_per_s > counted + 1e-9:
+        remaining = planned_per_s - counted
         if not capable:
             steps.append("sizing: no variant meets the class's targets at any rate; best effort, cheapest first")
+        elif counted < supply:
+            steps.append(
+                f"sizing: {best_effort:.2f} req/s of the supply is best effort (misses the class's targets); "
+                "the variants that meet them are sized for the plan"
+            )
         added: list[Capacity] = []
         for v in usable:
+            if counted < supply and not v.meets_slo:  # the capable ones are full: the best effort counts now
+                remaining -= best_effort
+                counted = supply
+                if remaining <= 1e-9:
+                    break
             room = _room(v, targets[v.key])
             if v.max_add is not None:
                 room = min(room, v.max_add)
@@ -229,6 +251,15 @@ def size(
     if starting:  # a replica must be ready, then unneeded for a whole window (without it: S3-replay 0.81 -> 0.65)
         steps.append(f"sizing: {starting} replica(s) not ready; no scale-down meanwhile, the window starts afresh")
         return Plan(targets, planned_per_s, supply, horizon, tuple(steps), DownState(fleet=fleet, raised=standing))
+    retire = ranking.spare_best_effort(variants, targets, supply, planned_per_s)
+    if retire:  # the capable replicas, all ready, carry the plan: a best-effort one only draws requests that miss
+        for key, n in retire.items():
+            targets[key] -= n
+            steps.append(
+                f"sizing: -{n} on {key} (it cannot meet the class's targets, and the variants that can cover the "
+                f"plan {planned_per_s:.2f} req/s without it; no payback window for a replica whose requests miss)"
+            )
+        return Plan(targets, planned_per_s, supply, horizon, tuple(steps), down)
     peak = max(down.peak_per_s, planned_per_s)
     keep = peak * (1.0 + s.hysteresis)
     removable = ranking.removals(variants, targets, supply, keep)

@@ -26,7 +26,8 @@ requirement seen in the scale-down window, and only once spare capacity has last
 a new one could start), and never while replicas are still starting (their capacity is not proven yet).
 A variant that cannot meet the class's targets at any rate (`meets_slo` False: its rate is a best-effort fallback)
 comes after every variant that can, however cheap its capacity: it is added to only once those are at their max and
-removed from first. When no variant can meet the targets, cost per capacity alone orders them.
+removed from first, and its replicas' capacity counts as supply only once those are at their max (`ranking`).
+When no variant can meet the targets, cost per capacity alone orders them.
 """
 
 from __future__ import annotations
@@ -169,12 +170,26 @@ def size_variants(
         steps.append("slo sizing: no variant can meet the class's targets; holding")
         return SizingResult(targets, up_rate, required_up, supply, horizon, tuple(steps), state)
     new_state = state
-    if required_up > supply + 1e-9:
-        remaining = required_up - supply
+    # as in `learned`: a best-effort replica's capacity counts only once no capable variant can grow
+    best_effort = ranking.best_effort_supply(usable, lambda v: v.ready + v.pending)
+    can_grow = any(v.meets_slo and _cap(v) > targets[v.key] for v in usable)
+    counted = supply - best_effort if best_effort and can_grow else supply
+    if required_up > counted + 1e-9:
+        remaining = required_up - counted
         if not capable:
             steps.append("slo sizing: no variant meets the class's targets at any rate; best effort, cheapest first")
+        elif counted < supply:
+            steps.append(
+                f"slo sizing: {best_effort:.2f} req/s of the supply is best effort (misses the class's targets); "
+                "the variants that meet them are sized for the plan"
+            )
         added: list[VariantCapacity] = []
         for v in usable:
+            if counted < supply and not v.meets_slo:  # the capable ones are full: the best effort counts now
+                remaining -= best_effort
+                counted = supply
+                if remaining <= 1e-9:
+                    break
             room = _cap(v) - targets[v.key]
             if room <= 0:
                 continue
@@ -195,6 +210,15 @@ def size_variants(
         if remaining > 1e-9:
             steps.append(f"slo sizing: short {remaining:.2f} req/s at every variant's max")
         new_state = replace(state, down_since_s=None)
+    elif (retire := ranking.spare_best_effort(variants, targets, supply, required_up)) and not any(
+        v.pending for v in variants
+    ):
+        for key, n in retire.items():  # as in `learned`: no payback window for a replica whose requests miss
+            targets[key] -= n
+            steps.append(
+                f"slo sizing: -{n} on {key} (it cannot meet the class's targets, and the variants that can cover "
+                f"{required_up:.2f} req/s without it)"
+            )
     else:
         window = max(s.down_delay_s, s.down_window_startups * max(v.startup_s for v in variants))
         peak = max(required_down, state.down_peak_per_s if state.down_since_s is not None else 0.0)
