@@ -18,6 +18,7 @@ from wva_ray.adapters.scrape import (
     parse_exposition,
     window_row,
 )
+from wva_ray.api.snapshot import PodMetrics
 from wva_ray.core.ports import MetricsUnavailableError, ModelGroupRef, ScaleToZeroQuery
 from wva_ray.sim.emulator.metrics import PodView, Script, ServedTotals, Signal
 from wva_ray.sim.emulator.render import render_exposition
@@ -88,6 +89,71 @@ def test_stale_after_bound() -> None:
 def test_history_trims_but_keeps_a_point_before_the_window() -> None:
     h = _history([replace(P0, t_s=t) for t in range(0, 1000, 10)], keep_s=100.0)
     assert h.points[0].t_s <= 990 - 100 < h.points[1].t_s
+
+
+def _window_at(rate_times: list[float] | None, now_s: float = 90.0) -> PodMetrics:
+    """Scrapes at controller times 0, 30, 60, 90 (30 completions, 100 prompt tokens and 200 ITL samples each);
+    `rate_times`: the same scrapes on the rate clock (None: one clock)."""
+    times = [0.0, 30.0, 60.0, 90.0]
+    pts = [
+        replace(P0, t_s=t, success=10.0 * i, prompt_sum=100.0 * i, itl_sum=2.0 * i, itl_count=200.0 * i)
+        for i, t in enumerate(times)
+    ]
+    if rate_times is not None:
+        pts = [replace(p, rate_t_s=r) for p, r in zip(pts, rate_times, strict=True)]
+    row = window_row(TARGET, _history(pts), now_s, 60.0, 300.0, 30.0)
+    assert row is not None
+    return row
+
+
+@pytest.mark.parametrize(
+    ("rate_times", "window_s", "rate"),
+    [
+        pytest.param(None, 60.0, 20.0 / 60.0, id="one-clock"),
+        pytest.param([1000.0, 1030.0, 1060.0, 1090.0], 60.0, 20.0 / 60.0, id="rate-clock-equal-to-the-controller"),
+        pytest.param([0.0, 2.5, 5.0, 7.5], 5.0, 4.0, id="controller-12x-faster"),
+        pytest.param([0.0, 12.0, 24.0, 36.0], 24.0, 20.0 / 24.0, id="controller-2.5x-faster"),
+        # the window is picked on the controller's clock (scrapes at 30..90), measured on the rate clock (7 - 2)
+        pytest.param([0.0, 2.0, 6.0, 7.0], 5.0, 4.0, id="uneven-rate-clock"),
+    ],
+)
+def test_rates_are_per_rate_clock_second(rate_times: list[float] | None, window_s: float, rate: float) -> None:
+    row = _window_at(rate_times)
+    assert row.window_seconds == pytest.approx(window_s)
+    assert row.arrival_rate == pytest.approx(rate)
+    assert row.completions is not None and row.completions / row.window_seconds == pytest.approx(rate)
+    # counts carry no time unit: the same whatever the clocks
+    assert (row.completions, row.prompt_tokens, row.itl_count, row.itl_seconds_sum) == (20.0, 200.0, 400.0, 4.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    speed=st.floats(1.0, 60.0),
+    gaps=st.lists(st.floats(1.0, 40.0), min_size=1, max_size=8),
+    done=st.lists(st.integers(0, 50), min_size=8, max_size=8),
+)
+def test_a_compressed_controller_clock_scales_rates_only(speed: float, gaps: list[float], done: list[int]) -> None:
+    """Controller time running `speed` times faster than the pods' time: every rate is `speed` times the one-clock
+    rate (the same requests over fewer pod seconds); everything else in the row is the same."""
+    times = [0.0]
+    for g in gaps:
+        times.append(times[-1] + g)
+    success = [float(sum(done[: i + 1])) for i in range(len(times))]
+    one = [replace(P0, t_s=t, success=n) for t, n in zip(times, success, strict=True)]
+    two = [replace(p, rate_t_s=p.t_s / speed) for p in one]
+    now = times[-1]
+    a = window_row(TARGET, _history(one), now, 60.0, 300.0, 30.0)
+    b = window_row(TARGET, _history(two), now, 60.0, 300.0, 30.0)
+    assert a is not None and b is not None
+    if a.arrival_rate is None:
+        assert b.arrival_rate is None and b.window_seconds is None
+        return
+    assert b.arrival_rate == pytest.approx(a.arrival_rate * speed)
+    assert a.window_seconds is not None and b.window_seconds == pytest.approx(a.window_seconds / speed)
+    rates = {"arrival_rate", "window_seconds"}
+    assert {k: v for k, v in a.model_dump().items() if k not in rates} == {
+        k: v for k, v in b.model_dump().items() if k not in rates
+    }
 
 
 @pytest.mark.parametrize(("old", "new", "inc"), [(5, 8, 3), (8, 2, 2), (4, 4, 0)])

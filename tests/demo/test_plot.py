@@ -65,6 +65,40 @@ def test_plot_of_two_runs(tmp_path: Path) -> None:
     assert path.stat().st_size > 10_000
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "top"),
+    [
+        pytest.param(1, 7, 7, id="second-run-scales-higher"),
+        pytest.param(6, 2, 6, id="first-run-scales-higher"),
+        pytest.param(0, 0, 2, id="desired-above-ready"),
+    ],
+)
+def test_each_row_shows_every_runs_replicas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: int, second: int, top: int
+) -> None:
+    """The runs of a row share one replica axis: it must reach the highest ready or desired count of any run (the
+    first column's range alone cut the other run's lines off at the top)."""
+    from matplotlib.figure import Figure
+
+    saved: list[Any] = []
+    real_savefig = Figure.savefig
+
+    def savefig(fig: Any, *args: Any, **kwargs: Any) -> None:
+        saved.append(fig)
+        real_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    results = [RunData(UPSTREAM_RUN, _data(first), 8), RunData(WVA_RAY_RUN, _data(second), 8)]
+    summary = summarize(results, RunInfo("no-ray", "t", 12.0, 20.0, 2.5, 2, 20, 0))
+    write_plot(results, summary, 12.0, tmp_path)
+    (fig,) = saved
+    replica_axes = [ax for ax in fig.axes if ax.get_ylabel().endswith("replicas")]
+    assert len(replica_axes) == 2  # one per model (the first column's; the row shares it)
+    for ax in replica_axes:
+        low, high = ax.get_ylim()
+        assert low == 0 and top <= high <= top + 1
+
+
 def test_demo_without_the_plot_extra_says_which_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     console = Console(record=True, width=200)

@@ -13,6 +13,18 @@ the completions, the token sums and the mean running/KV gauges. Call `scrape_onc
 A pod whose last successful scrape is older than `stale_after_s` is reported `stale`; a pod never scraped
 successfully has no row. When every requested target fails in one call, `MetricsUnavailableError` is raised
 (never zeros).
+
+Two clocks. `clock` is the controller's: it stamps every scrape, picks the scrapes of a window ("the last minute",
+the 5 m token window, a scale-to-zero retention), and ages a pod into `stale`. `rate_clock` is the time the pods
+serve in: every rate this source reports (`arrival_rate`, and learned's `window_seconds`, the denominator of
+completions, tokens and histogram counts per second) divides by the `rate_clock` time between the window's first
+and last scrape. The analyzers set such rates against capacities they derive from the pods' own latencies (ITL,
+prefill time, queue time), which the pods measure in their time; a rate per controller second would be in another
+unit whenever the two clocks differ. In a cluster they are one clock (`rate_clock` defaults to `clock`), and
+nothing changes. The embedded demo runs its controller on compressed trace time (`ScaledClock`, `speed` trace
+seconds per wall second) while its emulated pods serve in wall time: there `rate_clock` is the wall clock, so
+demand comes out in requests per wall second like the capacity it is compared with, not `speed`-fold too low.
+Counts (request counts over a retention, token averages, window sums) carry no time unit and are not rescaled.
 """
 
 from __future__ import annotations
@@ -71,10 +83,18 @@ class Point:
     queue_count: float = 0.0
     prefill_sum: float = 0.0
     prefill_count: float = 0.0
+    # the scrape's time on the source's rate clock (the time the pods serve in); None: the same as t_s
+    rate_t_s: float | None = None
+
+    @property
+    def rate_s(self) -> float:
+        """The scrape's time on the rate clock: rate denominators are differences of these."""
+        return self.t_s if self.rate_t_s is None else self.rate_t_s
 
 
-def parse_exposition(text: str, model: str, t_s: float) -> Point:
-    """The signals of `model` in one `/metrics` body (max over engines for gauges, sum for counters)."""
+def parse_exposition(text: str, model: str, t_s: float, rate_t_s: float | None = None) -> Point:
+    """The signals of `model` in one `/metrics` body (max over engines for gauges, sum for counters), scraped at
+    `t_s` on the controller's clock and `rate_t_s` on the rate clock (None: one clock)."""
     gauges: dict[str, float] = {}
     sums: dict[str, float] = {}
     blocks: int | None = None
@@ -105,6 +125,7 @@ def parse_exposition(text: str, model: str, t_s: float) -> Point:
         success=sums.get("vllm:request_success_total", 0.0),
         num_gpu_blocks=blocks,
         block_size=block_size,
+        rate_t_s=rate_t_s,
         **{field: sums.get(name, 0.0) for field, name in _LEARNED_SERIES.items()},
     )
 
@@ -167,7 +188,9 @@ class PodHistory:
 def window_row(
     target: ScrapeTarget, hist: PodHistory, now_s: float, window_s: float, rate_window_s: float, stale_after_s: float
 ) -> PodMetrics | None:
-    """The row Prometheus' queries would give for this pod, from its own history (None without data)."""
+    """The row Prometheus' queries would give for this pod, from its own history (None without data). `now_s` and
+    the windows are on the controller's clock (they pick the scrapes); rates divide by the time between the picked
+    scrapes on the rate clock (`Point.rate_s`)."""
     if not hist.points or hist.last_ok_s is None:
         return None
     last = hist.points[-1]
@@ -176,7 +199,7 @@ def window_row(
     d_pc = counter_increase(base.prompt_count, last.prompt_count)
     d_gc = counter_increase(base.gen_count, last.gen_count)
     minute = hist.at_or_before(now_s - window_s) or hist.points[0]
-    elapsed = last.t_s - minute.t_s
+    elapsed = last.rate_s - minute.rate_s  # the rate clock's seconds between the window's first and last scrape
     return PodMetrics(
         namespace=target.namespace,
         model_name=target.model,
@@ -196,7 +219,8 @@ def window_row(
 
 def _learned_window(first: Point, last: Point, recent: Sequence[Point], elapsed: float) -> dict[str, float]:
     """The window analyzer learned reads (PodMetrics.window_seconds ...): gauges averaged over the window, counters
-    and histogram _sum/_count as increases over it; nothing when the window holds a single scrape."""
+    and histogram _sum/_count as increases over it; nothing when the window holds a single scrape. `elapsed` (the
+    window's length, learned's rate denominator) is in rate-clock seconds."""
     if elapsed <= 0:
         return {}
 
@@ -234,7 +258,10 @@ class ScrapeMetricsSource:
         min_scrape_interval_s: float = 1.0,
         concurrency: int = 64,
         clock: Callable[[], float] = time.monotonic,
+        rate_clock: Callable[[], float] | None = None,
     ) -> None:
+        """`clock`: the controller's time in seconds (windows, staleness, retention). `rate_clock`: the time the pods
+        serve in, the denominator of every reported rate (None: `clock`; see the module docstring)."""
         self.window_s = window_s
         self.rate_window_s = rate_window_s
         self.history_s = max(history_s, rate_window_s, window_s)
@@ -243,6 +270,7 @@ class ScrapeMetricsSource:
         self.min_scrape_interval_s = min_scrape_interval_s
         self._concurrency = concurrency
         self._clock = clock
+        self._rate_clock = rate_clock
         self._targets: dict[tuple[str, str], ScrapeTarget] = {}
         self._history: dict[tuple[str, str], PodHistory] = {}
         self._last_try: dict[tuple[str, str], float] = {}
@@ -264,6 +292,10 @@ class ScrapeMetricsSource:
         for key in set(self._history) - set(self._targets):
             del self._history[key]
             self._last_try.pop(key, None)
+
+    def _now(self) -> tuple[float, float | None]:
+        """This moment on the controller's clock and on the rate clock (None when they are one)."""
+        return self._clock(), None if self._rate_clock is None else self._rate_clock()
 
     def _keep_s(self, retention_s: float = 0.0) -> float:
         return max(self.history_s, retention_s)
@@ -289,7 +321,7 @@ class ScrapeMetricsSource:
                         if resp.status != 200:
                             return False
                         text = await resp.text()
-                    point = parse_exposition(text, t.model, self._clock())
+                    point = parse_exposition(text, t.model, *self._now())
                 except (aiohttp.ClientError, TimeoutError, ValueError, UnicodeDecodeError):
                     return False
             hist = self._history.setdefault(key, PodHistory(self._keep_s()))

@@ -61,6 +61,18 @@ def _title(result: RunData, summary: Mapping[str, Any]) -> str:
     )
 
 
+def replica_top(results: Sequence[RunData], model: str) -> int:
+    """The largest ready or desired replica count of `model`'s variants in any run (at least 1)."""
+    top = 1
+    for result in results:
+        for name, v in result.data["variants"].items():
+            if v["model"] != model:
+                continue
+            for s in result.data["samples"].get(name, []):
+                top = max(top, s["ready"], s["desired"] or 0)
+    return top
+
+
 def _replica_panel(ax: Any, result: RunData, model: str) -> None:
     variants: Mapping[str, Mapping[str, Any]] = result.data["variants"]
     names = sorted(n for n, v in variants.items() if v["model"] == model)
@@ -128,10 +140,11 @@ def write_plot(results: Sequence[RunData], summary: Mapping[str, Any], speed: fl
             ax.patch.set_visible(False)
             _replica_panel(ax, result, model)
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylim(bottom=0)
             ax.grid(axis="y", color="0.9")
             if col == 0:
                 ax.set_ylabel(f"{model}\nreplicas")
+        # the row shares its replica axis: its range must hold every run's counts, not only the first column's
+        axes[row, 0].set_ylim(0, replica_top(results, model) + 0.5)
     for col, result in enumerate(results):
         axes[0, col].set_title(_title(result, summary), fontsize=10)
         top_axis = axes[0, col].secondary_xaxis(

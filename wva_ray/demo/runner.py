@@ -9,6 +9,16 @@ the coordinator and shard actors (or, with `use_ray=False`, the same code in one
 `30 s / speed`, reading the pods by direct scrape, and act directly on the in-memory targets (pods start after
 the profile's start-up delay divided by `speed`).
 
+Two clocks. The controller runs on `ScaledClock`, trace time: its cycle, its windows, the analyzers' time
+constants and the start-up delays it plans with are trace seconds (a pod's start-up, `startup_s / speed` wall
+seconds, is `startup_s` on it). The emulated pods serve at real speed, in wall time: a request takes as long as on
+the profile's hardware, so a pod's capacity is per wall second, and the scrape source reports every rate per wall
+second too (`demo.scrape`), the unit the analyzers compare demand with capacity in. The termination grace period
+(`GRACE_S`) is in wall seconds for the same reason. GPU-hours in the summary are in trace time (wall x speed).
+Terms an analyzer derives from the controller's own clock (e.g. learned's growth of in-flight requests between
+two cycles, divided by the cycle's trace seconds) stay per trace second: the core cannot know that the pods run on
+another clock.
+
 By default the same requests (same trace segment, same seed) are replayed under two decision rules at once, each
 in its own embedded cluster with its own controller (`demo.runs`: upstream WVA v0.9's stock rule and wva-ray's
 default). Side by side rather than one after the other: both see the same machine load, and the demo stays

@@ -2,12 +2,19 @@
 with its target list refreshed from the embedded cluster before every read. Does network I/O (through the
 adapter) and asks its host for the pod list.
 
-Windows are measured on the demo's compressed clock, so "1 m peak" means one minute of trace time.
+Two clocks (see `adapters.scrape`). The controller runs on the demo's compressed clock (`ScaledClock`: trace
+time, `speed` trace seconds per wall second), and the windows are picked on it: "1 m peak" means one minute of
+trace time, and staleness and scale-to-zero retention are trace seconds too. The emulated pods, though, serve in
+wall time (their latencies and token throughput are those of the real hardware), so the rates this source reports
+(`arrival_rate`, learned's `window_seconds` and so completions, tokens and histogram counts per second) are per
+wall second, the unit of the capacity the analyzers derive from those latencies. Rates per trace second would read
+the demand `speed`-fold too low against that capacity (an analyzer that sizes by rate would then never scale up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from wva_ray.adapters.scrape import ScrapeMetricsSource, ScrapeTarget
@@ -17,12 +24,15 @@ from wva_ray.testing.remote import call
 
 
 class HostedScrapeSource:
-    """`MetricsSource`: scrape the pods that the host (`pod_endpoints(groups)`) lists right now."""
+    """`MetricsSource`: scrape the pods that the host (`pod_endpoints(groups)`) lists right now. `clock` is the
+    controller's; `pod_clock` the one the pods serve in (seconds, the rate clock: the wall clock for emulated pods)."""
 
-    def __init__(self, host: Any, clock: Clock) -> None:
+    def __init__(self, host: Any, clock: Clock, pod_clock: Callable[[], float] = time.monotonic) -> None:
         self.host = host
         self.clock = clock
-        self.inner = ScrapeMetricsSource(clock=lambda: clock.now().timestamp(), stale_after_s=90.0)
+        self.inner = ScrapeMetricsSource(
+            clock=lambda: clock.now().timestamp(), rate_clock=pod_clock, stale_after_s=90.0
+        )
 
     async def _refresh(self, groups: Sequence[ModelGroupRef]) -> None:
         try:

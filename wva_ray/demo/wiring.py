@@ -2,7 +2,8 @@
 `--no-ray` mode). No I/O at construction; the clients it builds do I/O.
 
 Actuation is direct (the in-memory scale targets are patched), metrics come by direct scrape of the emulated
-pods, and the clock is the demo's compressed time.
+pods, and the clock is the demo's compressed time; the rates the scrape source reports are per wall second, the
+time the pods serve in (`demo.scrape`).
 """
 
 from __future__ import annotations
