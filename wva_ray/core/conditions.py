@@ -47,8 +47,9 @@ def _metrics_available(d: Draft, metrics_error: str | None) -> _Cond:
         return _T, Reason.METRICS_PARTIAL, _partial_message(v)
     if v.metrics_count > 0:
         return _T, Reason.METRICS_FOUND, f"{v.metrics_count} of {v.current} pods report saturation metrics"
-    if metrics_error:
-        return _F, Reason.PROMETHEUS_ERROR, f"metrics source failed: {metrics_error}; holding"
+    error = d.metrics_error or metrics_error  # this VA's own (its shard's source), else the cycle's
+    if error:
+        return _F, Reason.PROMETHEUS_ERROR, f"metrics source failed: {error}; holding"
     if v.stale_pods:
         return _F, Reason.METRICS_STALE, f"{v.stale_pods} pods have only stale samples; holding"
     return _F, Reason.METRICS_MISSING, "no saturation metrics from live pods; holding"
