@@ -23,6 +23,7 @@ from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core.annotated import expand
 from wva_ray.core.ports import Clock, DecisionPublisher, ModelGroupRef
+from wva_ray.core.reminder import Reminder, Say
 from wva_ray.core.sharding import LateAnswer, late_metrics_errors
 from wva_ray.runtime.cycle import ScrapeEndpoint, ShardProposal, ShardWork, finalize_cycle, missing_shards, split
 
@@ -98,6 +99,7 @@ class CycleCore:
         self.last_report: CycleReport | None = None
         self._warned: tuple[str, ...] = ()
         self._late: dict[int, LateAnswer] = {}  # shard -> its last late answer that met a metrics error
+        self._late_said = Reminder()  # late shards: logged when the set changes and every 5 min, not per cycle
 
     @property
     def current(self) -> _OpenCycle | None:
@@ -186,8 +188,18 @@ class CycleCore:
             self.gauges.observe_query_timings([t for p in proposals.values() for t in p.query_timings])
             for s in o.works:
                 self.gauges.set_shard_lag(s, 0.0 if s in valid else duration)
-        if late:
-            log.warning("shards late; their groups hold", extra={"cycle": o.cycle, "shards": late})
+        said = self._late_said.observe(tuple(late) or None, time.monotonic())
+        if said is Say.STARTED:
+            log.warning("shards %s late (cycle %d); their groups hold", late, o.cycle)
+        elif said is Say.STILL:
+            log.warning(
+                "shards %s still late (cycle %d, since %.0f s); their groups hold",
+                late,
+                o.cycle,
+                time.monotonic() - self._late_said.since_s,
+            )
+        elif said is Say.ENDED:
+            log.info("every shard answered cycle %d", o.cycle)
         await self._report_warnings(plan, o.now)
         self.last_report = report
         self._open = None
