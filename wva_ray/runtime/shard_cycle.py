@@ -103,8 +103,8 @@ async def _step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardP
             "metrics partial (said by the MetricsAvailable condition)",
             extra={"shard": work.shard, "cycle": work.cycle, "warnings": metrics_warnings},
         )
-    try:
-        queues = await source.flow_control_queues(work.groups)
+    try:  # not when the source just failed: a dead Prometheus would be retried once more for nothing
+        queues = [] if metrics_error else await source.flow_control_queues(work.groups)
     except (MetricsUnavailableError, TransientApiError, OSError, TimeoutError):
         queues = []
     snapshot = work.snapshot.model_copy(
