@@ -13,7 +13,7 @@ from tests.core.builders import NOW, V, snapshot_dict
 from wva_ray.api.plan import Decision
 from wva_ray.api.snapshot import Snapshot
 from wva_ray.core import decide
-from wva_ray.core.warmup import METRICS_WARMUP_S, deferred_scale_down, metrics_back_for_s
+from wva_ray.core.warmup import METRICS_WARMUP_S, WARMUP_AFTER_S, deferred_scale_down, metrics_back_for_s
 
 IDLE = [(0.05, 0.0)] * 5  # five pods with nothing to do: the analyzer scales down
 HOT = [(0.95, 8.0)] * 5  # five saturated pods: the analyzer scales up
@@ -41,23 +41,31 @@ def test_the_snapshot_is_at_now() -> None:
     ("condition", "deferred"),
     [
         pytest.param(None, False, id="never-said: new VA"),
-        pytest.param(("False", "PrometheusError", 300.0), True, id="first-cycle-after-outage"),
-        pytest.param(("False", "MetricsMissing", 5.0), True, id="first-cycle-after-missing"),
-        pytest.param(("True", "MetricsFound", 2.0), True, id="back-2s"),
-        pytest.param(("True", "MetricsPartial", METRICS_WARMUP_S - 1), True, id="back-just-under-warmup"),
-        pytest.param(("True", "MetricsFound", METRICS_WARMUP_S + 1), False, id="back-past-warmup"),
+        pytest.param(("False", "PrometheusError", 300.0), True, id="first-cycle-after-5-min-outage"),
+        pytest.param(("False", "MetricsMissing", WARMUP_AFTER_S), True, id="first-cycle-after-30s-missing"),
+        pytest.param(("False", "MetricsMissing", 4.0), False, id="first-cycle-after-a-late-scrape"),
+        pytest.param(("False", "PrometheusError", WARMUP_AFTER_S - 1), False, id="after-a-short-outage"),
+        pytest.param(("True", "MetricsWarmingUp", 2.0), True, id="warming-2s"),
+        pytest.param(("True", "MetricsWarmingUp", METRICS_WARMUP_S - 1), True, id="warming-just-under"),
+        pytest.param(("True", "MetricsWarmingUp", METRICS_WARMUP_S + 1), False, id="warmed-up"),
+        pytest.param(("True", "MetricsFound", 2.0), False, id="back-2s-after-a-short-one"),
+        pytest.param(("True", "MetricsPartial", 2.0), False, id="partial"),
         pytest.param(("True", "MetricsFound", 3600.0), False, id="available-for-an-hour"),
     ],
 )
 def test_scale_down_waits_for_the_warmup(condition: tuple[str, str, float] | None, deferred: bool) -> None:
     d = _decide(IDLE, condition)
+    metrics = next(c for c in d.conditions if c.type == "MetricsAvailable")
     if deferred:
         assert d.desired_replicas == 5, d.reason
         assert "scale-down to" in d.reason and "deferred" in d.reason, d.reason
         assert not d.held  # decided (the analyzer ran on the pods), only not lower
+        # said, and kept in the status, so that the next cycle reads the warm-up back
+        assert (metrics.status.value, metrics.reason) == ("True", "MetricsWarmingUp"), metrics
     else:
         assert d.desired_replicas < 5, d.reason
         assert "deferred" not in d.reason
+        assert metrics.reason != "MetricsWarmingUp"
 
 
 @pytest.mark.parametrize(
@@ -91,3 +99,28 @@ def test_metrics_back_for_s_without_status() -> None:
     data = snapshot_dict(V("a", IDLE))
     va = Snapshot.model_validate(data).variant_autoscalings[0]
     assert metrics_back_for_s(va, NOW_DT) is None
+
+
+def test_the_warmup_is_carried_by_the_written_status_across_cycles() -> None:
+    """Cycle after cycle through the status writer (adapters.kube.status.plan_status, pure): deferred from the
+    first cycle back until the warm-up has passed, then the scale-down happens and the condition says MetricsFound."""
+    from wva_ray.adapters.kube.status import plan_status
+
+    data = snapshot_dict(V("a", IDLE, desired=5))
+    cond = {"type": "MetricsAvailable", "status": "False", "reason": "PrometheusError", "lastTransitionTime": _at(300)}
+    va_json: dict[str, Any] = data["variantAutoscalings"][0]
+    va_json["status"]["conditions"] = [cond]
+    va_json["metadata"]["resourceVersion"] = "1"
+    seen = []
+    for t in (0.0, 2.0, 30.0, METRICS_WARMUP_S - 2, METRICS_WARMUP_S + 2):
+        now = datetime.fromtimestamp(NOW_DT.timestamp() + t, UTC)
+        data["now"] = now.isoformat()
+        d = decide(Snapshot.model_validate(data), now).decisions[0]
+        reason = next(c.reason for c in d.conditions if c.type == "MetricsAvailable")
+        seen.append((t, d.desired_replicas, reason))
+        change = plan_status(va_json, d, now, applied=True, heartbeat_s=300.0)
+        if change is not None:
+            va_json["status"] = change.status
+    assert [s[1] for s in seen[:-1]] == [5, 5, 5, 5], seen
+    assert {s[2] for s in seen[:-1]} == {"MetricsWarmingUp"}, seen
+    assert seen[-1][1] < 5 and seen[-1][2] == "MetricsFound", seen

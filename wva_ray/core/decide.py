@@ -144,9 +144,8 @@ def _decide_group(
     group_steps += enf.steps
     for v in decidable:
         reason = enf.notes.get(v.key, reasons.get(v.key, ""))
-        desired, deferred = deferred_scale_down(
-            enf.targets[v.key], clamp(v.held_value, v), metrics_back_for_s(v.va, now)
-        )
+        warming = metrics_back_for_s(v.va, now)
+        desired, deferred = deferred_scale_down(enf.targets[v.key], clamp(v.held_value, v), warming)
         if deferred is not None:
             reason = f"{deferred} ({reason})" if reason else deferred
             group_steps.append(f"{v.name}: {deferred}")
@@ -162,6 +161,7 @@ def _decide_group(
             spare_ratio=spare.get(v.key, 0.0),
             cost_per_capacity=cpc.get(v.key, v.cost),
             class_priority=class_priority,
+            warming_s=warming,
         )
     for v in missing:
         d = drafts[v.key]

@@ -36,6 +36,7 @@ class Draft:
     # why this VA's metrics could not be read this cycle (the metrics source failed for its shard, or its shard's
     # answer came too late after its source failed); None when they were read. Its MetricsAvailable condition says it
     metrics_error: str | None = None
+    warming_s: float | None = None  # metrics back after an outage for this long, still warming up (core.warmup)
 
 
 @dataclass(frozen=True, slots=True)
