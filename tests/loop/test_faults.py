@@ -64,7 +64,8 @@ def test_fault_prometheus_stopped_5_min_and_restarted(loop: Loop) -> None:
     Measured through the outage: the decision and its gauge (held, never zero, never absent), VA status
     writes and Events (a bounded number, not one per cycle), /healthz (never failing: a Prometheus outage is
     not a reason for the kubelet to restart the controller) and /readyz, the Lease (kept by the same leader),
-    the log lines written per cycle (controller stdout and its Ray logs), and the recovery time.
+    the log lines written per cycle (controller stdout and its Ray logs), and the recovery time; after it, the
+    60 s warm-up (core.warmup): no scale-down below the held decision, and MetricsWarmingUp said.
     """
     rig, sampler = loop
     steady(rig, sampler)
@@ -142,6 +143,7 @@ def test_fault_prometheus_stopped_5_min_and_restarted(loop: Loop) -> None:
     # a few lines when it starts, a reminder, when it ends; not one per cycle (was 150 lines from the coordinator)
     assert lines <= 12, f"{lines} log lines in {outage_cycles} cycles: {o.extra['log_top']}"
     assert warmup and min(warmup) >= before, f"held {before}, then {warmup} in the warm-up after the outage"
+    assert _said(o, "MetricsAvailable=True:MetricsWarmingUp"), o.conditions_seen  # and said so
 
 
 def test_fault_prometheus_slow(loop: Loop) -> None:
