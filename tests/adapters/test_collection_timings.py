@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -204,3 +204,59 @@ def test_error_reason_of_a_wrapped_cause(exc: Exception, reason: str) -> None:
 
 def test_a_wrapper_without_a_cause_is_read_itself() -> None:
     assert ph.error_reason(MetricsUnavailableError("query kv: connection refused")) == "connection_refused"
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """A Prometheus that answers every query 503 (down behind its Service), counting them."""
+
+    hits: ClassVar[list[float]] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(time.monotonic())
+        body = b'{"status":"error","errorType":"unavailable","error":"down"}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.mark.parametrize(
+    ("learned", "retries", "concurrency"),
+    [
+        pytest.param(False, 3, 2, id="saturation-8-queries"),
+        pytest.param(True, 3, 2, id="learned-22-queries"),
+        pytest.param(True, 1, 4, id="more-concurrency"),
+    ],
+)
+def test_a_dead_prometheus_costs_one_querys_retries_per_batch(learned: bool, retries: int, concurrency: int) -> None:
+    """Found by the 5-minute outage in the closed loop: every query of a batch was retried on its own, so a step
+    against a refused Prometheus took about 15 s (22 queries x 4 attempts, 2 at a time) and missed its deadline
+    every cycle. Now the batch stops at its first failed query."""
+    handler = type("H", (_Refusing,), {"hits": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = ph.PrometheusSettings(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}",
+            retries=retries,
+            backoff_s=0.01,
+            backoff_max_s=0.01,
+            learned_signals=learned,
+            query_concurrency=concurrency,
+        )
+        src = PrometheusMetricsSource(settings)
+        with pytest.raises(MetricsUnavailableError) as err:
+            asyncio.run(src.pod_metrics(GROUPS))
+        src.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    attempts = retries + 1
+    assert "503" in str(err.value) and "not sent" not in str(err.value), err.value
+    # at most the queries already running when the first one gave up, each with its retries
+    assert attempts <= len(handler.hits) <= concurrency * attempts, len(handler.hits)
+    assert src.queries_sent <= concurrency

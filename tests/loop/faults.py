@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -220,6 +221,41 @@ def run_fault(
             "publish_counter_resets": _counter_resets(window),
         },
     )
+
+
+def log_lines_now(rig: LoopRig) -> dict[str, list[str]]:
+    """The log files the controllers write to (their stdout, and their Ray actors' worker logs, which fill a pod's
+    filesystem whatever reaches stdout) -> their lines so far. Since `wva-ray run` forwards the actors' lines to
+    its stdout (log_to_driver), an actor's line is counted twice, once in each. Ray's own logs (raylet, GCS:
+    periodic stats whatever the controller does) are not counted."""
+    files = [c.log for c in rig.controllers]
+    files += [f for f in rig.ray_tmp.rglob("worker-*") if f.suffix in (".out", ".err") and f.is_file()]
+    out: dict[str, list[str]] = {}
+    for f in files:
+        try:
+            out[str(f)] = f.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+    return out
+
+
+def log_growth(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, int]:
+    """Lines written between two `log_lines_now` readings, counted by message shape (digits, hex ids and quoted
+    text folded, timestamps and pids dropped), most frequent first."""
+    shapes: dict[str, int] = {}
+    for path, lines in after.items():
+        for line in lines[len(before.get(path, [])) :]:
+            shape = _shape(line)
+            if shape:
+                shapes[shape] = shapes.get(shape, 0) + 1
+    return dict(sorted(shapes.items(), key=lambda kv: -kv[1]))
+
+
+def _shape(line: str) -> str:
+    text = re.sub(r"^\S+ \S+ (?=[A-Z]+ )", "", line.strip())  # "date time LEVEL ..." -> "LEVEL ..."
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'*'", text)
+    text = re.sub(r"0x[0-9a-f]+|[0-9a-f]{12,}", "#", text)
+    return re.sub(r"\d+(\.\d+)?", "N", text)[:160]
 
 
 def _path(values: list[int]) -> str:

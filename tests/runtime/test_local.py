@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +98,32 @@ async def test_metrics_outage_holds_every_decision() -> None:
         report = await rt.run_once()
         assert {d.key: d.desired_replicas for d in report.plan.decisions} == before
         assert all(d.held for d in report.plan.decisions)
+
+
+@pytest.mark.parametrize("cycles", [pytest.param(3, id="3-cycles"), pytest.param(20, id="20-cycles")])
+def test_a_metrics_outage_is_logged_when_it_starts_and_ends_not_per_cycle(
+    cycles: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def run() -> None:
+        clock = FakeClock()
+        cluster = _cluster(clock, models=4)
+        rt = _runtime(cluster, clock)
+        await rt.run_once()
+        cluster.set_metrics_outage(True)
+        for _ in range(cycles):
+            clock.t += 30
+            await rt.run_once()
+        cluster.set_metrics_outage(False)
+        clock.t += 30
+        await rt.run_once()
+
+    with caplog.at_level(logging.INFO, logger="wva_ray.runtime.shard_cycle"):
+        asyncio.run(asyncio.wait_for(run(), timeout=30))
+    lines = [r.getMessage() for r in caplog.records if r.name == "wva_ray.runtime.shard_cycle"]
+    down = [m for m in lines if "metrics unavailable" in m]
+    back = [m for m in lines if "metrics available again" in m]
+    shards = len({m.split()[0] for m in down})
+    assert 1 <= shards <= 2 and len(down) == shards and len(back) == shards, lines
 
 
 class _HangingFor:

@@ -19,6 +19,7 @@ class Reason(StrEnum):
     METRICS_MISSING = "MetricsMissing"
     METRICS_STALE = "MetricsStale"
     PROMETHEUS_ERROR = "PrometheusError"
+    METRICS_WARMING_UP = "MetricsWarmingUp"  # ours: back after an outage; no scale-down until the windows refill
     SCALE_FROM_ZERO = "ScaleFromZero"
     OPTIMIZATION_SUCCEEDED = "OptimizationSucceeded"
     INVALID_CONFIGURATION = "InvalidConfiguration"

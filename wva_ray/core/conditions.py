@@ -9,6 +9,7 @@ from wva_ray.api.reasons import Reason
 from wva_ray.api.va import ConditionStatus, ConditionType
 from wva_ray.core.proposals import Draft
 from wva_ray.core.variants import Variant
+from wva_ray.core.warmup import warming_message
 
 
 class Conditions:
@@ -43,12 +44,16 @@ def _metrics_available(d: Draft, metrics_error: str | None) -> _Cond:
     v = d.variant
     if d.woke_from_zero:
         return _T, Reason.SCALE_FROM_ZERO, d.reason
+    if v.metrics_count > 0 and d.warming_s is not None:  # kept while warming up: the next cycle reads it back
+        partial = f"; {_partial_message(v)}" if v.unreported_pods or v.metrics_warnings else ""
+        return _T, Reason.METRICS_WARMING_UP, warming_message(d.warming_s) + partial
     if v.metrics_count > 0 and (v.unreported_pods or v.metrics_warnings):
         return _T, Reason.METRICS_PARTIAL, _partial_message(v)
     if v.metrics_count > 0:
         return _T, Reason.METRICS_FOUND, f"{v.metrics_count} of {v.current} pods report saturation metrics"
-    if metrics_error:
-        return _F, Reason.PROMETHEUS_ERROR, f"metrics source failed: {metrics_error}; holding"
+    error = d.metrics_error or metrics_error  # this VA's own (its shard's source), else the cycle's
+    if error:
+        return _F, Reason.PROMETHEUS_ERROR, f"metrics source failed: {error}; holding"
     if v.stale_pods:
         return _F, Reason.METRICS_STALE, f"{v.stale_pods} pods have only stale samples; holding"
     return _F, Reason.METRICS_MISSING, "no saturation metrics from live pods; holding"

@@ -33,7 +33,7 @@ from wva_ray.core.analyzers.v1 import variant_spare_kv
 from wva_ray.core.annotated import Discovery, discovered_from, expand
 from wva_ray.core.conditions import Conditions, conditions_of
 from wva_ray.core.config import ParsedConfig, parse_config, resolve_saturation, resolve_scale_to_zero
-from wva_ray.core.enforcer import enforce
+from wva_ray.core.enforcer import clamp, enforce
 from wva_ray.core.ports import ModelGroupRef
 from wva_ray.core.proposals import Draft, GroupWarnings, Proposals
 from wva_ray.core.roles import size_by_role
@@ -41,6 +41,7 @@ from wva_ray.core.telemetry import variant_telemetry
 from wva_ray.core.v09_config import quota_of
 from wva_ray.core.v09_queueing import QueueingModel, map_queueing_model
 from wva_ray.core.variants import Variant, build_variants
+from wva_ray.core.warmup import deferred_scale_down, metrics_back_for_s
 
 __all__ = [  # Draft, GroupWarnings and Proposals live in core.proposals; re-exported for the pipeline's users
     "Draft",
@@ -142,11 +143,16 @@ def _decide_group(
     )
     group_steps += enf.steps
     for v in decidable:
-        reason = reasons.get(v.key, "")
+        reason = enf.notes.get(v.key, reasons.get(v.key, ""))
+        warming = metrics_back_for_s(v.va, now)
+        desired, deferred = deferred_scale_down(enf.targets[v.key], clamp(v.held_value, v), warming)
+        if deferred is not None:
+            reason = f"{deferred} ({reason})" if reason else deferred
+            group_steps.append(f"{v.name}: {deferred}")
         drafts[v.key] = Draft(
             v,
-            enf.targets[v.key],
-            enf.notes.get(v.key, reason),
+            desired,
+            reason,
             [],
             label,
             True,
@@ -155,6 +161,7 @@ def _decide_group(
             spare_ratio=spare.get(v.key, 0.0),
             cost_per_capacity=cpc.get(v.key, v.cost),
             class_priority=class_priority,
+            warming_s=warming,
         )
     for v in missing:
         d = drafts[v.key]
@@ -168,6 +175,7 @@ def _decide_group(
     decided = {v.key for v in decidable}
     for v in variants:
         d = drafts[v.key]
+        d.metrics_error = snapshot.metrics_error
         d.steps = [*group_steps, *(f"{v.name}: {h.message}" for h in v.holds)]
         view = sizing.capacity if v.key in decided else None
         d.telemetry = variant_telemetry(v, view, enf.notes.get(v.key, ""), bool(snapshot.metrics_error))

@@ -33,6 +33,10 @@ class Draft:
     class_priority: int | None = None  # analyzer slo: the service class's priority (allocation order)
     telemetry: VariantTelemetry = field(default_factory=VariantTelemetry)  # for the v0.9 metrics
     rescale_priority: int = 1  # the group's v0.9 entry `priority` (priority rescale's weight)
+    # why this VA's metrics could not be read this cycle (the metrics source failed for its shard, or its shard's
+    # answer came too late after its source failed); None when they were read. Its MetricsAvailable condition says it
+    metrics_error: str | None = None
+    warming_s: float | None = None  # metrics back after an outage for this long, still warming up (core.warmup)
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,20 +178,37 @@ def _part(expanded: Snapshot, groups: Sequence[ModelGroupRef]) -> Snapshot:
 
 
 def merge(
-    base: Snapshot, results: Sequence[ShardResult], missing: Sequence[ModelGroupRef], now: datetime
+    base: Snapshot,
+    results: Sequence[ShardResult],
+    missing: Sequence[ModelGroupRef],
+    now: datetime,
+    missing_errors: Mapping[ModelGroupRef, str] | None = None,
 ) -> tuple[Proposals, str | None]:
     """The shards' proposals as one, in `propose`'s order, and the metrics error to report.
 
-    Groups in `missing` and groups of a result without proposals are proposed here without metrics. The metrics
-    error is reported only when every shard that owns groups met one (a single shard's failure already shows as
-    held VAs); a shard with no group has nothing to read and does not vote.
+    Groups in `missing` and groups of a result without proposals are proposed here without metrics; those in
+    `missing_errors` with that error as their metrics error (a late shard whose source had failed: its VAs say
+    the source failed, not that their pods report nothing). The cycle's metrics error is reported only when
+    every shard that owns groups met one (each failing shard's VAs say their own); a shard with no group has
+    nothing to read and does not vote.
     """
     expanded, _ = expand(base)
     answered = [(r.groups, r.proposals) for r in results if r.proposals is not None]
     held_groups = [*missing, *(g for r in results if r.proposals is None for g in r.groups)]
-    if held_groups or not answered:
-        held = _part(expanded, held_groups).model_copy(update={"metrics": [], "request_counts": []})
-        answered.append((tuple(held_groups), propose(held, now)))
+    known = missing_errors or {}
+    by_error: dict[str | None, list[ModelGroupRef]] = {}
+    for g in held_groups:
+        by_error.setdefault(known.get(g), []).append(g)
+    if not answered and not by_error:
+        by_error[None] = []
+    for error, groups in by_error.items():
+        update: dict[str, object] = {
+            "metrics": [],
+            "request_counts": [],
+            "metrics_error": error or expanded.metrics_error,
+        }
+        held = _part(expanded, groups).model_copy(update=update)
+        answered.append((tuple(groups), propose(held, now)))
     parts = [p for _, p in answered]
     drafts = sorted((d for p in parts for d in p.drafts), key=lambda d: (d.variant.namespace, d.variant.name))
     notes: dict[ModelGroupRef, GroupWarnings] = {}
@@ -206,8 +223,43 @@ def merge(
 
 
 def finalize_shards(
-    base: Snapshot, results: Sequence[ShardResult], missing: Sequence[ModelGroupRef], now: datetime
+    base: Snapshot,
+    results: Sequence[ShardResult],
+    missing: Sequence[ModelGroupRef],
+    now: datetime,
+    missing_errors: Mapping[ModelGroupRef, str] | None = None,
 ) -> Plan:
     """`merge`, then global allocation over every shard's drafts (`core.finalize`)."""
-    merged, metrics_error = merge(base, results, missing, now)
+    merged, metrics_error = merge(base, results, missing, now, missing_errors)
     return finalize(merged, budget_for(base, merged.allocation_settings), metrics_error)
+
+
+LATE_ERROR_MAX_AGE_CYCLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LateAnswer:
+    """What a shard's last answer that missed its cycle's deadline said of its metrics source."""
+
+    cycle: int
+    metrics_error: str
+
+
+def late_metrics_errors(
+    late: Mapping[int, Sequence[ModelGroupRef]],
+    answers: Mapping[int, LateAnswer],
+    cycle: int,
+    max_age_cycles: int = LATE_ERROR_MAX_AGE_CYCLES,
+) -> dict[ModelGroupRef, str]:
+    """The metrics error of each group of a late shard (shard -> its groups) whose last late answer, from at
+    most `max_age_cycles` cycles before `cycle`, met one: a shard late because its source is failing (a dead
+    Prometheus, retried) says so. A shard late with no recent answer (dead, restarting) gets no error here."""
+    out: dict[ModelGroupRef, str] = {}
+    for shard, groups in late.items():
+        answer = answers.get(shard)
+        if answer is None or not 0 <= cycle - answer.cycle <= max_age_cycles:
+            continue
+        why = f"shard {shard} missed the proposal deadline; its answer to cycle {answer.cycle} came late: "
+        for g in groups:
+            out[g] = why + answer.metrics_error
+    return out

@@ -205,6 +205,7 @@ class CoordinatorActor:
         inner = proposal.proposal if isinstance(proposal, ProposalWire) else proposal
         work = self._works.get(inner.shard)
         if not self.core.accepts(inner) or work is None:
+            self.core.note_late(inner)  # its metrics error still tells why its groups hold
             return False
         if isinstance(proposal, ProposalWire):
             mirror = self._mirrors.setdefault(inner.shard, ProposalMirror())

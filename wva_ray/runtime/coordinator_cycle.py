@@ -23,6 +23,8 @@ from wva_ray.api.plan import Plan
 from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core.annotated import expand
 from wva_ray.core.ports import Clock, DecisionPublisher, ModelGroupRef
+from wva_ray.core.reminder import Reminder, Say
+from wva_ray.core.sharding import LateAnswer, late_metrics_errors
 from wva_ray.runtime.cycle import ScrapeEndpoint, ShardProposal, ShardWork, finalize_cycle, missing_shards, split
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,8 @@ class CycleCore:
         self._open: _OpenCycle | None = None
         self.last_report: CycleReport | None = None
         self._warned: tuple[str, ...] = ()
+        self._late: dict[int, LateAnswer] = {}  # shard -> its last late answer that met a metrics error
+        self._late_said = Reminder()  # late shards: logged when the set changes and every 5 min, not per cycle
 
     @property
     def current(self) -> _OpenCycle | None:
@@ -128,6 +132,17 @@ class CycleCore:
             o is not None and proposal.epoch == self.epoch and proposal.cycle == o.cycle and proposal.shard in o.works
         )
 
+    def note_late(self, proposal: ShardProposal) -> None:
+        """A proposal refused for missing its cycle: remember what it said of its metrics source, so that the
+        shard's groups, held while it stays late, say that the source failed (`core.sharding.late_metrics_errors`);
+        an answer in time or without a metrics error forgets it."""
+        if proposal.epoch != self.epoch:
+            return
+        if proposal.metrics_error:
+            self._late[proposal.shard] = LateAnswer(proposal.cycle, proposal.metrics_error)
+        else:
+            self._late.pop(proposal.shard, None)
+
     async def close(self, proposals: Mapping[int, ShardProposal]) -> CycleReport:
         """Global allocation over the proposals received, then publish (shielded from cancellation)."""
         o = self._open
@@ -140,9 +155,12 @@ class CycleCore:
             if p.cycle == o.cycle and (p.proposals is not None or not o.works[s].groups)
         }
         late = missing_shards(o.works, valid)
+        for s in valid:
+            self._late.pop(s, None)
         held_groups: list[ModelGroupRef] = [g for s in late for g in o.works[s].groups]
+        why = late_metrics_errors({s: o.works[s].groups for s in late}, self._late, o.cycle)
         closing = time.perf_counter()
-        plan = finalize_cycle(o.base, list(valid.values()), held_groups, o.now)
+        plan = finalize_cycle(o.base, list(valid.values()), held_groups, o.now, why)
         allocated = time.perf_counter()
         await asyncio.shield(self._publish(plan, o.now))
         published = time.perf_counter()
@@ -170,8 +188,18 @@ class CycleCore:
             self.gauges.observe_query_timings([t for p in proposals.values() for t in p.query_timings])
             for s in o.works:
                 self.gauges.set_shard_lag(s, 0.0 if s in valid else duration)
-        if late:
-            log.warning("cycle %d: shards %s late; their groups hold", o.cycle, sorted(late))
+        said = self._late_said.observe(tuple(late) or None, time.monotonic())
+        if said is Say.STARTED:
+            log.warning("shards %s late (cycle %d); their groups hold", late, o.cycle)
+        elif said is Say.STILL:
+            log.warning(
+                "shards %s still late (cycle %d, since %.0f s); their groups hold",
+                late,
+                o.cycle,
+                time.monotonic() - self._late_said.since_s,
+            )
+        elif said is Say.ENDED:
+            log.info("every shard answered cycle %d", o.cycle)
         await self._report_warnings(plan, o.now)
         self.last_report = report
         self._open = None

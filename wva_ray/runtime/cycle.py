@@ -82,12 +82,16 @@ def split(
 
 
 def finalize_cycle(
-    base: Snapshot, proposals: Sequence[ShardProposal], missing: Sequence[ModelGroupRef], now: datetime
+    base: Snapshot,
+    proposals: Sequence[ShardProposal],
+    missing: Sequence[ModelGroupRef],
+    now: datetime,
+    missing_errors: Mapping[ModelGroupRef, str] | None = None,
 ) -> Plan:
     """Global allocation over every shard's proposals; the groups in `missing` (late, dead or failed shard) are
-    held (`core.sharding.finalize_shards`)."""
+    held, with the metrics error of `missing_errors` when known (`core.sharding.finalize_shards`)."""
     with gc_paused():
-        return sharding.finalize_shards(base, [p.result() for p in proposals], missing, now)
+        return sharding.finalize_shards(base, [p.result() for p in proposals], missing, now, missing_errors)
 
 
 def carry_state(work: ShardWork, remembered: DecisionState) -> ShardWork:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from wva_ray.core.ports import MetricsSource
+from wva_ray.core.reminder import Reminder
 from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.cycle import ShardProposal
 from wva_ray.runtime.loop import cycle_loop
@@ -29,12 +30,16 @@ class LocalRuntime:
         self.interval_s = interval_s
         self.deadline_s = deadline_s
         self.cycles = 0
+        self.said: dict[int, Reminder] = {}  # per shard: its source's failures, logged on change, not per step
 
     async def run_once(self) -> CycleReport:
         """One full cycle: observe, shard proposals (bounded by the deadline), allocate, publish."""
         works = await self.core.open()
         tasks = {
-            s: asyncio.create_task(run_shard_step(w, self.source, w.snapshot.now), name=f"wva-shard-{s}")
+            s: asyncio.create_task(
+                run_shard_step(w, self.source, w.snapshot.now, self.said.setdefault(s, Reminder())),
+                name=f"wva-shard-{s}",
+            )
             for s, w in works.items()
         }
         done, pending = await asyncio.wait(tasks.values(), timeout=self.deadline_s)

@@ -18,6 +18,7 @@ from typing import Any
 import ray
 
 from wva_ray.api.snapshot import DecisionState
+from wva_ray.core.reminder import Reminder
 from wva_ray.runtime.actor_logging import configure_actor_logging
 from wva_ray.runtime.coordinator_actor import COORDINATOR_NAME, NAMESPACE
 from wva_ray.runtime.cycle import carry_state
@@ -50,6 +51,7 @@ class ShardActor:
         self.groups: tuple[str, ...] = ()  # `namespace/modelID` of the groups of the last work (for `info`)
         self.cache = ShardVaCache()
         self.encoder = ProposalEncoder()  # what the coordinator holds of our drafts (proposals travel as deltas)
+        self.said = Reminder()  # its metrics source's failures: logged on change and every 5 min, not per step
         self.state = DecisionState()  # this shard's models' decision state, kept across coordinator restarts
         self._stop = asyncio.Event()
         self._task = asyncio.get_event_loop().create_task(self._loop())
@@ -77,7 +79,7 @@ class ShardActor:
                     continue
                 self.groups = tuple(f"{g.namespace}/{g.model_id}" for g in work.groups)
                 work = carry_state(work, self.state)
-                proposal = await run_shard_step(work, self.source, work.snapshot.now)
+                proposal = await run_shard_step(work, self.source, work.snapshot.now, self.said)
                 if proposal.proposals is not None:
                     self.state = proposal.proposals.state
                 wire_out = self.encoder.encode(proposal)

@@ -21,6 +21,7 @@ from wva_ray.api.snapshot import FlowControlQueue, PodMetrics, RequestCount
 from wva_ray.core.config import parse_config, resolve_scale_to_zero
 from wva_ray.core.decide import propose
 from wva_ray.core.ports import MetricsSource, MetricsUnavailableError, QueryTiming, ScaleToZeroQuery, TransientApiError
+from wva_ray.core.reminder import Reminder, Say
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
 from wva_ray.runtime.gc_pause import gc_paused
 
@@ -44,11 +45,32 @@ def query_timings(source: MetricsSource) -> tuple[QueryTiming, ...]:
     return tuple(take()) if take is not None else ()
 
 
-async def run_shard_step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardProposal:
+async def run_shard_step(
+    work: ShardWork, source: MetricsSource, now: datetime, said: Reminder | None = None
+) -> ShardProposal:
     """Collect, propose, and return the shard's proposal (with the source's query timings); never raises for
-    metrics problems."""
+    metrics problems. `said`: the shard's reminder for its source's failures (logged when they start, every 5 min
+    and when they end; without it, every failed step is logged)."""
     proposal = await _step(work, source, now)
+    _log_source(work, proposal.metrics_error, said)
     return dataclasses.replace(proposal, query_timings=query_timings(source))
+
+
+def _log_source(work: ShardWork, error: str | None, said: Reminder | None) -> None:
+    if said is None:
+        if error:
+            log.warning("shard=%d cycle=%d metrics unavailable: %s", work.shard, work.cycle, error)
+        return
+    what = said.observe(True if error else None, time.monotonic())
+    if what is Say.STARTED:
+        log.warning("shard=%d cycle=%d metrics unavailable (decisions hold): %s", work.shard, work.cycle, error)
+    elif what is Say.STILL:
+        since = time.monotonic() - said.since_s
+        log.warning(
+            "shard=%d cycle=%d metrics still unavailable after %.0f s: %s", work.shard, work.cycle, since, error
+        )
+    elif what is Say.ENDED:
+        log.info("shard=%d cycle=%d metrics available again", work.shard, work.cycle)
 
 
 async def _step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardProposal:
@@ -75,15 +97,14 @@ async def _step(work: ShardWork, source: MetricsSource, now: datetime) -> ShardP
     except (MetricsUnavailableError, TransientApiError, OSError, TimeoutError) as exc:
         metrics_error = f"{type(exc).__name__}: {exc}"
         metrics, counts = [], []
-        log.warning("metrics unavailable", extra={"shard": work.shard, "cycle": work.cycle, "error": metrics_error})
     metrics_warnings: list[str] = list(take_warnings()) if take_warnings is not None else []
     if metrics_warnings:
         log.debug(
             "metrics partial (said by the MetricsAvailable condition)",
             extra={"shard": work.shard, "cycle": work.cycle, "warnings": metrics_warnings},
         )
-    try:
-        queues = await source.flow_control_queues(work.groups)
+    try:  # not when the source just failed: a dead Prometheus would be retried once more for nothing
+        queues = [] if metrics_error else await source.flow_control_queues(work.groups)
     except (MetricsUnavailableError, TransientApiError, OSError, TimeoutError):
         queues = []
     snapshot = work.snapshot.model_copy(
