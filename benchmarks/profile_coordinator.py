@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from wva_ray.adapters.gauges import GaugeExporter
+from wva_ray.runtime import gc_pause
 from wva_ray.runtime.coordinator_cycle import CycleCore
 from wva_ray.runtime.cycle import ShardProposal
 from wva_ray.runtime.shard_codec import ProposalEncoder, ProposalMirror, SentVas, ShardVaCache
@@ -49,6 +51,30 @@ class _StepClock:
         return datetime.fromtimestamp(1_800_000_000 + self.step * self.period_s, UTC)
 
 
+class _GcWatch:
+    """The cyclic GC's full (generation 2) collections in this process: how many, and their CPU time."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.spent = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.count += 1
+            self.spent += time.process_time() - self._start
+
+    def take(self) -> tuple[int, float]:
+        out = (self.count, round(self.spent, 4))
+        self.count, self.spent = 0, 0.0
+        return out
+
+
 class _Timer:
     def __init__(self, profiler: cProfile.Profile | None) -> None:
         self.profiler = profiler
@@ -67,13 +93,16 @@ class _Timer:
                 self.profiler.disable()
 
 
-def run(vas: int, shards: int, warm: int, cycles: int, profiler: cProfile.Profile | None) -> dict[str, Any]:
+def run(
+    vas: int, shards: int, warm: int, cycles: int, profiler: cProfile.Profile | None, gc_mode: str
+) -> dict[str, Any]:
     shape = FleetShape(vas)
     wiring = FleetWiring(shape)
     clock = _StepClock(shape.period_s)
     metrics = FleetMetrics(shape, clock)
     gauges = GaugeExporter("bench", interval_s=30.0)
-    core = CycleCore(wiring.cluster_view(), wiring.publishers(), shards, clock, gauges)
+    collector = gc_pause.CycleCollector() if gc_mode == "cycle" else None  # as the coordinator actor's
+    core = CycleCore(wiring.cluster_view(), wiring.publishers(), shards, clock, gauges, collector=collector)
     sent = {s: SentVas() for s in range(shards)}
     caches = {s: ShardVaCache() for s in range(shards)}
     encoders = {s: ProposalEncoder() for s in range(shards)}
@@ -81,6 +110,7 @@ def run(vas: int, shards: int, warm: int, cycles: int, profiler: cProfile.Profil
     # one loop for the whole run, as in the actor: `asyncio.run` in the main thread reprs the previous run's task
     # (its result: the whole plan) when it swaps the SIGINT handler back, which would dominate the profile
     loop = asyncio.new_event_loop()
+    gcs = _GcWatch()
     rows = []
     for cycle in range(1, warm + cycles + 1):
         clock.step = cycle
@@ -98,6 +128,8 @@ def run(vas: int, shards: int, warm: int, cycles: int, profiler: cProfile.Profil
         report = timer.run("close", lambda p=proposals: loop.run_until_complete(core.close(p)))
         row = {k: round(v, 4) for k, v in timer.spent.items()}
         row.update(cycle=cycle, measured=timer.on, decisions=len(report.plan.decisions), load1=load1())
+        row.update({f"{k}_wall_s": round(report.phases_s[k], 4) for k in ("allocate", "publish")})
+        row["gc2_collections"], row["gc2_cpu_s"] = gcs.take()  # the whole cycle's, the shards' steps included
         print(json.dumps(row), flush=True)
         rows.append(row)
     loop.close()
@@ -119,17 +151,22 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the measured steps here")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument(
+        "--gc", default="cycle", choices=["cycle", "default"], help="cycle: runtime.gc_pause.CycleCollector"
+    )
     parser.add_argument("--label", default="")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     profiler = cProfile.Profile() if args.profile else None
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    result = run(args.vas, args.shards, args.warm, args.cycles, profiler)
+    if args.gc == "cycle" and not hasattr(gc_pause, "CycleCollector"):
+        parser.error("this checkout has no CycleCollector: use --gc default")
+    result = run(args.vas, args.shards, args.warm, args.cycles, profiler, args.gc)
     result.update(
         label=args.label,
         commit=commit,
         command=f"python benchmarks/profile_coordinator.py --vas {args.vas} --shards {args.shards} "
-        f"--warm {args.warm} --cycles {args.cycles}",
+        f"--warm {args.warm} --cycles {args.cycles} --gc {args.gc}",
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     print(json.dumps({k: result[k] for k in ("median_cpu_s", "median_total_cpu_s")}))

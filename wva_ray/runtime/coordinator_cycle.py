@@ -24,6 +24,7 @@ from wva_ray.api.snapshot import DecisionState, Snapshot
 from wva_ray.core.annotated import expand
 from wva_ray.core.ports import Clock, DecisionPublisher, ModelGroupRef
 from wva_ray.runtime.cycle import ScrapeEndpoint, ShardProposal, ShardWork, finalize_cycle, missing_shards, split
+from wva_ray.runtime.gc_pause import CycleCollector
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class CycleCore:
         clock: Clock,
         gauges: GaugeExporter | None = None,
         scrape: bool = False,
+        collector: CycleCollector | None = None,
     ) -> None:
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
@@ -96,6 +98,7 @@ class CycleCore:
         self._open: _OpenCycle | None = None
         self.last_report: CycleReport | None = None
         self._warned: tuple[str, ...] = ()
+        self.collector = collector  # the process's cyclic-GC policy between cycles (None: CPython's default)
 
     @property
     def current(self) -> _OpenCycle | None:
@@ -175,6 +178,8 @@ class CycleCore:
         await self._report_warnings(plan, o.now)
         self.last_report = report
         self._open = None
+        if self.collector is not None:  # after the cycle's timing: its periodic full collection is between cycles
+            self.collector.after_cycle()
         return report
 
     async def _report_warnings(self, plan: Plan, now: datetime) -> None:
