@@ -102,7 +102,8 @@ def run(
     metrics = FleetMetrics(shape, clock)
     gauges = GaugeExporter("bench", interval_s=30.0)
     collector = gc_pause.CycleCollector() if gc_mode == "cycle" else None  # as the coordinator actor's
-    core = CycleCore(wiring.cluster_view(), wiring.publishers(), shards, clock, gauges, collector=collector)
+    extra = {"collector": collector} if collector is not None else {}  # (a checkout without it: --gc default)
+    core = CycleCore(wiring.cluster_view(), wiring.publishers(), shards, clock, gauges, **extra)
     sent = {s: SentVas() for s in range(shards)}
     caches = {s: ShardVaCache() for s in range(shards)}
     encoders = {s: ProposalEncoder() for s in range(shards)}
