@@ -19,7 +19,6 @@ fetched by the driver each second), so `wva_desired_replicas` and the health met
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 from prometheus_client.metrics_core import Metric
 
+from wva_ray.adapters.gauge_series import SeriesCache
 from wva_ray.adapters.v09_metrics import V09Metrics
 from wva_ray.api.plan import Decision
 from wva_ray.core.ports import QueryTiming
@@ -148,6 +148,7 @@ class GaugeExporter:
         self.build_info = Gauge("wva_build_info", "Build information", ["version"], registry=reg)
         self.build_info.labels(version=_version()).set(1)
         self._series: dict[str, SeriesKey] = {}
+        self._children = SeriesCache()  # the decision gauges' series (labels() once per series)
         self._last_desired: dict[str, int] = {}
         self._servers: list[Any] = []
         self.relay = RelayedFamilies(self.registry, DRIVER_FAMILIES)
@@ -177,10 +178,10 @@ class GaugeExporter:
                 self._remove(old)
             seen[d.key] = key
             labels = self._labels(key)
-            self.desired.labels(*labels).set(d.desired_replicas)
-            self.current.labels(*labels).set(d.current_replicas)
+            self._children.set(self.desired, labels, d.desired_replicas)
+            self._children.set(self.current, labels, d.current_replicas)
             ratio = d.desired_replicas / d.current_replicas if d.current_replicas else float(d.desired_replicas)
-            self.ratio.labels(*labels).set(ratio)
+            self._children.set(self.ratio, labels, ratio)
             self._count_change(d)
         for va_key, series in self._series.items():
             if va_key not in seen:
@@ -206,8 +207,7 @@ class GaugeExporter:
     def _remove(self, key: SeriesKey) -> None:
         labels = self._labels(key)
         for family in (self.desired, self.current, self.ratio):
-            with contextlib.suppress(KeyError):
-                family.remove(*labels)
+            self._children.remove(family, labels)
 
     def observe_cycle(self, duration_s: float) -> None:
         self.cycle_duration.observe(duration_s)

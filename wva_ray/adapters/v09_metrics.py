@@ -12,13 +12,13 @@ timed calls, measured where the source runs (the shards) and handed over as `Que
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter as Tally
 from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from wva_ray.adapters.gauge_series import SeriesCache
 from wva_ray.api.plan import Decision, VariantTelemetry
 from wva_ray.core.ports import QueryTiming
 
@@ -92,6 +92,7 @@ class V09Metrics:
             "wva_saturation_metrics_up", "1 when the variant has fresh metrics", ["variant_name", "namespace"]
         )
         self._series: dict[tuple[Any, ...], tuple[str, ...]] = {}  # (family id, labels) of per-variant series
+        self._children = SeriesCache()  # their children (labels() once per series)
 
     def observe_cycle(self, duration_s: float, status: str = "success") -> None:
         self.duration.labels(status, *self._ci).observe(duration_s)
@@ -113,7 +114,7 @@ class V09Metrics:
         if not full:  # a family without labels has one series, never removed
             family.set(value)
             return
-        family.labels(*full).set(value)
+        self._children.set(family, full, value)
         key = (id(family), full)
         seen.add(key)
         self._series[key] = full
@@ -149,8 +150,7 @@ class V09Metrics:
             self._plan_wide(plan_wide, seen)
         self._set(self.models, (), len(models), seen)
         for key in [k for k in self._series if k not in seen]:
-            with contextlib.suppress(KeyError):
-                families[key[0]].remove(*self._series[key])
+            self._children.remove(families[key[0]], self._series[key])
             del self._series[key]
 
     def _per_variant(self) -> tuple[Gauge, ...]:

@@ -27,6 +27,7 @@ from wva_ray.api.plan import Plan
 from wva_ray.runtime.actor_logging import configure_actor_logging
 from wva_ray.runtime.coordinator_cycle import CycleCore, CycleReport
 from wva_ray.runtime.cycle import ShardProposal, ShardWork
+from wva_ray.runtime.gc_pause import CycleCollector
 from wva_ray.runtime.loop import cycle_loop
 from wva_ray.runtime.shard_codec import CacheMiss, ProposalMirror, ProposalWire, SentVas, WorkWire, restore_proposal
 from wva_ray.runtime.wiring import Wiring
@@ -118,6 +119,7 @@ class CoordinatorActor:
             wiring.clock(),
             self.gauges,
             scrape=options.scrape,
+            collector=CycleCollector(),  # the actor's process runs only this core
         )
         self.health = _RayHealth()
         self._works: dict[int, ShardWork] = {}

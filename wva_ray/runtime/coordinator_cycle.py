@@ -26,6 +26,7 @@ from wva_ray.core.ports import Clock, DecisionPublisher, ModelGroupRef
 from wva_ray.core.reminder import Reminder, Say
 from wva_ray.core.sharding import LateAnswer, late_metrics_errors
 from wva_ray.runtime.cycle import ScrapeEndpoint, ShardProposal, ShardWork, finalize_cycle, missing_shards, split
+from wva_ray.runtime.gc_pause import CycleCollector
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class CycleCore:
         clock: Clock,
         gauges: GaugeExporter | None = None,
         scrape: bool = False,
+        collector: CycleCollector | None = None,
     ) -> None:
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
@@ -100,6 +102,7 @@ class CycleCore:
         self._warned: tuple[str, ...] = ()
         self._late: dict[int, LateAnswer] = {}  # shard -> its last late answer that met a metrics error
         self._late_said = Reminder()  # late shards: logged when the set changes and every 5 min, not per cycle
+        self.collector = collector  # the process's cyclic-GC policy between cycles (None: CPython's default)
 
     @property
     def current(self) -> _OpenCycle | None:
@@ -203,6 +206,8 @@ class CycleCore:
         await self._report_warnings(plan, o.now)
         self.last_report = report
         self._open = None
+        if self.collector is not None:  # after the cycle's timing: its periodic full collection is between cycles
+            self.collector.after_cycle()
         return report
 
     async def _report_warnings(self, plan: Plan, now: datetime) -> None:
