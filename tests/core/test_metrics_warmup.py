@@ -95,6 +95,28 @@ def test_deferred_scale_down(target: int, held: int, back: float | None, want: i
     assert got == want and (why is not None) == (want != target)
 
 
+@pytest.mark.parametrize(
+    ("target", "deferred"),
+    [
+        pytest.param(("False", "TargetNotFound"), True, id="first-cycle-with-the-target-back"),
+        pytest.param(("True", "TargetFound"), False, id="target-there"),
+    ],
+)
+def test_scale_down_waits_when_the_target_comes_back(target: tuple[str, str], deferred: bool) -> None:
+    """A Deployment deleted and recreated: the VA held 5 meanwhile; the new object's pods are fresh and their
+    windows empty, so the first cycles back must not read them as an idle model (even after a short outage)."""
+    data = snapshot_dict(V("a", IDLE, desired=5))
+    status, reason = target
+    data["variantAutoscalings"][0]["status"]["conditions"] = [
+        {"type": "TargetResolved", "status": status, "reason": reason, "lastTransitionTime": _at(10)},
+        {"type": "MetricsAvailable", "status": "False", "reason": "MetricsMissing", "lastTransitionTime": _at(10)},
+    ]
+    d = decide(Snapshot.model_validate(data)).decisions[0]
+    metrics = next(c for c in d.conditions if c.type == "MetricsAvailable")
+    assert (d.desired_replicas == 5) == deferred, d.reason
+    assert (metrics.reason == "MetricsWarmingUp") == deferred, metrics
+
+
 def test_metrics_back_for_s_without_status() -> None:
     data = snapshot_dict(V("a", IDLE))
     va = Snapshot.model_validate(data).variant_autoscalings[0]

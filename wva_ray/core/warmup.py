@@ -10,6 +10,10 @@ The VA's own status carries what is needed, the MetricsAvailable condition as la
   `now - T0`. One of at least `WARMUP_AFTER_S` starts the warm-up; a shorter one (a late scrape, a restart
   within seconds) left every window at least half full and does not.
 - True with reason MetricsWarmingUp since T1: warming up while `now - T1 < METRICS_WARMUP_S`.
+- TargetResolved False as last written, and this cycle has metrics: the scale target came back (a Deployment
+  deleted and recreated): its pods are new, their windows empty, and its replica count is the new object's, not
+  the decision held meanwhile. The warm-up starts whatever the outage lasted (found by the closed loop's
+  Deployment fault: held 3 while the target was gone, then 1 on the first cycle back, then a flapping 3/2).
 While warming up, the condition says MetricsWarmingUp and a decision below what the VA holds is deferred
 (scale-ups go ahead: they are safe on partial data). A VA that never had the condition (new) is not held.
 """
@@ -31,6 +35,9 @@ def metrics_back_for_s(va: VariantAutoscaling, now: datetime) -> float | None:
     """Seconds the VA's metrics have been back after an outage of at least `WARMUP_AFTER_S`, while that is less
     than `METRICS_WARMUP_S` (0 when its status still says they are unavailable); None when not warming up."""
     conditions = va.status.conditions if va.status is not None else []
+    target = next((c for c in conditions if c.type == ConditionType.TARGET_RESOLVED), None)
+    if target is not None and target.status == ConditionStatus.FALSE:
+        return 0.0  # the target is back (this VA is decided, so it was found this cycle): its pods are new
     cond = next((c for c in conditions if c.type == ConditionType.METRICS_AVAILABLE), None)
     if cond is None or cond.last_transition_time is None:
         return None
