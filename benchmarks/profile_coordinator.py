@@ -35,20 +35,9 @@ from wva_ray.runtime.cycle import ShardProposal
 from wva_ray.runtime.shard_codec import ProposalEncoder, ProposalMirror, SentVas, ShardVaCache
 from wva_ray.runtime.shard_cycle import run_shard_step
 from wva_ray.testing.bench_host import load1
-from wva_ray.testing.fleet import FleetMetrics, FleetShape, FleetWiring
+from wva_ray.testing.fleet import FleetMetrics, FleetShape, FleetWiring, StepClock
 
 STEPS = ("open", "work_encode", "proposal_decode", "close")
-
-
-class _StepClock:
-    """The fleet's load schedule moves one period per cycle."""
-
-    def __init__(self, period_s: float) -> None:
-        self.period_s = period_s
-        self.step = 0
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(1_800_000_000 + self.step * self.period_s, UTC)
 
 
 class _GcWatch:
@@ -98,7 +87,7 @@ def run(
 ) -> dict[str, Any]:
     shape = FleetShape(vas)
     wiring = FleetWiring(shape)
-    clock = _StepClock(shape.period_s)
+    clock = StepClock(shape.period_s)
     metrics = FleetMetrics(shape, clock)
     gauges = GaugeExporter("bench", interval_s=30.0)
     collector = gc_pause.CycleCollector() if gc_mode == "cycle" else None  # as the coordinator actor's

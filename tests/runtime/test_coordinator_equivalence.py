@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from datetime import UTC, datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,16 +21,7 @@ from wva_ray.runtime.cycle import ShardProposal
 from wva_ray.runtime.gc_pause import CycleCollector
 from wva_ray.runtime.shard_codec import ProposalEncoder, ProposalMirror, SentVas, ShardVaCache
 from wva_ray.runtime.shard_cycle import run_shard_step
-from wva_ray.testing.fleet import FleetMetrics, FleetShape, FleetWiring
-
-
-class _StepClock:
-    def __init__(self, period_s: float) -> None:
-        self.period_s = period_s
-        self.step = 0
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(1_800_000_000 + self.step * self.period_s, UTC)
+from wva_ray.testing.fleet import FleetMetrics, FleetShape, FleetWiring, StepClock
 
 
 def _gauges(g: GaugeExporter) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -75,7 +65,7 @@ async def _plain_cycle(core: CycleCore, metrics: FleetMetrics) -> Plan:
 )
 def test_the_coordinators_fast_path_publishes_the_plain_paths_plan(shards: int, full_every: int) -> None:
     shape = FleetShape(90, namespaces=7, churn=0.35)
-    clock = _StepClock(shape.period_s)
+    clock = StepClock(shape.period_s)
     metrics = FleetMetrics(shape, clock)
     gauges = GaugeExporter("ci", interval_s=30.0)
     fast_wiring, plain_wiring = FleetWiring(shape), FleetWiring(shape)  # each its own cluster and status

@@ -19,7 +19,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from wva_ray.adapters.clock import SystemClock
@@ -219,3 +219,15 @@ class FleetWiring:
 
     def clock(self) -> Clock:
         return self.time_source
+
+
+class StepClock:
+    """A `Clock` that moves only when told: `step` periods of the fleet's load schedule after a fixed epoch, one
+    per cycle (benchmarks and tests drive the cycle by hand)."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self.step = 0
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(1_800_000_000 + self.step * self.period_s, UTC)
